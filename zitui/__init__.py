@@ -1,0 +1,3 @@
+"""zitui: a self-hosted identity provider with an operator TUI."""
+
+__version__ = "0.1.0"

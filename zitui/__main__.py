@@ -1,0 +1,5 @@
+"""Allows `python -m zitui`."""
+
+from zitui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Settings: command-line flags, then `ZITUI_*` variables, then an optional TOML file.
+
+This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from zitui.errors import InvalidArgument
+
+DEFAULT_LISTEN = "localhost:8080"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    listen: str = DEFAULT_LISTEN
+    external_url: str = ""
+    database_url: str = ""
+    masterkey: str = field(default="", repr=False)
+    admin_username: str = "admin"
+    admin_password: str = field(default="", repr=False)
+    instance_name: str = "ZITUI"
+    org_name: str = "ZITUI"
+    argon2_memory_kib: int = 19 * 1024
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    hash_concurrency: int = 0
+    busy_timeout_ms: int = 5000
+    log_level: str = "info"
+
+    @property
+    def listen_host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def listen_port(self) -> int:
+        return split_listen(self.listen)[1]
+
+    @property
+    def issuer(self) -> str:
+        return (self.external_url or f"http://{self.listen}").rstrip("/")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'zitui.db'}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def hash_slots(self) -> int:
+        return self.hash_concurrency or max(1, os.cpu_count() or 1)
+
+
+ENV_PREFIX = "ZITUI_"
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise InvalidArgument(
+            "config.listen", f"listen address must be HOST:PORT, not {listen!r}", field="listen"
+        )
+    return host.strip("[]"), int(port)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "Path":
+            return Path(value)
+        if kind == "int":
+            return int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(
+            "config.type", f"{name} must be a whole number, not {value!r}", field=name
+        ) from exc
+    return str(value)
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Merge the sources; flags that are None were not given."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = (flags or {}).get("config") or environ.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        values.update(_read_toml(Path(config_file)))
+    for name in _FIELDS:
+        env_value = environ.get(ENV_PREFIX + name.upper())
+        if env_value is not None and env_value != "":
+            values[name] = env_value
+    for name, value in (flags or {}).items():
+        if name in _FIELDS and value is not None:
+            values[name] = value
+    settings = Settings(**{name: _coerce(name, value) for name, value in values.items()})
+    split_listen(settings.listen)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidArgument(
+            "config.file", f"cannot read the configuration file {path}: {exc}", field="config"
+        ) from exc
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise InvalidArgument(
+            "config.unknown_key", f"{path}: unknown setting {unknown[0]!r}", field=unknown[0]
+        )
+    return data

@@ -1,0 +1,1 @@
+"""Cryptography: password hashing, the master key, token digests and signing keys."""

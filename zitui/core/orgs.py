@@ -1,0 +1,102 @@
+"""Organisations: create, rename, read and list."""
+
+from __future__ import annotations
+
+from zitui.core import validation
+from zitui.core.audit import record
+from zitui.core.context import Context
+from zitui.core.ids import new_id
+from zitui.core.permissions import Resource
+from zitui.errors import AlreadyExists, NotFound, PreconditionFailed
+from zitui.records import Organization, OrgState, Page
+from zitui.store import Repositories, Store
+
+
+class OrgService:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def create_org(self, ctx: Context, name: str) -> Organization:
+        """Create an organisation with its generated domain `{name}.{instance domain}`."""
+        ctx.require("org.create", Resource.instance())
+        name = validation.text(name, field="name")
+        async with self._store.transaction() as tx:
+            org = await add_org(tx, ctx, name, org_id=new_id())
+            await record(
+                tx,
+                ctx,
+                "org.added",
+                aggregate=("org", org.id),
+                org_id=org.id,
+                payload={"name": org.name, "primary_domain": org.primary_domain},
+            )
+        return org
+
+    async def rename_org(self, ctx: Context, org_id: str, name: str) -> Organization:
+        ctx.require("org.write", Resource(org_id=org_id))
+        name = validation.text(name, field="name")
+        async with self._store.transaction() as tx:
+            org = await _load(tx, org_id)
+            if org.name == name:
+                return org
+            other = await tx.orgs.find_by_name(name)
+            if other and other.id != org_id:
+                raise AlreadyExists(
+                    "org.name.taken", "an organisation with this name exists", field="name"
+                )
+            await tx.orgs.rename(org_id, name, at=ctx.now())
+            await record(
+                tx,
+                ctx,
+                "org.changed",
+                aggregate=("org", org_id),
+                org_id=org_id,
+                payload={"name": name},
+            )
+        return await self.get_org(ctx, org_id)
+
+    async def get_org(self, ctx: Context, org_id: str) -> Organization:
+        ctx.require("org.read", Resource(org_id=org_id))
+        async with self._store.reader() as tx:
+            return await _load(tx, org_id)
+
+    async def list_orgs(
+        self, ctx: Context, *, search: str = "", offset: int = 0, limit: int = 50
+    ) -> Page[Organization]:
+        """The organisations the actor may read, by name."""
+        offset, limit = validation.page(offset, limit)
+        scope = ctx.org_scope("org.read")
+        if scope is not None and not scope:
+            return Page(items=(), total=0, offset=offset, limit=limit)
+        async with self._store.reader() as tx:
+            items, total = await tx.orgs.list(
+                org_ids=scope, search=search.strip(), offset=offset, limit=limit
+            )
+        return Page(items=tuple(items), total=total, offset=offset, limit=limit)
+
+
+async def _load(tx: Repositories, org_id: str) -> Organization:
+    org = await tx.orgs.find(org_id)
+    if org is None:
+        raise NotFound("org.not_found", "no such organisation")
+    return org
+
+
+async def add_org(tx: Repositories, ctx: Context, name: str, *, org_id: str) -> Organization:
+    """The organisation and its primary domain, inside the caller's transaction."""
+    instance = await tx.instances.find()
+    if instance is None:
+        raise PreconditionFailed("instance.missing", "the instance is not set up")
+    if await tx.orgs.find_by_name(name):
+        raise AlreadyExists("org.name.taken", "an organisation with this name exists", field="name")
+    domain = f"{validation.org_domain_label(name)}.{instance.domain}"
+    if await tx.orgs.domain_exists(domain):
+        raise AlreadyExists(
+            "org.domain.taken", f"the domain {domain} belongs to another organisation", field="name"
+        )
+    org = Organization(
+        id=org_id, name=name, state=OrgState.ACTIVE, primary_domain=domain, created_at=ctx.now()
+    )
+    await tx.orgs.insert(org)
+    await tx.orgs.insert_domain(org.id, domain, primary=True, verified=True, at=ctx.now())
+    return org

@@ -1,0 +1,95 @@
+"""Opening the store and building the services both faces use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zitui.config import Settings
+from zitui.core.auth import AuthService
+from zitui.core.clock import Clock, SystemClock
+from zitui.core.context import Context
+from zitui.core.crypto.masterkey import MasterKey, load_master_key
+from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
+from zitui.core.instance import InstanceService
+from zitui.core.memberships import MembershipService
+from zitui.core.orgs import OrgService
+from zitui.core.setup import SetupResult, ensure_instance
+from zitui.core.users import UserService
+from zitui.store import Store, migrate, open_store
+from zitui.store.files import prepare_data_dir
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    clock: Clock
+    master_key: MasterKey
+    hasher: PasswordHasher
+    instance: InstanceService
+    orgs: OrgService
+    users: UserService
+    memberships: MembershipService
+    auth: AuthService
+
+    def system_context(self, origin: str = "system") -> Context:
+        return Context.system(self.clock, origin=origin)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def build_services(
+    settings: Settings, store: Store, master_key: MasterKey, clock: Clock
+) -> Services:
+    profile = Argon2Profile(
+        memory_kib=settings.argon2_memory_kib,
+        time_cost=settings.argon2_time_cost,
+        parallelism=settings.argon2_parallelism,
+    )
+    hasher = PasswordHasher(profile, max_concurrency=settings.hash_slots)
+    return Services(
+        settings=settings,
+        store=store,
+        clock=clock,
+        master_key=master_key,
+        hasher=hasher,
+        instance=InstanceService(store),
+        orgs=OrgService(store),
+        users=UserService(store, hasher),
+        memberships=MembershipService(store),
+        auth=AuthService(store, hasher, clock),
+    )
+
+
+async def open_services(
+    settings: Settings, *, clock: Clock | None = None
+) -> tuple[Services, SetupResult]:
+    """Open and migrate the store, check the master key, and run the first-run set-up.
+
+    The master key is checked before any migration, so a wrong key changes nothing.
+    """
+    clock = clock or SystemClock()
+    if not settings.database_url:
+        prepare_data_dir(settings.data_dir)
+    store = await open_store(settings.db_url, busy_timeout_ms=settings.busy_timeout_ms)
+    try:
+        state = await store.read_instance_state()
+        master_key = load_master_key(
+            settings.masterkey, settings.data_dir / "masterkey", may_create=state is None
+        )
+        if state is not None:
+            master_key.verify_key_check(state)
+        await migrate(store)
+        services = build_services(settings, store, master_key, clock)
+        result = await ensure_instance(
+            store,
+            settings,
+            master_key=master_key,
+            hasher=services.hasher,
+            ctx=Context.system(clock, origin="setup"),
+        )
+    except BaseException:
+        await store.close()
+        raise
+    return services, result

@@ -1,0 +1,201 @@
+"""Human users: create, set and change passwords, read and list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zitui.core import validation
+from zitui.core.audit import record
+from zitui.core.context import Context
+from zitui.core.crypto.passwords import PasswordHasher
+from zitui.core.ids import new_id
+from zitui.core.permissions import Resource
+from zitui.core.policies import PasswordComplexityPolicy, from_settings
+from zitui.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from zitui.records import Page, User, UserKind, UserState
+from zitui.store import Repositories, Store
+
+
+@dataclass(frozen=True)
+class NewHumanUser:
+    username: str
+    first_name: str
+    last_name: str
+    email: str = ""
+    email_verified: bool = False
+    nickname: str = ""
+    display_name: str = ""
+    gender: str = ""
+    preferred_language: str = ""
+    phone: str = ""
+    phone_verified: bool = False
+    password: str = ""
+    password_change_required: bool = False
+
+
+class UserService:
+    def __init__(self, store: Store, hasher: PasswordHasher) -> None:
+        self._store = store
+        self._hasher = hasher
+
+    async def create_human_user(self, ctx: Context, org_id: str, new: NewHumanUser) -> User:
+        ctx.require("user.write", Resource(org_id=org_id))
+        async with self._store.reader() as tx:
+            policy = await password_policy(tx, org_id)
+        if new.password:
+            policy.check(new.password)
+        password_hash = await self._hasher.hash(new.password) if new.password else None
+        async with self._store.transaction() as tx:
+            user = await add_human_user(tx, ctx, org_id, new, password_hash=password_hash)
+            await record(
+                tx,
+                ctx,
+                "user.human.added",
+                aggregate=("user", user.id),
+                org_id=org_id,
+                payload={
+                    "username": user.username,
+                    "email": user.email,
+                    "password_set": password_hash is not None,
+                },
+            )
+        return user
+
+    async def set_password(
+        self, ctx: Context, user_id: str, password: str, *, change_required: bool = True
+    ) -> None:
+        """A manager sets a user's password; by default the user must change it at next login."""
+        async with self._store.reader() as tx:
+            user = await _load(tx, user_id)
+            ctx.require("user.credential.write", Resource(org_id=user.org_id))
+            policy = await password_policy(tx, user.org_id)
+        policy.check(password)
+        password_hash = await self._hasher.hash(password)
+        async with self._store.transaction() as tx:
+            await tx.users.set_password(
+                user_id, password_hash, change_required=change_required, at=ctx.now()
+            )
+            await record(
+                tx,
+                ctx,
+                "user.human.password.changed",
+                aggregate=("user", user_id),
+                org_id=user.org_id,
+                payload={"change_required": change_required},
+            )
+
+    async def change_own_password(self, ctx: Context, current: str, new: str) -> None:
+        """The signed-in user replaces their password; the current one must be given."""
+        if ctx.actor is None or ctx.actor.is_system:
+            raise Unauthenticated("auth.required", "sign in first")
+        user_id = ctx.actor.user_id
+        async with self._store.reader() as tx:
+            credentials = await tx.users.find_credentials(user_id)
+            if credentials is None:
+                raise NotFound("user.not_found", "no such user")
+            policy = await password_policy(tx, credentials.user.org_id)
+        if not await self._hasher.verify(credentials.password_hash, current):
+            raise InvalidArgument(
+                "password.current_wrong", "the current password is wrong", field="current_password"
+            )
+        if new == current:
+            raise InvalidArgument(
+                "password.unchanged", "choose a password you did not use now", field="new_password"
+            )
+        policy.check(new, field="new_password")
+        password_hash = await self._hasher.hash(new)
+        async with self._store.transaction() as tx:
+            await tx.users.set_password(user_id, password_hash, change_required=False, at=ctx.now())
+            await record(
+                tx,
+                ctx,
+                "user.human.password.changed",
+                aggregate=("user", user_id),
+                org_id=credentials.user.org_id,
+                payload={"change_required": False},
+            )
+
+    async def get_user(self, ctx: Context, user_id: str) -> User:
+        async with self._store.reader() as tx:
+            user = await _load(tx, user_id)
+        ctx.require("user.read", Resource(org_id=user.org_id))
+        return user
+
+    async def list_users(
+        self,
+        ctx: Context,
+        *,
+        org_id: str | None = None,
+        search: str = "",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[User]:
+        """Users the actor may read, optionally of one organisation, matching `search`."""
+        offset, limit = validation.page(offset, limit)
+        scope = ctx.org_scope("user.read")
+        if org_id is not None:
+            scope = frozenset({org_id}) if scope is None or org_id in scope else frozenset()
+        if scope is not None and not scope:
+            return Page(items=(), total=0, offset=offset, limit=limit)
+        async with self._store.reader() as tx:
+            items, total = await tx.users.list(
+                org_ids=scope, search=search.strip(), offset=offset, limit=limit
+            )
+        return Page(items=tuple(items), total=total, offset=offset, limit=limit)
+
+
+async def password_policy(tx: Repositories, org_id: str) -> PasswordComplexityPolicy:
+    settings = await tx.policies.find_effective("password_complexity", org_id)
+    return from_settings(PasswordComplexityPolicy, settings)
+
+
+async def _load(tx: Repositories, user_id: str) -> User:
+    user = await tx.users.find(user_id)
+    if user is None:
+        raise NotFound("user.not_found", "no such user")
+    return user
+
+
+async def add_human_user(
+    tx: Repositories,
+    ctx: Context,
+    org_id: str,
+    new: NewHumanUser,
+    *,
+    password_hash: str | None,
+) -> User:
+    """Validate and insert inside the caller's transaction; the caller records the event."""
+    if await tx.orgs.find(org_id) is None:
+        raise NotFound("org.not_found", "no such organisation")
+    username = validation.username(new.username)
+    if await tx.users.find_by_username(org_id, username):
+        raise AlreadyExists(
+            "user.username.taken", "this username is taken in the organisation", field="username"
+        )
+    first = validation.text(new.first_name, field="first_name")
+    last = validation.text(new.last_name, field="last_name")
+    now = ctx.now()
+    user = User(
+        id=new_id(),
+        org_id=org_id,
+        kind=UserKind.HUMAN,
+        username=username,
+        login_name=username,
+        state=UserState.ACTIVE if password_hash else UserState.INITIAL,
+        first_name=first,
+        last_name=last,
+        nickname=validation.text(new.nickname, field="nickname", required=False),
+        display_name=validation.text(new.display_name, field="display_name", required=False)
+        or f"{first} {last}",
+        gender=new.gender,
+        preferred_language=new.preferred_language,
+        email=validation.email(new.email),
+        email_verified=new.email_verified,
+        phone=new.phone.strip(),
+        phone_verified=new.phone_verified,
+        password_change_required=new.password_change_required,
+        created_at=now,
+        updated_at=now,
+    )
+    await tx.users.insert(user, password_hash=password_hash)
+    return await _load(tx, user.id)

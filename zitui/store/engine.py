@@ -1,0 +1,93 @@
+"""Engine set-up: pre-flight checks of the database file, SQLite pragmas, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from zitui.errors import StoreUnavailable
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+OUR_TABLES = {"alembic_version", "instances"}
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{data_dir / 'zitui.db'}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database)
+
+
+def preflight_sqlite(path: Path, *, busy_timeout_ms: int) -> None:
+    """Refuse files that are not ours, damaged, or locked, before SQLAlchemy touches them.
+
+    A new, empty file is fine. Nothing here writes to the database.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as fh:
+        if fh.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            raise StoreUnavailable("store.not_sqlite", f"{path} is not an SQLite database")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000)
+        try:
+            _check_sqlite(conn, path)
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreUnavailable(
+                "store.locked", f"{path} is locked by another process; try again when it is done"
+            ) from exc
+        raise StoreUnavailable("store.corrupt", f"{path} cannot be read: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StoreUnavailable("store.corrupt", f"{path} is damaged: {exc}") from exc
+
+
+def _check_sqlite(conn: sqlite3.Connection, path: Path) -> None:
+    result = conn.execute("PRAGMA quick_check").fetchone()
+    if not result or result[0] != "ok":
+        raise StoreUnavailable("store.corrupt", f"{path} failed its integrity check: {result}")
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if tables and not OUR_TABLES <= tables:
+        raise StoreUnavailable(
+            "store.foreign", f"{path} is an SQLite database of another program, not zitui's"
+        )
+
+
+def create_engine(url: str, *, busy_timeout_ms: int) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
+    if sqlite_path(url) is None:
+        return create_async_engine(url, pool_pre_ping=True)
+    engine = create_async_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+    _configure_sqlite(engine, busy_timeout_ms)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(conn: Any) -> None:
+        # Writers take the write lock up front: a deferred transaction that later upgrades
+        # to a writer gets SQLITE_BUSY at once instead of waiting out the busy timeout.
+        mode = "IMMEDIATE" if conn.get_execution_options().get("zitui_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,131 @@
+"""SQLModel tables: the current state of the instance, plus the append-only event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from zitui.store.types import UTCDateTime
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class InstanceRow(SQLModel, table=True):
+    __tablename__ = "instances"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+    domain: str = Field(max_length=253)
+    default_org_id: str = Field(max_length=40)
+    key_check: str = Field(max_length=200)
+    created_at: datetime = _ts()
+    setup_completed_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class OrgRow(SQLModel, table=True):
+    __tablename__ = "orgs"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200, unique=True)
+    state: str = Field(max_length=20)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class OrgDomainRow(SQLModel, table=True):
+    __tablename__ = "org_domains"
+
+    domain: str = Field(primary_key=True, max_length=253)
+    org_id: str = Field(foreign_key="orgs.id", ondelete="CASCADE", index=True, max_length=40)
+    is_primary: bool = False
+    is_verified: bool = False
+    created_at: datetime = _ts()
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (sa.UniqueConstraint("org_id", "username", name="uq_users_org_username"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    org_id: str = Field(foreign_key="orgs.id", ondelete="CASCADE", index=True, max_length=40)
+    kind: str = Field(max_length=10)
+    username: str = Field(max_length=200)
+    state: str = Field(max_length=20)
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    nickname: str = Field(default="", max_length=200)
+    display_name: str = Field(default="", max_length=200)
+    gender: str = Field(default="", max_length=20)
+    preferred_language: str = Field(default="", max_length=20)
+    email: str = Field(default="", max_length=320, index=True)
+    email_verified: bool = False
+    phone: str = Field(default="", max_length=40)
+    phone_verified: bool = False
+    password_hash: str | None = Field(default=None, max_length=200)
+    password_change_required: bool = False
+    password_changed_at: datetime | None = _ts(default=None, nullable=True)
+    failed_password_attempts: int = 0
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class MembershipRow(SQLModel, table=True):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "scope", "scope_id", name="uq_memberships_user_scope"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    scope: str = Field(max_length=20)
+    scope_id: str = Field(max_length=40, index=True)
+    org_id: str = Field(max_length=40, index=True)
+    roles: list[str] = Field(sa_type=sa.JSON)
+    created_at: datetime = _ts()
+
+
+class PolicyRow(SQLModel, table=True):
+    """A policy's settings; `org_id` empty for the instance default, else the override."""
+
+    __tablename__ = "policies"
+    __table_args__ = (sa.UniqueConstraint("kind", "org_id", name="uq_policies_kind_org"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=40)
+    org_id: str = Field(default="", max_length=40)
+    settings: dict[str, Any] = Field(sa_type=sa.JSON)
+    updated_at: datetime = _ts()
+
+
+class SigningKeyRow(SQLModel, table=True):
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    alg: str = Field(max_length=10)
+    public_jwk: dict[str, Any] = Field(sa_type=sa.JSON)
+    private_key_enc: str = Field(sa_type=sa.Text)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+
+
+class EventRow(SQLModel, table=True):
+    """The audit log: one row per state change, written in the change's transaction."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_org_created", "org_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    created_at: datetime = _ts(index=True)
+    event_type: str = Field(max_length=100, index=True)
+    aggregate_type: str = Field(max_length=40)
+    aggregate_id: str = Field(max_length=40, index=True)
+    org_id: str | None = Field(default=None, max_length=40)
+    actor_id: str = Field(max_length=40, index=True)
+    request_ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=400)
+    payload: dict[str, Any] = Field(sa_type=sa.JSON)

@@ -1,0 +1,26 @@
+"""Repositories: the only SQL in zitui. One per aggregate, all bound to one connection."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from zitui.store.repos.events import EventRepository
+from zitui.store.repos.instances import InstanceRepository
+from zitui.store.repos.keys import SigningKeyRepository
+from zitui.store.repos.memberships import MembershipRepository
+from zitui.store.repos.orgs import OrgRepository
+from zitui.store.repos.policies import PolicyRepository
+from zitui.store.repos.users import UserRepository
+
+
+class Repositories:
+    """What a transaction offers; every repository shares its connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.instances = InstanceRepository(conn)
+        self.orgs = OrgRepository(conn)
+        self.users = UserRepository(conn)
+        self.memberships = MembershipRepository(conn)
+        self.policies = PolicyRepository(conn)
+        self.signing_keys = SigningKeyRepository(conn)
+        self.events = EventRepository(conn)

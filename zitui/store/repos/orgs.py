@@ -1,0 +1,100 @@
+"""Organisations and their domains."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+
+from zitui.errors import AlreadyExists
+from zitui.records import Organization, OrgState
+from zitui.store.models import OrgDomainRow, OrgRow
+from zitui.store.repos.base import Repository, escape_like, table
+
+ORGS = table(OrgRow)
+DOMAINS = table(OrgDomainRow)
+
+_SELECT = sa.select(ORGS, DOMAINS.c.domain.label("primary_domain")).join(
+    DOMAINS, sa.and_(DOMAINS.c.org_id == ORGS.c.id, DOMAINS.c.is_primary.is_(True)), isouter=True
+)
+
+
+def _org(row: Any) -> Organization:
+    return Organization(
+        id=row["id"],
+        name=row["name"],
+        state=OrgState(row["state"]),
+        primary_domain=row["primary_domain"] or "",
+        created_at=row["created_at"],
+    )
+
+
+def _name_conflict(_: str) -> AlreadyExists:
+    return AlreadyExists("org.name.taken", "an organisation with this name exists", field="name")
+
+
+def _domain_conflict(_: str) -> AlreadyExists:
+    return AlreadyExists(
+        "org.domain.taken", "this domain belongs to an organisation", field="domain"
+    )
+
+
+class OrgRepository(Repository):
+    async def insert(self, org: Organization) -> None:
+        values = {
+            "id": org.id,
+            "name": org.name,
+            "state": org.state.value,
+            "created_at": org.created_at,
+            "updated_at": org.created_at,
+        }
+        await self._insert(ORGS, values, conflict=_name_conflict)
+
+    async def insert_domain(
+        self, org_id: str, domain: str, *, primary: bool, verified: bool, at: Any
+    ) -> None:
+        values = {
+            "domain": domain,
+            "org_id": org_id,
+            "is_primary": primary,
+            "is_verified": verified,
+            "created_at": at,
+        }
+        await self._insert(DOMAINS, values, conflict=_domain_conflict)
+
+    async def find(self, org_id: str) -> Organization | None:
+        row = (await self.conn.execute(_SELECT.where(ORGS.c.id == org_id))).mappings().first()
+        return None if row is None else _org(row)
+
+    async def find_by_name(self, name: str) -> Organization | None:
+        query = _SELECT.where(sa.func.lower(ORGS.c.name) == name.lower())
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _org(row)
+
+    async def domain_exists(self, domain: str) -> bool:
+        query = sa.select(DOMAINS.c.domain).where(DOMAINS.c.domain == domain.lower())
+        return (await self.conn.scalar(query)) is not None
+
+    async def list(
+        self, *, org_ids: Collection[str] | None, search: str, offset: int, limit: int
+    ) -> tuple[list[Organization], int]:
+        """Organisations by name; `org_ids=None` means every organisation."""
+        query = _SELECT
+        if org_ids is not None:
+            query = query.where(ORGS.c.id.in_(list(org_ids)))
+        if search:
+            query = query.where(ORGS.c.name.ilike(f"%{escape_like(search)}%", escape="\\"))
+        total = await self._count(query)
+        page = query.order_by(ORGS.c.name, ORGS.c.id).offset(offset).limit(limit)
+        rows = (await self.conn.execute(page)).mappings().all()
+        return [_org(row) for row in rows], total
+
+    async def rename(self, org_id: str, name: str, *, at: Any) -> None:
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(
+                    ORGS.update().where(ORGS.c.id == org_id).values(name=name, updated_at=at)
+                )
+        except sa.exc.IntegrityError as exc:
+            raise _name_conflict(str(exc.orig)) from exc
