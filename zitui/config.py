@@ -62,6 +62,7 @@ class Settings:
 
 ENV_PREFIX = "ZITUI_"
 _FIELDS = {f.name: f for f in fields(Settings)}
+ENV_NAMES = {name: ENV_PREFIX + name.upper() for name in _FIELDS} | {"data_dir": "ZITUI_DATA"}
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -97,7 +98,7 @@ def load_settings(
     if config_file:
         values.update(_read_toml(Path(config_file)))
     for name in _FIELDS:
-        env_value = environ.get(ENV_PREFIX + name.upper())
+        env_value = environ.get(ENV_NAMES[name])
         if env_value is not None and env_value != "":
             values[name] = env_value
     for name, value in (flags or {}).items():

@@ -58,7 +58,7 @@ def _check_sqlite(conn: sqlite3.Connection, path: Path) -> None:
     if not result or result[0] != "ok":
         raise StoreUnavailable("store.corrupt", f"{path} failed its integrity check: {result}")
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if tables and not OUR_TABLES <= tables:
+    if tables and not tables >= OUR_TABLES:
         raise StoreUnavailable(
             "store.foreign", f"{path} is an SQLite database of another program, not zitui's"
         )

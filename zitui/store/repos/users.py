@@ -71,7 +71,9 @@ def _username_conflict(_: str) -> AlreadyExists:
 
 class UserRepository(Repository):
     async def insert(self, user: User, *, password_hash: str | None) -> None:
-        values = {name: getattr(user, name) for name in USERS.c.keys() if hasattr(user, name)}
+        values = {
+            name: getattr(user, name) for name in (c.name for c in USERS.c) if hasattr(user, name)
+        }
         values.update(kind=user.kind.value, state=user.state.value, password_hash=password_hash)
         await self._insert(USERS, values, conflict=_username_conflict)
 

@@ -1,0 +1,146 @@
+"""Crypto: the master key guards secrets at rest; argon2id hashing is off the loop and even."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import stat
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_settings
+from tests.dbfile import rows
+from zitui.core.crypto import tokens
+from zitui.core.crypto.masterkey import MasterKey
+from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
+from zitui.core.crypto.signing import open_signing_key
+from zitui.core.services import open_services
+from zitui.errors import InvalidArgument, WrongMasterKey
+from zitui.records import SigningKey
+
+KEY_A = "a" * 32
+KEY_B = "b" * 32
+
+
+def test_encryption_round_trips_and_is_bound_to_its_purpose():
+    key = MasterKey(KEY_A)
+    sealed = key.encrypt(b"totp seed", purpose="totp:user1")
+    assert b"totp seed" not in sealed.encode()
+    assert key.decrypt(sealed, purpose="totp:user1") == b"totp seed"
+    with pytest.raises(WrongMasterKey):
+        key.decrypt(sealed, purpose="totp:user2")
+    with pytest.raises(WrongMasterKey):
+        MasterKey(KEY_B).decrypt(sealed, purpose="totp:user1")
+
+
+def test_short_master_key_is_refused():
+    with pytest.raises(InvalidArgument):
+        MasterKey("too-short")
+
+
+async def test_signing_key_is_unreadable_without_the_master_key(tmp_path: Path, clock):
+    services, _ = await open_services(make_settings(tmp_path, masterkey=KEY_A), clock=clock)
+    await services.close()
+    raw = (tmp_path / "zitui.db").read_bytes()
+    assert b"PRIVATE KEY" not in raw
+    ((kid, enc),) = rows(tmp_path, "SELECT kid, private_key_enc FROM signing_keys")
+    stored = SigningKey(
+        kid=kid,
+        alg="RS256",
+        public_jwk={},
+        private_key_enc=enc,
+        created_at=clock.now(),
+        expires_at=clock.now(),
+    )
+    assert open_signing_key(MasterKey(KEY_A), stored).key.kid == kid
+    with pytest.raises(WrongMasterKey):
+        open_signing_key(MasterKey(KEY_B), stored)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_wrong_master_key_is_refused_and_touches_nothing(tmp_path: Path, clock):
+    services, _ = await open_services(make_settings(tmp_path, masterkey=KEY_A), clock=clock)
+    await services.close()
+    db = tmp_path / "zitui.db"
+    before = _digest(db)
+    with pytest.raises(WrongMasterKey) as caught:
+        await open_services(make_settings(tmp_path, masterkey=KEY_B), clock=clock)
+    assert caught.value.code == "masterkey.wrong"
+    assert _digest(db) == before
+
+
+async def test_generated_master_key_file_is_private_and_required_later(tmp_path: Path, clock):
+    services, _ = await open_services(make_settings(tmp_path, masterkey=""), clock=clock)
+    await services.close()
+    key_file = tmp_path / "masterkey"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    services, result = await open_services(make_settings(tmp_path, masterkey=""), clock=clock)
+    await services.close()
+    assert not result.created
+    key_file.unlink()
+    with pytest.raises(WrongMasterKey) as caught:
+        await open_services(make_settings(tmp_path, masterkey=""), clock=clock)
+    assert caught.value.code == "masterkey.missing"
+    assert not key_file.exists()
+
+
+async def test_default_profile_is_owasp_argon2id():
+    hasher = PasswordHasher(Argon2Profile(), max_concurrency=1)
+    encoded = await hasher.hash("Secret-1")
+    assert encoded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert await hasher.verify(encoded, "Secret-1")
+    assert not await hasher.verify(encoded, "Secret-2")
+    assert not await hasher.verify("not a hash", "Secret-1")
+
+
+async def test_hashing_runs_off_the_event_loop():
+    hasher = PasswordHasher(Argon2Profile(memory_kib=64 * 1024, time_cost=3), max_concurrency=1)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.001)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await hasher.hash("Secret-1")
+    task.cancel()
+    assert ticks >= 5  # the loop kept turning while the hash was computed
+
+
+async def test_unknown_user_costs_as_much_as_a_wrong_password():
+    hasher = PasswordHasher(Argon2Profile(), max_concurrency=1)
+    encoded = await hasher.hash("Secret-1")
+    await hasher.verify(None, "warm-up")
+
+    async def timed(target: str | None) -> float:
+        start = time.perf_counter()
+        assert not await hasher.verify(target, "wrong")
+        return time.perf_counter() - start
+
+    known = statistics.median([await timed(encoded) for _ in range(5)])
+    unknown = statistics.median([await timed(None) for _ in range(5)])
+    assert unknown > known * 0.5
+
+
+def test_token_digests_are_sha256_and_compared_in_constant_time():
+    token = tokens.random_token()
+    assert len(token) >= 43
+    assert tokens.digest(token) == hashlib.sha256(token.encode()).hexdigest()
+    assert tokens.equal(tokens.digest(token), tokens.digest(token))
+    assert not tokens.equal(tokens.digest(token), tokens.digest(token + "x"))
+    assert tokens.numeric_code(6).isdigit()
+
+
+def test_generated_passwords_meet_the_default_policy():
+    from zitui.core.policies import PasswordComplexityPolicy
+
+    for _ in range(50):
+        PasswordComplexityPolicy().check(tokens.generated_password())

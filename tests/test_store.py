@@ -1,0 +1,106 @@
+"""The store: migrations match the tables, and files that are not ours are refused untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from tests.conftest import make_settings
+from zitui.core.policies import LockoutPolicy, LoginPolicy, PasswordComplexityPolicy
+from zitui.core.services import open_services
+from zitui.errors import StoreUnavailable
+
+
+async def test_migrations_produce_exactly_the_model_tables(services):
+    def diff(sync_conn):
+        return compare_metadata(MigrationContext.configure(sync_conn), SQLModel.metadata)
+
+    async with services.store.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(services):
+    async with services.store.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+        assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+        assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 5000
+
+
+async def test_default_policies_are_zitadel_defaults(services, admin):
+    from zitui.core.policies import from_settings
+
+    async with services.store.reader() as tx:
+        login = from_settings(LoginPolicy, await tx.policies.find("login"))
+        complexity = from_settings(
+            PasswordComplexityPolicy, await tx.policies.find("password_complexity")
+        )
+        lockout = from_settings(LockoutPolicy, await tx.policies.find("lockout"))
+        kinds = await tx.policies.kinds()
+    assert kinds == {"login", "password_complexity", "lockout", "privacy", "domain"}
+    assert login.allow_register and not login.force_mfa
+    assert login.password_check_lifetime_s == 240 * 3600
+    assert login.second_factor_check_lifetime_s == 18 * 3600
+    assert complexity == PasswordComplexityPolicy(8, True, True, True, True)
+    assert lockout.max_password_attempts == 0 and lockout.show_lockout_failures
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"this is a text file, not a database\n" * 10, "store.not_sqlite"),
+        (b"SQLite format 3\x00" + b"\xff" * 4000, "store.corrupt"),
+    ],
+)
+async def test_garbage_database_file_is_refused_untouched(tmp_path: Path, clock, content, code):
+    db = tmp_path / "zitui.db"
+    db.write_bytes(content)
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_services(make_settings(tmp_path), clock=clock)
+    assert caught.value.code == code
+    assert db.read_bytes() == content
+
+
+async def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path, clock):
+    db = tmp_path / "zitui.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    before = _sha(db)
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_services(make_settings(tmp_path), clock=clock)
+    assert caught.value.code == "store.foreign"
+    assert _sha(db) == before
+    assert not (tmp_path / "masterkey").exists()
+
+
+async def test_locked_store_is_reported_as_locked(tmp_path: Path, clock):
+    services, _ = await open_services(make_settings(tmp_path), clock=clock)
+    await services.close()
+    holder = sqlite3.connect(tmp_path / "zitui.db", isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            await open_services(make_settings(tmp_path, busy_timeout_ms=200), clock=clock)
+        assert caught.value.code == "store.locked"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+async def test_data_directory_that_cannot_be_created_is_refused(tmp_path: Path, clock):
+    blocker = tmp_path / "occupied"
+    blocker.write_text("a file where the directory should be")
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_services(make_settings(blocker / "data"), clock=clock)
+    assert caught.value.code == "store.unwritable"

@@ -1,0 +1,101 @@
+"""The `zitui` command: start, serve, tui, and --version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from zitui import __version__
+from zitui.config import Settings, load_settings
+from zitui.errors import ZituiError
+
+Command = Callable[[Settings], Coroutine[Any, Any, int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data",
+        dest="data_dir",
+        metavar="DIR",
+        help="instance directory (env ZITUI_DATA, default ./data)",
+    )
+    common.add_argument("--config", metavar="FILE", help="TOML settings file (env ZITUI_CONFIG)")
+    network = argparse.ArgumentParser(add_help=False)
+    network.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="address to serve on (env ZITUI_LISTEN, default localhost:8080)",
+    )
+    network.add_argument(
+        "--external-url",
+        dest="external_url",
+        metavar="URL",
+        help="public URL and OIDC issuer (env ZITUI_EXTERNAL_URL)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="zitui", description="A self-hosted identity provider with an operator TUI."
+    )
+    parser.add_argument("--version", action="version", version=f"zitui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.add_parser(
+        "start",
+        parents=[common, network],
+        help="run the server and the operator TUI in one process",
+    )
+    commands.add_parser(
+        "serve", parents=[common, network], help="run the server only (SIGTERM stops it cleanly)"
+    )
+    commands.add_parser("tui", parents=[common], help="run the operator TUI only")
+    return parser
+
+
+def configure_logging(settings: Settings, *, to_stderr: bool) -> None:
+    """Logs go to data/logs/zitui.log; to stderr as well only when no TUI owns the terminal."""
+    root = logging.getLogger()
+    root.setLevel(settings.log_level.upper())
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            settings.log_dir / "zitui.log", maxBytes=10_000_000, backupCount=3
+        )
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    except OSError:
+        pass  # the store check that follows reports the unusable directory in one line
+    if to_stderr:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(formatter)
+        root.addHandler(stream)
+
+
+def _commands() -> dict[str, Command]:
+    from zitui import runner
+
+    return {"start": runner.start, "serve": runner.serve, "tui": runner.run_tui}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        settings = load_settings(flags)
+    except ZituiError as exc:
+        print(f"zitui: {exc.message}", file=sys.stderr)
+        return 2
+    configure_logging(settings, to_stderr=args.command == "serve")
+    try:
+        return asyncio.run(_commands()[args.command](settings))
+    except ZituiError as exc:
+        print(f"zitui: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("zitui: interrupted; nothing half-done was kept", file=sys.stderr)
+        return 130
