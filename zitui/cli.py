@@ -60,6 +60,7 @@ def configure_logging(settings: Settings, *, to_stderr: bool) -> None:
     """Logs go to data/logs/zitui.log; to stderr as well only when no TUI owns the terminal."""
     root = logging.getLogger()
     root.setLevel(settings.log_level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are set-up noise
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings.log_dir.mkdir(parents=True, exist_ok=True)

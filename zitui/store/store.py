@@ -47,8 +47,10 @@ class Store:
                 if write:
                     conn = await conn.execution_options(zitui_write=True)
                 yield conn
-        except sa_exc.OperationalError as exc:
-            raise translate_operational_error(exc) from exc
+        except sa_exc.IntegrityError:
+            raise  # a repository bug, not an unavailable store
+        except sa_exc.DatabaseError as exc:
+            raise translate_database_error(exc) from exc
 
     async def ping(self) -> None:
         async with self._connection(write=False) as conn:
@@ -63,7 +65,7 @@ class Store:
         await self.engine.dispose()
 
 
-def translate_operational_error(exc: sa_exc.OperationalError) -> StoreUnavailable:
+def translate_database_error(exc: sa_exc.DatabaseError) -> StoreUnavailable:
     message = str(exc.orig)
     if "locked" in message or "busy" in message:
         return StoreUnavailable(
@@ -93,8 +95,8 @@ async def migrate(store: Store) -> None:
     try:
         async with store.engine.begin() as conn:
             await conn.run_sync(migrations.upgrade_to_head)
-    except sa_exc.OperationalError as exc:
-        raise translate_operational_error(exc) from exc
+    except sa_exc.DatabaseError as exc:
+        raise translate_database_error(exc) from exc
 
 
 def _ensure_parent(path: Path) -> None:

@@ -1,0 +1,49 @@
+# `make run` and `make test` work on a fresh machine: they create .venv when missing,
+# install the project, and (for the tests) the Debian packages the tests drive.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SOURCES := $(shell find zitui -type f -not -path '*/__pycache__/*') zitui.spec pyproject.toml
+DEBIAN_PACKAGES := chromium tmux
+
+.PHONY: run test binary system-deps lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/zitui start
+
+system-deps:
+	@missing=""; \
+	for pkg in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+dist/zitui: $(STAMP) $(SOURCES)
+	$(BIN)/pyinstaller --noconfirm --log-level WARN zitui.spec
+
+binary: dist/zitui
+
+test: $(STAMP) system-deps dist/zitui
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check zitui tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/argon2_rate.py
+
+clean:
+	rm -rf build dist $(VENV)

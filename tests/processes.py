@@ -1,0 +1,63 @@
+"""Running zitui as a real process, as an operator would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+
+from tests.conftest import ADMIN_PASSWORD, MASTERKEY
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def zitui_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZITUI_")}
+    env.update(
+        ZITUI_DATA=str(data_dir),
+        ZITUI_MASTERKEY=MASTERKEY,
+        ZITUI_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        ZITUI_ARGON2_MEMORY_KIB="1024",
+        ZITUI_ARGON2_TIME_COST="1",
+    )
+    env.update(extra)
+    return env
+
+
+def zitui_command(binary: Path | None = None) -> list[str]:
+    return [str(binary)] if binary else [sys.executable, "-m", "zitui"]
+
+
+def run(args: list[str], env: dict[str, str], binary: Path | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(zitui_command(binary) + args, env=env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def spawn(args: list[str], env: dict[str, str], binary: Path | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(zitui_command(binary) + args, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) -> httpx2.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"zitui exited early: {process.communicate()}")
+        try:
+            response = httpx2.get(url + "/healthz", timeout=2)
+            if response.status_code == 200:
+                return response
+        except httpx2.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url}/healthz did not answer within {timeout}s")

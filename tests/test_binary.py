@@ -1,0 +1,49 @@
+"""The one-file binary: it reports its version and serves /healthz from a fresh directory.
+
+`make test` builds dist/zitui first; run on its own, this module builds it when missing.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.dbfile import counts
+from tests.processes import free_port, run, spawn, wait_healthy, zitui_env
+from zitui import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+BINARY = ROOT / "dist" / "zitui"
+
+
+@pytest.fixture(scope="module")
+def binary() -> Path:
+    if not BINARY.exists():
+        pyinstaller = Path(sys.executable).parent / "pyinstaller"
+        subprocess.run([str(pyinstaller), "--noconfirm", "--log-level", "WARN", "zitui.spec"],
+                       cwd=ROOT, check=True, timeout=900)
+    return BINARY
+
+
+def test_binary_reports_its_version(binary: Path, tmp_path: Path):
+    result = run(["--version"], zitui_env(tmp_path), binary=binary)
+    assert (result.returncode, result.stdout.strip()) == (0, f"zitui {__version__}")
+
+
+def test_binary_serves_healthz_from_a_fresh_directory(binary: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    port = free_port()
+    process = spawn(["serve", "--listen", f"127.0.0.1:{port}"], zitui_env(data), binary=binary)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, timeout=60)
+        page = __import__("httpx2").get(f"http://127.0.0.1:{port}/")
+        assert page.status_code == 200 and "<html" in page.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert counts(data)["instances"] == 1

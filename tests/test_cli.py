@@ -1,0 +1,135 @@
+"""The `zitui` command as a process: flags, exit codes, serving, signals and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx2
+
+from tests.dbfile import counts
+from tests.processes import free_port, run, spawn, wait_healthy, zitui_env
+from zitui import __version__
+
+
+def test_version_and_usage(tmp_path: Path):
+    env = zitui_env(tmp_path / "data")
+    version = run(["--version"], env)
+    assert (version.returncode, version.stdout.strip()) == (0, f"zitui {__version__}")
+    bad = run(["serve", "--no-such-flag"], env)
+    assert bad.returncode == 2
+    assert "usage: zitui" in bad.stderr
+    missing = run([], env)
+    assert missing.returncode == 2
+    bad_listen = run(["serve", "--listen", "nowhere"], env)
+    assert bad_listen.returncode == 2
+    assert "HOST:PORT" in bad_listen.stderr
+
+
+def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path):
+    data = tmp_path / "data"
+    port = free_port()
+    env = zitui_env(data, ZITUI_ADMIN_PASSWORD="")
+    process = spawn(["serve", "--listen", f"127.0.0.1:{port}"], env)
+    try:
+        response = wait_healthy(f"http://127.0.0.1:{port}", process)
+        assert response.json() == {"status": "ok"}
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "first run: administrator admin@zitui.127.0.0.1, password " in out
+    assert "Traceback" not in err
+    assert (data / "logs" / "zitui.log").exists()
+    assert counts(data)["instances"] == 1
+
+
+def test_serve_twice_on_one_port_fails_with_one_line(tmp_path: Path):
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        result = run(["serve", "--listen", f"127.0.0.1:{port}"], zitui_env(tmp_path / "d"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"zitui: cannot listen on 127.0.0.1:{port}: the port is in use"
+    ]
+    assert not (tmp_path / "d" / "zitui.db").exists()
+
+
+def test_unusable_data_directory_fails_with_one_line(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run(["serve", "--listen", f"127.0.0.1:{free_port()}"], zitui_env(blocker / "data"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is not usable" in lines[0]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_wrong_master_key_refuses_to_start_and_changes_nothing(tmp_path: Path):
+    data = tmp_path / "data"
+    port = free_port()
+    first = spawn(["serve", "--listen", f"127.0.0.1:{port}"], zitui_env(data))
+    wait_healthy(f"http://127.0.0.1:{port}", first)
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=30)
+    before = _sha(data / "zitui.db")
+
+    env = zitui_env(data, ZITUI_MASTERKEY="another-master-key-0123456789abcdef")
+    result = run(["serve", "--listen", f"127.0.0.1:{free_port()}"], env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "zitui: the master key does not open this store's secrets"
+    ]
+    assert _sha(data / "zitui.db") == before
+    tui = run(["tui"], env)
+    assert tui.returncode == 1
+    assert "master key" in tui.stderr
+
+
+def test_corrupt_database_is_refused_and_kept(tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    garbage = b"SQLite format 3\x00" + bytes(range(256)) * 20
+    (data / "zitui.db").write_bytes(garbage)
+    result = run(["serve", "--listen", f"127.0.0.1:{free_port()}"], zitui_env(data))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "zitui.db" in result.stderr
+    assert (data / "zitui.db").read_bytes() == garbage
+
+
+def test_ctrl_c_during_first_run_keeps_nothing_and_the_next_start_completes(tmp_path: Path):
+    data = tmp_path / "data"
+    port = free_port()
+    # A deliberately slow password hash keeps the first run busy long enough to interrupt it.
+    slow = zitui_env(data, ZITUI_ARGON2_MEMORY_KIB="65536", ZITUI_ARGON2_TIME_COST="40")
+    process = spawn(["serve", "--listen", f"127.0.0.1:{port}"], slow)
+    deadline = time.monotonic() + 20
+    while not (data / "zitui.db").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    assert counts(data)["instances"] == 0
+
+    second = spawn(["serve", "--listen", f"127.0.0.1:{port}"], zitui_env(data))
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", second)
+        assert counts(data)["events"] == 1
+        assert counts(data)["users"] == 1
+        assert httpx2.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=30)
+    assert second.returncode == 0

@@ -1,0 +1,90 @@
+"""Message catalogues (one TOML file per language) and language negotiation."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+DEFAULT_LOCALE = "en"
+SUPPORTED_LOCALES: tuple[str, ...] = ("en", "de")
+
+
+@cache
+def catalogue(locale: str) -> Mapping[str, str]:
+    """All messages of one supported language, keyed by dotted id (`error.404.title`)."""
+    if locale not in SUPPORTED_LOCALES:
+        locale = DEFAULT_LOCALE
+    with (TRANSLATIONS_DIR / f"{locale}.toml").open("rb") as fh:
+        return _flatten(tomllib.load(fh))
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+def lookup(locale: str, key: str) -> str | None:
+    """The message in `locale`, else in English, else None."""
+    return catalogue(locale).get(key) or catalogue(DEFAULT_LOCALE).get(key)
+
+
+def translate(locale: str, key: str, /, **params: Any) -> str:
+    """The message for `key` with `{name}` placeholders filled; the key itself if unknown."""
+    message = lookup(locale, key)
+    if message is None:
+        return key
+    return message.format(**params) if params else message
+
+
+def quality_list(header: str) -> list[tuple[str, float]]:
+    """The values of an Accept-style header, lower-cased, highest quality first.
+
+    Malformed quality values count as 0 (not acceptable) rather than failing the request.
+    """
+    items: list[tuple[str, float]] = []
+    for part in header.split(","):
+        value, *params = (piece.strip() for piece in part.split(";"))
+        if not value:
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, raw = param.partition("=")
+            if name.strip().lower() == "q":
+                quality = _quality(raw.strip())
+        items.append((value.lower(), quality))
+    # sorted() is stable, so equal qualities keep the client's order.
+    return sorted(items, key=lambda item: -item[1])
+
+
+def _quality(raw: str) -> float:
+    try:
+        quality = float(raw)
+    except ValueError:
+        return 0.0
+    return quality if 0.0 <= quality <= 1.0 else 0.0
+
+
+def best_locale(accept_language: str, supported: Sequence[str] = SUPPORTED_LOCALES) -> str | None:
+    """The first supported language the header accepts (`de-CH` matches `de`), or None."""
+    for tag, quality in quality_list(accept_language):
+        if quality <= 0:
+            continue
+        for candidate in (tag, tag.split("-")[0]):
+            if candidate in supported:
+                return candidate
+    return None
+
+
+def negotiate(accept_language: str, supported: Sequence[str] = SUPPORTED_LOCALES) -> str:
+    """The language to answer in: the best match, else English (or the first supported)."""
+    fallback = DEFAULT_LOCALE if DEFAULT_LOCALE in supported else supported[0]
+    return best_locale(accept_language, supported) or fallback

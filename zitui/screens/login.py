@@ -1,0 +1,82 @@
+"""The sign-in form for operators (managers only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Static
+from textual.worker import Worker, WorkerState
+
+from zitui.core.auth import OperatorLogin
+from zitui.core.context import RequestMeta
+from zitui.core.services import Services
+from zitui.screens.feedback import report
+from zitui.screens.session import SignedIn
+
+
+class LoginScreen(Screen[None]):
+    CSS_PATH = Path(__file__).with_name("login.tcss")
+
+    def __init__(self, services: Services, *, login_name: str = "") -> None:
+        super().__init__()
+        self.services = services
+        self.login_name = login_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="login-form"):
+            yield Static("zitui operator console", id="login-title")
+            yield Label("Username")
+            yield Input(self.login_name, placeholder="login name", id="username")
+            yield Label("Password")
+            yield Input(password=True, placeholder="password", id="password")
+            yield Button("Sign in", variant="primary", id="sign-in")
+            yield Static("", id="login-message", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#password" if self.login_name else "#username", Input).focus()
+
+    @on(Input.Submitted, "#username")
+    def next_field(self) -> None:
+        self.query_one("#password", Input).focus()
+
+    @on(Input.Submitted, "#password")
+    @on(Button.Pressed, "#sign-in")
+    def submit(self) -> None:
+        login_name = self.query_one("#username", Input).value.strip()
+        if not login_name:
+            self.show_message("Enter your username.")
+            self.query_one("#username", Input).focus()
+            return
+        self.show_message("")
+        self.query_one("#login-form").disabled = True
+        self.sign_in(login_name, self.query_one("#password", Input).value)
+
+    @work(exclusive=True, exit_on_error=False)
+    async def sign_in(self, login_name: str, password: str) -> OperatorLogin:
+        return await self.services.auth.login_operator(
+            login_name, password, RequestMeta(origin="tui")
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if not event.worker.is_finished:
+            return
+        self.query_one("#login-form").disabled = False
+        if event.state is WorkerState.SUCCESS:
+            login = cast(OperatorLogin, event.worker.result)
+            self.post_message(
+                SignedIn(login.context, password_change_required=login.password_change_required)
+            )
+        elif event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.show_message(report(self, event.worker.error))
+            password = self.query_one("#password", Input)
+            password.clear()
+            password.focus()
+
+    def show_message(self, text: str) -> None:
+        self.query_one("#login-message", Static).update(text)

@@ -1,0 +1,1 @@
+"""The Starlette server: hosted pages, health check and (later) the OIDC endpoints."""
