@@ -37,15 +37,30 @@ def zitui_command(binary: Path | None = None) -> list[str]:
     return [str(binary)] if binary else [sys.executable, "-m", "zitui"]
 
 
-def run(args: list[str], env: dict[str, str], binary: Path | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(zitui_command(binary) + args, env=env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+def run(
+    args: list[str], env: dict[str, str], binary: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        zitui_command(binary) + args,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-def spawn(args: list[str], env: dict[str, str], binary: Path | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(zitui_command(binary) + args, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+def spawn(
+    args: list[str], env: dict[str, str], binary: Path | None = None
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        zitui_command(binary) + args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) -> httpx2.Response:

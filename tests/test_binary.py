@@ -24,8 +24,12 @@ BINARY = ROOT / "dist" / "zitui"
 def binary() -> Path:
     if not BINARY.exists():
         pyinstaller = Path(sys.executable).parent / "pyinstaller"
-        subprocess.run([str(pyinstaller), "--noconfirm", "--log-level", "WARN", "zitui.spec"],
-                       cwd=ROOT, check=True, timeout=900)
+        subprocess.run(
+            [str(pyinstaller), "--noconfirm", "--log-level", "WARN", "zitui.spec"],
+            cwd=ROOT,
+            check=True,
+            timeout=900,
+        )
     return BINARY
 
 
