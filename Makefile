@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SOURCES := $(shell find zitui -type f -not -path '*/__pycache__/*') zitui.spec pyproject.toml
-DEBIAN_PACKAGES := chromium tmux
+DEBIAN_PACKAGES := chromium tmux postgresql
 
 .PHONY: run test binary system-deps lint bench clean
 

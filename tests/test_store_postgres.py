@@ -1,0 +1,98 @@
+"""The same core on PostgreSQL (`ZITUI_DATABASE_URL`): no SQLite-only SQL anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from tests.conftest import ADMIN_PASSWORD, make_settings
+from tests.postgres import temporary_postgres
+from zitui.core.context import RequestMeta
+from zitui.core.services import open_services
+from zitui.core.users import NewHumanUser
+from zitui.errors import AlreadyExists, PermissionDenied, Unauthenticated, WrongMasterKey
+from zitui.records import Scope
+from zitui.store import EventFilter
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with temporary_postgres() as url:
+        yield url
+
+
+async def test_first_run_commands_and_queries_work_on_postgres(
+    postgres_url: str, tmp_path: Path, clock
+):
+    settings = make_settings(tmp_path, database_url=postgres_url)
+    services, result = await open_services(settings, clock=clock)
+    try:
+        assert result.created
+
+        def diff(sync_conn):
+            return compare_metadata(MigrationContext.configure(sync_conn), SQLModel.metadata)
+
+        async with services.store.engine.connect() as conn:
+            assert await conn.run_sync(diff) == []
+
+        admin = (await services.auth.login_operator("admin", ADMIN_PASSWORD, RequestMeta())).context
+        org = await services.orgs.create_org(admin, "Acme")
+        with pytest.raises(AlreadyExists):
+            await services.orgs.create_org(admin, "ACME")
+        # The transaction after a refused insert is still usable (savepoints on PostgreSQL).
+        user = await services.users.create_human_user(
+            admin,
+            org.id,
+            NewHumanUser(
+                username="ann_1",
+                first_name="Ann",
+                last_name="Lee",
+                email="ann@example.com",
+                email_verified=True,
+                password="Ann-Pass-123",
+            ),
+        )
+        with pytest.raises(AlreadyExists):
+            await services.users.create_human_user(
+                admin, org.id, NewHumanUser(username="ANN_1", first_name="A", last_name="L")
+            )
+        found = await services.users.list_users(admin, search="ann_")
+        assert [u.login_name for u in found.items] == ["ann_1@acme.127.0.0.1"]
+        assert (await services.users.list_users(admin, search="%")).total == 0
+
+        await services.memberships.add_member(admin, user.id, Scope.ORG, org.id, ["ORG_OWNER"])
+        owner = (
+            await services.auth.login_operator("ann@example.com", "Ann-Pass-123", RequestMeta())
+        ).context
+        assert [o.name for o in (await services.orgs.list_orgs(owner)).items] == ["Acme"]
+        default_org_id = (await services.instance.get_instance(admin)).default_org_id
+        with pytest.raises(PermissionDenied):
+            await services.orgs.get_org(owner, default_org_id)
+        with pytest.raises(Unauthenticated):
+            await services.auth.login_operator("ann_1@acme.127.0.0.1", "wrong", RequestMeta())
+
+        async with services.store.reader() as tx:
+            events, total = await tx.events.list(
+                EventFilter(org_ids=frozenset({org.id})), offset=0, limit=50
+            )
+        assert total == len(events) == 5
+        assert events[0].event_type == "user.human.password.check.failed"
+    finally:
+        await services.close()
+
+    again, second = await open_services(settings, clock=clock)
+    await again.close()
+    assert not second.created
+    with pytest.raises(WrongMasterKey):
+        await open_services(
+            make_settings(
+                tmp_path / "other",
+                database_url=postgres_url,
+                masterkey="another-key-0123456789abcdefghijklmn",
+            )
+        )
