@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input
 
+from tests.conftest import ADMIN_PASSWORD
 from tests.tui_fixtures import (
-    ADMIN_PASSWORD,
     SIZE,
     error_messages,
     opened_store,

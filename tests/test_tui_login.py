@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from textual.widgets import Button, DataTable, Input
 
+from tests.conftest import ADMIN_PASSWORD
 from tests.tui_fixtures import (
-    ADMIN_PASSWORD,
     SIZE,
     error_messages,
     fill,
@@ -49,7 +49,7 @@ async def test_admin_signs_in_and_sees_the_default_organisation(services: Servic
         assert "IAM_OWNER on the instance" in text(app, "#roles")
         assert "admin" in text(app, "#operator")
         assert "ZITUI" in text(app, "#instance")
-        assert "localhost" in text(app, "#instance")
+        assert "127.0.0.1" in text(app, "#instance")
         await pilot.press("q")
     assert app.return_code == 0
 

@@ -10,26 +10,17 @@ from textual.notifications import Notification
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from tests.conftest import make_settings
 from zitui.config import Settings
 from zitui.core.services import Services, open_services
 from zitui.core.setup import SetupResult
 from zitui.screens import ZituiApp
 
-ADMIN_PASSWORD = "Secret-Pass-1"
 SIZE = (120, 40)
 
 
 def tui_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "data_dir": data_dir,
-        "masterkey": "x" * 32,
-        "admin_username": "admin",
-        "admin_password": ADMIN_PASSWORD,
-        "argon2_memory_kib": 1024,
-        "argon2_time_cost": 1,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return make_settings(data_dir, **overrides)
 
 
 @asynccontextmanager
