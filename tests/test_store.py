@@ -104,3 +104,22 @@ async def test_data_directory_that_cannot_be_created_is_refused(tmp_path: Path, 
     with pytest.raises(StoreUnavailable) as caught:
         await open_services(make_settings(blocker / "data"), clock=clock)
     assert caught.value.code == "store.unwritable"
+
+
+async def test_migrations_run_down_and_up_again_on_a_populated_store(services, admin):
+    from alembic import command
+
+    from zitui.store.migrations import alembic_config
+
+    org = await services.orgs.create_org(admin, "Acme")
+
+    def down_and_up(sync_conn):
+        config = alembic_config(sync_conn)
+        command.downgrade(config, "0001")
+        command.upgrade(config, "head")
+
+    async with services.store.engine.begin() as conn:
+        await conn.run_sync(down_and_up)
+    assert (await services.orgs.get_org(admin, org.id)).name == "Acme"
+    users = await services.users.list_users(admin)
+    assert [u.username for u in users.items] == ["admin"]

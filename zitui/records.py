@@ -30,6 +30,32 @@ class UserState(StrEnum):
     LOCKED = "locked"
 
 
+class State(StrEnum):
+    """Lifecycle of projects, apps and grants."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class AppType(StrEnum):
+    WEB = "web"
+    NATIVE = "native"
+    USER_AGENT = "user_agent"
+    API = "api"
+
+
+class AuthMethod(StrEnum):
+    BASIC = "basic"
+    POST = "post"
+    PRIVATE_KEY_JWT = "private_key_jwt"
+    NONE = "none"
+
+
+class TokenType(StrEnum):
+    BEARER = "bearer"  # opaque
+    JWT = "jwt"
+
+
 class Scope(StrEnum):
     """Where a membership applies."""
 
@@ -78,6 +104,117 @@ class User:
     password_change_required: bool
     created_at: datetime
     updated_at: datetime
+    description: str = ""
+    access_token_type: TokenType = TokenType.BEARER
+    has_secret: bool = False
+
+
+@dataclass(frozen=True)
+class OrgDomain:
+    org_id: str
+    domain: str
+    is_primary: bool
+    is_verified: bool
+    validation_type: str
+    validation_token: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MachineKey:
+    id: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PersonalAccessToken:
+    id: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    org_id: str
+    name: str
+    state: State
+    role_assertion: bool
+    role_check: bool
+    has_project_check: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ProjectRole:
+    project_id: str
+    key: str
+    display_name: str
+    group: str
+
+
+@dataclass(frozen=True)
+class App:
+    id: str
+    project_id: str
+    org_id: str
+    name: str
+    state: State
+    app_type: AppType
+    client_id: str
+    has_secret: bool
+    auth_method: AuthMethod
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    response_types: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    access_token_type: TokenType
+    access_token_role_assertion: bool
+    id_token_role_assertion: bool
+    id_token_userinfo_assertion: bool
+    clock_skew_s: int
+    dev_mode: bool
+    additional_origins: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ProjectGrant:
+    id: str
+    project_id: str
+    project_name: str
+    owner_org_id: str
+    granted_org_id: str
+    role_keys: tuple[str, ...]
+    state: State
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class UserGrant:
+    id: str
+    user_id: str
+    project_id: str
+    project_grant_id: str | None
+    org_id: str
+    role_keys: tuple[str, ...]
+    state: State
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    sender: str
+    tls: str
+    user: str
+    has_password: bool
 
 
 @dataclass(frozen=True)

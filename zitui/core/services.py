@@ -10,6 +10,7 @@ from zitui.core.clock import Clock, SystemClock
 from zitui.core.context import Context
 from zitui.core.crypto.masterkey import MasterKey, load_master_key
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
+from zitui.core.events import EventService
 from zitui.core.instance import InstanceService
 from zitui.core.memberships import MembershipService
 from zitui.core.orgs import OrgService
@@ -31,6 +32,7 @@ class Services:
     users: UserService
     memberships: MembershipService
     auth: AuthService
+    events: EventService
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -59,6 +61,7 @@ def build_services(
         users=UserService(store, hasher),
         memberships=MembershipService(store),
         auth=AuthService(store, hasher, clock),
+        events=EventService(store),
     )
 
 

@@ -44,6 +44,8 @@ class OrgDomainRow(SQLModel, table=True):
     org_id: str = Field(foreign_key="orgs.id", ondelete="CASCADE", index=True, max_length=40)
     is_primary: bool = False
     is_verified: bool = False
+    validation_type: str = Field(default="", max_length=10)
+    validation_token: str = Field(default="", max_length=100)
     created_at: datetime = _ts()
 
 
@@ -70,7 +72,157 @@ class UserRow(SQLModel, table=True):
     password_change_required: bool = False
     password_changed_at: datetime | None = _ts(default=None, nullable=True)
     failed_password_attempts: int = 0
+    init_code_digest: str | None = Field(default=None, max_length=64)
+    init_code_expires_at: datetime | None = _ts(default=None, nullable=True)
+    description: str = Field(default="", max_length=500)
+    access_token_type: str = Field(default="bearer", max_length=10)
+    secret_digest: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class MachineKeyRow(SQLModel, table=True):
+    """A machine user's JWT-profile key; only the public half is kept."""
+
+    __tablename__ = "machine_keys"
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    public_key_pem: str = Field(sa_type=sa.Text)
+    created_at: datetime = _ts()
+    expires_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class PersonalAccessTokenRow(SQLModel, table=True):
+    __tablename__ = "personal_access_tokens"
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    token_digest: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    expires_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class ProjectRow(SQLModel, table=True):
+    __tablename__ = "projects"
+    __table_args__ = (sa.UniqueConstraint("org_id", "name", name="uq_projects_org_name"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    org_id: str = Field(foreign_key="orgs.id", ondelete="CASCADE", index=True, max_length=40)
+    name: str = Field(max_length=200)
+    state: str = Field(max_length=20)
+    role_assertion: bool = False
+    role_check: bool = False
+    has_project_check: bool = False
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ProjectRoleRow(SQLModel, table=True):
+    __tablename__ = "project_roles"
+
+    project_id: str = Field(
+        foreign_key="projects.id", ondelete="CASCADE", primary_key=True, max_length=40
+    )
+    key: str = Field(primary_key=True, max_length=200)
+    display_name: str = Field(default="", max_length=200)
+    group: str = Field(default="", max_length=200)
+    created_at: datetime = _ts()
+
+
+class AppRow(SQLModel, table=True):
+    """An OIDC application (client) of a project."""
+
+    __tablename__ = "apps"
+    __table_args__ = (sa.UniqueConstraint("project_id", "name", name="uq_apps_project_name"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    project_id: str = Field(
+        foreign_key="projects.id", ondelete="CASCADE", index=True, max_length=40
+    )
+    org_id: str = Field(max_length=40, index=True)
+    name: str = Field(max_length=200)
+    state: str = Field(max_length=20)
+    app_type: str = Field(max_length=20)
+    client_id: str = Field(max_length=100, unique=True)
+    client_secret_digest: str | None = Field(default=None, max_length=64)
+    auth_method: str = Field(max_length=30)
+    redirect_uris: list[str] = Field(sa_type=sa.JSON)
+    post_logout_redirect_uris: list[str] = Field(sa_type=sa.JSON)
+    response_types: list[str] = Field(sa_type=sa.JSON)
+    grant_types: list[str] = Field(sa_type=sa.JSON)
+    access_token_type: str = Field(max_length=10)
+    access_token_role_assertion: bool = False
+    id_token_role_assertion: bool = False
+    id_token_userinfo_assertion: bool = False
+    clock_skew_s: int = 0
+    dev_mode: bool = False
+    additional_origins: list[str] = Field(sa_type=sa.JSON)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ProjectGrantRow(SQLModel, table=True):
+    """A project shared with another organisation, with a subset of its roles."""
+
+    __tablename__ = "project_grants"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "granted_org_id", name="uq_project_grants_org"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    project_id: str = Field(
+        foreign_key="projects.id", ondelete="CASCADE", index=True, max_length=40
+    )
+    granted_org_id: str = Field(
+        foreign_key="orgs.id", ondelete="CASCADE", index=True, max_length=40
+    )
+    role_keys: list[str] = Field(sa_type=sa.JSON)
+    state: str = Field(max_length=20)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class UserGrantRow(SQLModel, table=True):
+    """An authorization: a user's roles in a project, directly or through a project grant."""
+
+    __tablename__ = "user_grants"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "project_id", name="uq_user_grants_user_project"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    project_id: str = Field(
+        foreign_key="projects.id", ondelete="CASCADE", index=True, max_length=40
+    )
+    project_grant_id: str | None = Field(
+        default=None,
+        foreign_key="project_grants.id",
+        ondelete="CASCADE",
+        index=True,
+        max_length=40,
+        nullable=True,
+    )
+    org_id: str = Field(max_length=40, index=True)
+    role_keys: list[str] = Field(sa_type=sa.JSON)
+    state: str = Field(max_length=20)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class SmtpConfigRow(SQLModel, table=True):
+    """The instance's mail server; the password is encrypted under the master key."""
+
+    __tablename__ = "smtp_configs"
+
+    id: str = Field(primary_key=True, max_length=40)
+    host: str = Field(max_length=253)
+    port: int
+    sender: str = Field(max_length=320)
+    tls: str = Field(max_length=10)
+    user: str = Field(default="", max_length=200)
+    password_enc: str = Field(default="", sa_type=sa.Text)
     updated_at: datetime = _ts()
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from zitui.store.repos.apps import AppRepository
 from zitui.store.repos.events import EventRepository
 from zitui.store.repos.instances import InstanceRepository
 from zitui.store.repos.keys import SigningKeyRepository
+from zitui.store.repos.machines import MachineRepository
 from zitui.store.repos.memberships import MembershipRepository
 from zitui.store.repos.orgs import OrgRepository
 from zitui.store.repos.policies import PolicyRepository
+from zitui.store.repos.project_grants import ProjectGrantRepository
+from zitui.store.repos.projects import ProjectRepository
+from zitui.store.repos.smtp import SmtpRepository
+from zitui.store.repos.user_grants import UserGrantRepository
 from zitui.store.repos.users import UserRepository
 
 
@@ -24,3 +30,9 @@ class Repositories:
         self.policies = PolicyRepository(conn)
         self.signing_keys = SigningKeyRepository(conn)
         self.events = EventRepository(conn)
+        self.machines = MachineRepository(conn)
+        self.smtp = SmtpRepository(conn)
+        self.projects = ProjectRepository(conn)
+        self.apps = AppRepository(conn)
+        self.project_grants = ProjectGrantRepository(conn)
+        self.user_grants = UserGrantRepository(conn)

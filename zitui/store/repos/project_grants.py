@@ -1,0 +1,9 @@
+"""Projects shared with other organisations."""
+
+from __future__ import annotations
+
+from zitui.store.repos.base import Repository
+
+
+class ProjectGrantRepository(Repository):
+    pass
