@@ -177,11 +177,18 @@ async def test_unknown_user_writes_no_event_and_reads_like_a_wrong_password(serv
     assert len(await _events(services)) == before + 1
 
 
-async def test_permission_denied_writes_no_event(services, admin, org_id):
+async def test_permission_denied_changes_nothing_and_is_audited(services, admin, org_id):
+    from zitui.core.context import Actor
+
     outsider = Context(
         clock=services.clock,
-        actor=admin.actor.__class__(user_id="someone", org_id=org_id, login_name="someone"),
+        actor=Actor(user_id="someone", org_id=org_id, login_name="someone"),
+        request=RequestMeta(origin="test", ip="192.0.2.7"),
     )
-    await _no_event(
-        services, lambda: services.orgs.rename_org(outsider, org_id, "X"), PermissionDenied
-    )
+    before = {e.id for e in await _events(services)}
+    with pytest.raises(PermissionDenied):
+        await services.orgs.rename_org(outsider, org_id, "X")
+    new = [e for e in await _events(services) if e.id not in before]
+    assert [(e.event_type, e.actor_id) for e in new] == [("permission.denied", "someone")]
+    assert new[0].payload == {"permission": "org.write", "origin": "test", "org_id": org_id}
+    assert (await services.orgs.get_org(admin, org_id)).name == "Acme"

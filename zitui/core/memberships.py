@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zitui.core.audit import record
+from zitui.core.authz import Authorizer
 from zitui.core.context import Context
 from zitui.core.ids import new_id
 from zitui.core.permissions import Resource, roles_for_scope
@@ -35,8 +36,9 @@ def check_roles(scope: Scope, roles: list[str] | tuple[str, ...]) -> tuple[str, 
 
 
 class MembershipService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, authz: Authorizer) -> None:
         self._store = store
+        self._authz = authz
 
     async def add_member(
         self, ctx: Context, user_id: str, scope: Scope, scope_id: str, roles: list[str]
@@ -46,7 +48,7 @@ class MembershipService:
             raise InvalidArgument(
                 "membership.scope", "this scope is not supported yet", field="scope"
             )
-        ctx.require(_WRITE_PERMISSION[scope], _resource(scope, scope_id))
+        await self._authz.require(ctx, _WRITE_PERMISSION[scope], _resource(scope, scope_id))
         checked = check_roles(scope, roles)
         async with self._store.transaction() as tx:
             membership = await grant(tx, ctx, user_id, scope, scope_id, checked)
@@ -65,7 +67,7 @@ class MembershipService:
             raise InvalidArgument(
                 "membership.scope", "this scope is not supported yet", field="scope"
             )
-        ctx.require(_READ_PERMISSION[scope], _resource(scope, scope_id))
+        await self._authz.require(ctx, _READ_PERMISSION[scope], _resource(scope, scope_id))
         async with self._store.reader() as tx:
             return await tx.memberships.list_for_scope(scope, scope_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from zitui.core import validation
 from zitui.core.audit import record
+from zitui.core.authz import Authorizer
 from zitui.core.context import Context
 from zitui.core.ids import new_id
 from zitui.core.permissions import Resource
@@ -13,12 +14,13 @@ from zitui.store import Repositories, Store
 
 
 class OrgService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, authz: Authorizer) -> None:
         self._store = store
+        self._authz = authz
 
     async def create_org(self, ctx: Context, name: str) -> Organization:
         """Create an organisation with its generated domain `{name}.{instance domain}`."""
-        ctx.require("org.create", Resource.instance())
+        await self._authz.require(ctx, "org.create", Resource.instance())
         name = validation.text(name, field="name")
         async with self._store.transaction() as tx:
             org = await add_org(tx, ctx, name, org_id=new_id())
@@ -33,7 +35,7 @@ class OrgService:
         return org
 
     async def rename_org(self, ctx: Context, org_id: str, name: str) -> Organization:
-        ctx.require("org.write", Resource(org_id=org_id))
+        await self._authz.require(ctx, "org.write", Resource(org_id=org_id))
         name = validation.text(name, field="name")
         async with self._store.transaction() as tx:
             org = await _load(tx, org_id)
@@ -56,7 +58,7 @@ class OrgService:
         return await self.get_org(ctx, org_id)
 
     async def get_org(self, ctx: Context, org_id: str) -> Organization:
-        ctx.require("org.read", Resource(org_id=org_id))
+        await self._authz.require(ctx, "org.read", Resource(org_id=org_id))
         async with self._store.reader() as tx:
             return await _load(tx, org_id)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from zitui.config import Settings
 from zitui.core.auth import AuthService
+from zitui.core.authz import Authorizer
 from zitui.core.clock import Clock, SystemClock
 from zitui.core.context import Context
 from zitui.core.crypto.masterkey import MasterKey, load_master_key
@@ -50,6 +51,7 @@ def build_services(
         parallelism=settings.argon2_parallelism,
     )
     hasher = PasswordHasher(profile, max_concurrency=settings.hash_slots)
+    authz = Authorizer(store)
     return Services(
         settings=settings,
         store=store,
@@ -57,9 +59,9 @@ def build_services(
         master_key=master_key,
         hasher=hasher,
         instance=InstanceService(store),
-        orgs=OrgService(store),
-        users=UserService(store, hasher),
-        memberships=MembershipService(store),
+        orgs=OrgService(store, authz),
+        users=UserService(store, hasher, authz),
+        memberships=MembershipService(store, authz),
         auth=AuthService(store, hasher, clock),
         events=EventService(store),
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from zitui.core import validation
 from zitui.core.audit import record
+from zitui.core.authz import Authorizer
 from zitui.core.context import Context
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.ids import new_id
@@ -34,12 +35,13 @@ class NewHumanUser:
 
 
 class UserService:
-    def __init__(self, store: Store, hasher: PasswordHasher) -> None:
+    def __init__(self, store: Store, hasher: PasswordHasher, authz: Authorizer) -> None:
         self._store = store
         self._hasher = hasher
+        self._authz = authz
 
     async def create_human_user(self, ctx: Context, org_id: str, new: NewHumanUser) -> User:
-        ctx.require("user.write", Resource(org_id=org_id))
+        await self._authz.require(ctx, "user.write", Resource(org_id=org_id))
         async with self._store.reader() as tx:
             policy = await password_policy(tx, org_id)
         if new.password:
@@ -67,8 +69,8 @@ class UserService:
         """A manager sets a user's password; by default the user must change it at next login."""
         async with self._store.reader() as tx:
             user = await _load(tx, user_id)
-            ctx.require("user.credential.write", Resource(org_id=user.org_id))
             policy = await password_policy(tx, user.org_id)
+        await self._authz.require(ctx, "user.credential.write", Resource(org_id=user.org_id))
         policy.check(password)
         password_hash = await self._hasher.hash(password)
         async with self._store.transaction() as tx:
@@ -118,7 +120,7 @@ class UserService:
     async def get_user(self, ctx: Context, user_id: str) -> User:
         async with self._store.reader() as tx:
             user = await _load(tx, user_id)
-        ctx.require("user.read", Resource(org_id=user.org_id))
+        await self._authz.require(ctx, "user.read", Resource(org_id=user.org_id))
         return user
 
     async def list_users(
