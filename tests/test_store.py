@@ -123,3 +123,20 @@ async def test_migrations_run_down_and_up_again_on_a_populated_store(services, a
     assert (await services.orgs.get_org(admin, org.id)).name == "Acme"
     users = await services.users.list_users(admin)
     assert [u.username for u in users.items] == ["admin"]
+
+
+async def test_atomic_block_commits_all_commands_or_none(services, admin):
+    from zitui.errors import AlreadyExists
+
+    with pytest.raises(AlreadyExists):
+        async with services.store.atomic():
+            await services.orgs.create_org(admin, "Alpha")
+            assert [o.name for o in (await services.orgs.list_orgs(admin, search="Alpha")).items]
+            await services.orgs.create_org(admin, "Alpha")
+    assert (await services.orgs.list_orgs(admin, search="Alpha")).total == 0
+
+    async with services.store.atomic():
+        await services.orgs.create_org(admin, "Alpha")
+        await services.orgs.create_org(admin, "Beta")
+    names = {o.name for o in (await services.orgs.list_orgs(admin)).items}
+    assert {"Alpha", "Beta"} <= names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ from zitui.store.engine import create_engine, preflight_sqlite, sqlite_path
 from zitui.store.repos import Repositories
 
 
+# The connection of an enclosing `Store.atomic()` block, if any, for this task.
+_ambient: ContextVar[AsyncConnection | None] = ContextVar("zitui_ambient_tx", default=None)
+
+
 @dataclass
 class Store:
     engine: AsyncEngine
@@ -30,15 +35,43 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repositories]:
-        """A write transaction: everything inside commits together or not at all."""
+        """A write transaction: everything inside commits together or not at all.
+
+        Inside `atomic()` it is a savepoint of the enclosing transaction instead.
+        """
+        ambient = _ambient.get()
+        if ambient is not None:
+            async with ambient.begin_nested():
+                yield Repositories(ambient)
+            return
         async with self._connection(write=True) as conn, conn.begin():
             yield Repositories(conn)
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Repositories]:
-        """A read-only snapshot for queries."""
+        """A read-only snapshot for queries; inside `atomic()` it sees the pending changes."""
+        ambient = _ambient.get()
+        if ambient is not None:
+            yield Repositories(ambient)
+            return
         async with self._connection(write=False) as conn, conn.begin():
             yield Repositories(conn)
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        """Run many service commands as one transaction (the blueprint's all-or-nothing).
+
+        Every `transaction()` and `reader()` opened by this task inside the block joins one
+        connection; an exception rolls all of them back, events included.
+        """
+        if _ambient.get() is not None:
+            raise RuntimeError("Store.atomic() blocks do not nest")
+        async with self._connection(write=True) as conn, conn.begin():
+            token = _ambient.set(conn)
+            try:
+                yield
+            finally:
+                _ambient.reset(token)
 
     @asynccontextmanager
     async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
