@@ -22,8 +22,13 @@ class Terminal:
         self.socket_name = socket_name
 
     def tmux(self, *args: str) -> str:
-        result = subprocess.run(["tmux", "-L", self.socket_name, *args], capture_output=True,
-                                text=True, check=True, timeout=10)
+        result = subprocess.run(
+            ["tmux", "-L", self.socket_name, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
         return result.stdout
 
     def screen(self) -> str:

@@ -96,3 +96,74 @@ async def test_first_run_commands_and_queries_work_on_postgres(
                 masterkey="another-key-0123456789abcdefghijklmn",
             )
         )
+
+
+async def test_admin_domain_commands_work_on_postgres(postgres_url: str, tmp_path: Path, clock):
+    """Domains, user lifecycle, machine credentials, managers, removal and SMTP."""
+    from datetime import timedelta
+
+    from zitui.core.crypto.tokens import digest
+    from zitui.core.smtp import SmtpSettings
+    from zitui.core.users import ProfileChange
+    from zitui.errors import PreconditionFailed
+    from zitui.records import UserState
+
+    services, _ = await open_services(
+        make_settings(tmp_path, database_url=postgres_url), clock=clock
+    )
+    try:
+        admin = (await services.auth.login_operator("admin", ADMIN_PASSWORD, RequestMeta())).context
+        instance = await services.instance.get_instance(admin)
+        org = await services.orgs.create_org(admin, "Pg Domains")
+        await services.orgs.add_domain(admin, org.id, "pg.example")
+        await services.orgs.generate_domain_validation(admin, org.id, "pg.example", "dns")
+        await services.orgs.verify_domain(admin, org.id, "pg.example")
+        await services.orgs.set_primary_domain(admin, org.id, "pg.example")
+        user = await services.users.create_human_user(
+            admin,
+            org.id,
+            NewHumanUser(username="pia", first_name="Pia", last_name="Lu", password="Pia-Pass-123"),
+        )
+        await services.users.update_profile(admin, user.id, ProfileChange(nickname="P"))
+        await services.users.change_username(admin, user.id, "Pia")
+        found = await services.users.list_users(admin, search="PIA@PG.EXAMPLE")
+        assert [u.login_name for u in found.items] == ["Pia@pg.example"]
+        await services.users.lock_user(admin, user.id)
+        assert (await services.users.unlock_user(admin, user.id)).state is UserState.ACTIVE
+
+        robot = await services.machines.create_machine_user(admin, org.id, "pg-bot", "Bot")
+        key, _ = await services.machines.add_machine_key(
+            admin, robot.id, expires_at=clock.now() + timedelta(days=1)
+        )
+        _, token = await services.machines.add_personal_access_token(admin, robot.id)
+        client_id, secret = await services.machines.generate_machine_secret(admin, robot.id)
+        async with services.store.reader() as tx:
+            assert (await tx.machines.find_key(key.id)).user_id == robot.id
+            assert (await tx.machines.find_by_pat_digest(digest(token))).user_id == robot.id
+            by_login = await tx.machines.find_secret(f"{client_id}@pg.example")
+        assert by_login.secret_digest == digest(secret)
+
+        await services.memberships.add_member(
+            admin, user.id, Scope.INSTANCE, instance.id, ["IAM_OWNER"]
+        )
+        await services.memberships.change_member(
+            admin, user.id, Scope.INSTANCE, instance.id, ["IAM_OWNER", "IAM_OWNER_VIEWER"]
+        )
+        system = services.system_context("test")
+        await services.memberships.remove_member(
+            system, admin.actor.user_id, Scope.INSTANCE, instance.id
+        )
+        with pytest.raises(PreconditionFailed):
+            await services.orgs.remove_org(system, org.id)  # Pia is the last IAM_OWNER
+        await services.memberships.add_member(
+            system, admin.actor.user_id, Scope.INSTANCE, instance.id, ["IAM_OWNER"]
+        )
+        await services.orgs.remove_org(admin, org.id)
+        assert await services.memberships.list_user_memberships(admin, admin.actor.user_id)
+
+        await services.smtp.set_smtp(
+            admin, SmtpSettings("mail.pg.example", 25, "a@pg.example", "none", password="pw")
+        )
+        assert (await services.smtp.smtp_credentials()).password == "pw"
+    finally:
+        await services.close()

@@ -1,4 +1,4 @@
-"""The `zitui` command: start, serve, tui, and --version."""
+"""The `zitui` command: start, serve, tui, apply, and --version."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import logging.handlers
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from zitui import __version__
@@ -53,6 +54,24 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", parents=[common, network], help="run the server only (SIGTERM stops it cleanly)"
     )
     commands.add_parser("tui", parents=[common], help="run the operator TUI only")
+    apply = commands.add_parser(
+        "apply",
+        parents=[common],
+        help="provision organisations, users, projects and apps from a blueprint file",
+    )
+    apply.add_argument("blueprint", metavar="FILE.toml", type=Path, help="the blueprint")
+    apply.add_argument(
+        "--out",
+        metavar="CREDS.json",
+        type=Path,
+        help="write the credentials created to this file (mode 0600; default: standard output)",
+    )
+    apply.add_argument(
+        "--external-url",
+        dest="external_url",
+        metavar="URL",
+        help="public URL and OIDC issuer; sets the instance domain on a first run",
+    )
     return parser
 
 
@@ -77,10 +96,13 @@ def configure_logging(settings: Settings, *, to_stderr: bool) -> None:
         root.addHandler(stream)
 
 
-def _commands() -> dict[str, Command]:
+def _commands(args: argparse.Namespace) -> dict[str, Command]:
     from zitui import runner
 
-    return {"start": runner.start, "serve": runner.serve, "tui": runner.run_tui}
+    def apply(settings: Settings) -> Coroutine[Any, Any, int]:
+        return runner.apply(settings, args.blueprint, args.out)
+
+    return {"start": runner.start, "serve": runner.serve, "tui": runner.run_tui, "apply": apply}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings, to_stderr=args.command == "serve")
     try:
-        return asyncio.run(_commands()[args.command](settings))
+        return asyncio.run(_commands(args)[args.command](settings))
     except ZituiError as exc:
         print(f"zitui: {exc.message}", file=sys.stderr)
         return 1

@@ -119,6 +119,17 @@ class OrgDomain:
     validation_token: str
     created_at: datetime
 
+    @property
+    def validation_target(self) -> str:
+        """Where the token must be published: a TXT record name or a URL (ZITADEL's paths)."""
+        if self.validation_type == "dns":
+            return f"_zitadel-challenge.{self.domain}"
+        if self.validation_type == "http":
+            return (
+                f"https://{self.domain}/.well-known/zitadel-challenge/{self.validation_token}.txt"
+            )
+        return ""
+
 
 @dataclass(frozen=True)
 class MachineKey:

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import uvicorn
 
@@ -95,6 +96,13 @@ async def serve(settings: Settings) -> int:
 
 def _request_exit(server: uvicorn.Server) -> None:
     server.should_exit = True
+
+
+async def apply(settings: Settings, blueprint: Path, out: Path | None) -> int:
+    """Apply a blueprint file in one transaction (`zitui apply`); no server runs."""
+    from zitui.blueprint.command import run_apply
+
+    return await run_apply(settings, blueprint, out)
 
 
 async def run_tui(settings: Settings) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zitui.config import Settings
+from zitui.core.apps import AppService
 from zitui.core.auth import AuthService
 from zitui.core.authz import Authorizer
 from zitui.core.clock import Clock, SystemClock
@@ -12,10 +13,14 @@ from zitui.core.context import Context
 from zitui.core.crypto.masterkey import MasterKey, load_master_key
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
 from zitui.core.events import EventService
+from zitui.core.grants import GrantService
 from zitui.core.instance import InstanceService
+from zitui.core.machines import MachineService
 from zitui.core.memberships import MembershipService
 from zitui.core.orgs import OrgService
+from zitui.core.projects import ProjectService
 from zitui.core.setup import SetupResult, ensure_instance
+from zitui.core.smtp import SmtpService
 from zitui.core.users import UserService
 from zitui.store import Store, migrate, open_store
 from zitui.store.files import prepare_data_dir
@@ -32,6 +37,11 @@ class Services:
     orgs: OrgService
     users: UserService
     memberships: MembershipService
+    projects: ProjectService
+    apps: AppService
+    grants: GrantService
+    machines: MachineService
+    smtp: SmtpService
     auth: AuthService
     events: EventService
 
@@ -62,6 +72,11 @@ def build_services(
         orgs=OrgService(store, authz),
         users=UserService(store, hasher, authz),
         memberships=MembershipService(store, authz),
+        projects=ProjectService(store, authz),
+        apps=AppService(store, authz),
+        grants=GrantService(store, authz),
+        machines=MachineService(store, authz),
+        smtp=SmtpService(store, authz, master_key),
         auth=AuthService(store, hasher, clock),
         events=EventService(store),
     )

@@ -1,4 +1,8 @@
-"""Human users: create, set and change passwords, read and list."""
+"""Users: create humans, set and change passwords, read and list.
+
+Profile changes live in `user_profile`, the lifecycle (lock, deactivate, remove, init code)
+in `user_lifecycle`; `UserService` offers all of them.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,19 @@ from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.ids import new_id
 from zitui.core.permissions import Resource
 from zitui.core.policies import PasswordComplexityPolicy, from_settings
-from zitui.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from zitui.core.user_base import check_new_username, load_user
+from zitui.core.user_lifecycle import UserLifecycleCommands
+from zitui.core.user_profile import GENDERS, ProfileChange, UserProfileCommands
+from zitui.errors import (
+    InvalidArgument,
+    NotFound,
+    PreconditionFailed,
+    Unauthenticated,
+)
 from zitui.records import Page, User, UserKind, UserState
 from zitui.store import Repositories, Store
+
+__all__ = ["NewHumanUser", "ProfileChange", "UserService", "add_human_user", "password_policy"]
 
 
 @dataclass(frozen=True)
@@ -34,13 +48,13 @@ class NewHumanUser:
     password_change_required: bool = False
 
 
-class UserService:
+class UserService(UserProfileCommands, UserLifecycleCommands):
     def __init__(self, store: Store, hasher: PasswordHasher, authz: Authorizer) -> None:
-        self._store = store
+        super().__init__(store, authz)
         self._hasher = hasher
-        self._authz = authz
 
     async def create_human_user(self, ctx: Context, org_id: str, new: NewHumanUser) -> User:
+        """Create a human; without a password the user is INITIAL until initialised."""
         await self._authz.require(ctx, "user.write", Resource(org_id=org_id))
         async with self._store.reader() as tx:
             policy = await password_policy(tx, org_id)
@@ -68,9 +82,11 @@ class UserService:
     ) -> None:
         """A manager sets a user's password; by default the user must change it at next login."""
         async with self._store.reader() as tx:
-            user = await _load(tx, user_id)
+            user = await load_user(tx, user_id)
             policy = await password_policy(tx, user.org_id)
         await self._authz.require(ctx, "user.credential.write", Resource(org_id=user.org_id))
+        if user.kind is not UserKind.HUMAN:
+            raise PreconditionFailed("user.not_human", "machine users have no password")
         policy.check(password)
         password_hash = await self._hasher.hash(password)
         async with self._store.transaction() as tx:
@@ -118,10 +134,15 @@ class UserService:
             )
 
     async def get_user(self, ctx: Context, user_id: str) -> User:
+        return await self._authorized(ctx, "user.read", user_id)
+
+    async def find_user_by_username(self, ctx: Context, org_id: str, username: str) -> User | None:
+        """The user of `org_id` with this username (any case), if the actor may read it."""
+        scope = ctx.org_scope("user.read")
+        if scope is not None and org_id not in scope:
+            return None
         async with self._store.reader() as tx:
-            user = await _load(tx, user_id)
-        await self._authz.require(ctx, "user.read", Resource(org_id=user.org_id))
-        return user
+            return await tx.users.find_by_username(org_id, username.strip())
 
     async def list_users(
         self,
@@ -151,13 +172,6 @@ async def password_policy(tx: Repositories, org_id: str) -> PasswordComplexityPo
     return from_settings(PasswordComplexityPolicy, settings)
 
 
-async def _load(tx: Repositories, user_id: str) -> User:
-    user = await tx.users.find(user_id)
-    if user is None:
-        raise NotFound("user.not_found", "no such user")
-    return user
-
-
 async def add_human_user(
     tx: Repositories,
     ctx: Context,
@@ -167,13 +181,8 @@ async def add_human_user(
     password_hash: str | None,
 ) -> User:
     """Validate and insert inside the caller's transaction; the caller records the event."""
-    if await tx.orgs.find(org_id) is None:
-        raise NotFound("org.not_found", "no such organisation")
     username = validation.username(new.username)
-    if await tx.users.find_by_username(org_id, username):
-        raise AlreadyExists(
-            "user.username.taken", "this username is taken in the organisation", field="username"
-        )
+    await check_new_username(tx, org_id, username)
     first = validation.text(new.first_name, field="first_name")
     last = validation.text(new.last_name, field="last_name")
     now = ctx.now()
@@ -189,15 +198,15 @@ async def add_human_user(
         nickname=validation.text(new.nickname, field="nickname", required=False),
         display_name=validation.text(new.display_name, field="display_name", required=False)
         or f"{first} {last}",
-        gender=new.gender,
-        preferred_language=new.preferred_language,
+        gender=validation.choice(new.gender, GENDERS, field="gender"),
+        preferred_language=validation.language(new.preferred_language),
         email=validation.email(new.email),
         email_verified=new.email_verified,
-        phone=new.phone.strip(),
+        phone=validation.phone(new.phone) if new.phone.strip() else "",
         phone_verified=new.phone_verified,
         password_change_required=new.password_change_required,
         created_at=now,
         updated_at=now,
     )
     await tx.users.insert(user, password_hash=password_hash)
-    return await _load(tx, user.id)
+    return await load_user(tx, user.id)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
+from datetime import datetime
 
 from zitui.errors import InvalidArgument
 
 _USERNAME = re.compile(r"^[A-Za-z0-9._@+-]{1,200}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _DOMAIN_LABEL = re.compile(r"[^a-z0-9-]+")
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_PHONE = re.compile(r"^\+?[0-9]{4,20}$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 MAX_PAGE = 500
 
 
@@ -41,12 +46,12 @@ def username(value: str) -> str:
     return value
 
 
-def email(value: str, *, required: bool = False) -> str:
+def email(value: str, *, required: bool = False, field: str = "email") -> str:
     value = value.strip()
     if not value and not required:
         return ""
     if not _EMAIL.match(value) or len(value) > 320:
-        raise InvalidArgument("email.invalid", "this is not an email address", field="email")
+        raise InvalidArgument(f"{field}.invalid", "this is not an email address", field=field)
     return value
 
 
@@ -63,3 +68,64 @@ def page(offset: int, limit: int) -> tuple[int, int]:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidArgument("page.limit", f"limit must be 1 to {MAX_PAGE}", field="limit")
     return offset, limit
+
+
+def domain(value: str, *, field: str = "domain") -> str:
+    """A DNS name of at least two labels, lower-cased, without a trailing dot."""
+    name = value.strip().lower().removesuffix(".")
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2 or not all(_DNS_LABEL.match(lb) for lb in labels):
+        raise InvalidArgument(
+            f"{field}.invalid",
+            "use a DNS name such as login.example.com (letters, digits and -, in ASCII)",
+            field=field,
+        )
+    return name
+
+
+def host(value: str, *, field: str = "host") -> str:
+    """A host name (one label is enough, e.g. `mailhog`) or an IP address."""
+    name = value.strip().lower().removesuffix(".")
+    if not name or len(name) > 253 or not all(_DNS_LABEL.match(lb) for lb in name.split(".")):
+        raise InvalidArgument(f"{field}.invalid", "this is not a host name", field=field)
+    return name
+
+
+def phone(value: str) -> str:
+    """A phone number in international digits; spaces, dashes, dots and brackets are dropped."""
+    cleaned = re.sub(r"[\s\-().]", "", value)
+    if not _PHONE.match(cleaned):
+        raise InvalidArgument(
+            "phone.invalid", "use a phone number such as +41 44 123 45 67", field="phone"
+        )
+    return cleaned
+
+
+def language(value: str) -> str:
+    value = value.strip()
+    if value and not _LANGUAGE.match(value):
+        raise InvalidArgument(
+            "preferred_language.invalid",
+            "use a language tag such as en or de-CH",
+            field="preferred_language",
+        )
+    return value
+
+
+def choice(value: str, allowed: Collection[str], *, field: str) -> str:
+    value = value.strip().lower()
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in sorted(allowed))
+        raise InvalidArgument(f"{field}.invalid", f"{field} must be one of {options}", field=field)
+    return value
+
+
+def expiry(value: datetime | None, *, now: datetime, field: str = "expires_at") -> datetime | None:
+    """An optional expiry that lies in the future; naive datetimes are refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidArgument(f"{field}.naive", "give the expiry with a time zone", field=field)
+    if value <= now:
+        raise InvalidArgument(f"{field}.past", "the expiry must lie in the future", field=field)
+    return value

@@ -19,7 +19,6 @@ from zitui.store import migrations
 from zitui.store.engine import create_engine, preflight_sqlite, sqlite_path
 from zitui.store.repos import Repositories
 
-
 # The connection of an enclosing `Store.atomic()` block, if any, for this task.
 _ambient: ContextVar[AsyncConnection | None] = ContextVar("zitui_ambient_tx", default=None)
 

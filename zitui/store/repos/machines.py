@@ -1,9 +1,173 @@
-"""Machine users' JWT-profile keys, personal access tokens and client secrets."""
+"""Machine users' JWT-profile keys, personal access tokens and client secrets.
+
+The `find_*` lookups serve the token endpoint: one indexed query each, no ORM objects.
+"""
 
 from __future__ import annotations
 
-from zitui.store.repos.base import Repository
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from zitui.errors import AlreadyExists
+from zitui.records import MachineKey, PersonalAccessToken, UserKind, UserState
+from zitui.store.models import MachineKeyRow, OrgDomainRow, PersonalAccessTokenRow, UserRow
+from zitui.store.repos.base import Repository, table
+
+KEYS = table(MachineKeyRow)
+PATS = table(PersonalAccessTokenRow)
+USERS = table(UserRow)
+DOMAINS = table(OrgDomainRow)
+
+
+@dataclass(frozen=True)
+class PublicMachineKey:
+    """What a JWT-profile assertion is checked against."""
+
+    key_id: str
+    user_id: str
+    public_key_pem: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """The machine user behind a personal access token."""
+
+    token_id: str
+    user_id: str
+    org_id: str
+    user_state: UserState
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MachineSecret:
+    """A machine user's client-secret digest, found by client id."""
+
+    user_id: str
+    org_id: str
+    user_state: UserState
+    secret_digest: str
+
+
+def _token_conflict(_: str) -> AlreadyExists:
+    return AlreadyExists("machine.token.exists", "this token exists already", field="token")
 
 
 class MachineRepository(Repository):
-    pass
+    async def insert_key(self, key: MachineKey, *, public_key_pem: str) -> None:
+        await self.conn.execute(
+            KEYS.insert().values(
+                id=key.id,
+                user_id=key.user_id,
+                public_key_pem=public_key_pem,
+                created_at=key.created_at,
+                expires_at=key.expires_at,
+            )
+        )
+
+    async def list_keys(self, user_id: str) -> list[MachineKey]:
+        query = (
+            sa.select(KEYS.c.id, KEYS.c.user_id, KEYS.c.created_at, KEYS.c.expires_at)
+            .where(KEYS.c.user_id == user_id)
+            .order_by(KEYS.c.created_at, KEYS.c.id)
+        )
+        return [MachineKey(**row) for row in (await self.conn.execute(query)).mappings()]
+
+    async def delete_key(self, user_id: str, key_id: str) -> bool:
+        result = await self.conn.execute(
+            KEYS.delete().where(KEYS.c.id == key_id, KEYS.c.user_id == user_id)
+        )
+        return bool(result.rowcount)
+
+    async def find_key(self, key_id: str) -> PublicMachineKey | None:
+        query = sa.select(KEYS.c.user_id, KEYS.c.public_key_pem, KEYS.c.expires_at).where(
+            KEYS.c.id == key_id
+        )
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        return PublicMachineKey(
+            key_id=key_id, user_id=row[0], public_key_pem=row[1], expires_at=row[2]
+        )
+
+    async def insert_token(self, token: PersonalAccessToken, *, digest: str) -> None:
+        values = {
+            "id": token.id,
+            "user_id": token.user_id,
+            "token_digest": digest,
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+        }
+        await self._insert(PATS, values, conflict=_token_conflict)
+
+    async def list_tokens(self, user_id: str) -> list[PersonalAccessToken]:
+        query = (
+            sa.select(PATS.c.id, PATS.c.user_id, PATS.c.created_at, PATS.c.expires_at)
+            .where(PATS.c.user_id == user_id)
+            .order_by(PATS.c.created_at, PATS.c.id)
+        )
+        return [PersonalAccessToken(**row) for row in (await self.conn.execute(query)).mappings()]
+
+    async def delete_token(self, user_id: str, token_id: str) -> bool:
+        result = await self.conn.execute(
+            PATS.delete().where(PATS.c.id == token_id, PATS.c.user_id == user_id)
+        )
+        return bool(result.rowcount)
+
+    async def find_by_pat_digest(self, digest: str) -> TokenOwner | None:
+        query = (
+            sa.select(PATS.c.id, PATS.c.user_id, USERS.c.org_id, USERS.c.state, PATS.c.expires_at)
+            .join(USERS, USERS.c.id == PATS.c.user_id)
+            .where(PATS.c.token_digest == digest)
+        )
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        return TokenOwner(
+            token_id=row[0],
+            user_id=row[1],
+            org_id=row[2],
+            user_state=UserState(row[3]),
+            expires_at=row[4],
+        )
+
+    async def find_secret(self, client_id: str) -> MachineSecret | None:
+        """The secret of the machine user whose username (or `username@domain`) is `client_id`.
+
+        Usernames match exactly, as issued by `generate_machine_secret`.
+        A bare username shared by machine users of several organisations is ambiguous and
+        finds nothing; the login-name form then names one.
+        """
+        query = (
+            sa.select(USERS.c.id, USERS.c.org_id, USERS.c.state, USERS.c.secret_digest)
+            .where(
+                USERS.c.kind == UserKind.MACHINE.value,
+                USERS.c.secret_digest.is_not(None),
+                _client_id_matches(client_id.strip()),
+            )
+            .limit(2)
+        )
+        rows = (await self.conn.execute(query)).all()
+        if len(rows) != 1:
+            return None
+        user_id, org_id, state, digest = rows[0]
+        return MachineSecret(
+            user_id=user_id, org_id=org_id, user_state=UserState(state), secret_digest=digest
+        )
+
+
+def _client_id_matches(client_id: str) -> Any:
+    # Exact usernames, so the login-name form is a lookup in `uq_users_org_username`.
+    bare = USERS.c.username == client_id
+    username, at, domain = client_id.rpartition("@")
+    if not at:
+        return bare
+    on_domain = sa.and_(
+        USERS.c.username == username,
+        USERS.c.org_id.in_(sa.select(DOMAINS.c.org_id).where(DOMAINS.c.domain == domain.lower())),
+    )
+    return sa.or_(bare, on_domain)

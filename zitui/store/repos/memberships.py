@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from zitui.errors import AlreadyExists
-from zitui.records import Membership, Scope
-from zitui.store.models import MembershipRow
+from zitui.records import Membership, Scope, UserState
+from zitui.store.models import MembershipRow, UserRow
 from zitui.store.repos.base import Repository, table
 
 MEMBERSHIPS = table(MembershipRow)
+USERS = table(UserRow)
+
+
+@dataclass(frozen=True)
+class RoleHolder:
+    """A user holding a role, with what decides whether they can still use it."""
+
+    user_id: str
+    org_id: str
+    state: UserState
 
 
 def _membership(row: Any) -> Membership:
@@ -67,3 +78,30 @@ class MembershipRepository(Repository):
         )
         row = (await self.conn.execute(query)).mappings().first()
         return None if row is None else _membership(row)
+
+    async def set_roles(self, membership_id: str, roles: tuple[str, ...]) -> None:
+        await self.conn.execute(
+            MEMBERSHIPS.update().where(MEMBERSHIPS.c.id == membership_id).values(roles=list(roles))
+        )
+
+    async def delete(self, membership_id: str) -> None:
+        await self.conn.execute(MEMBERSHIPS.delete().where(MEMBERSHIPS.c.id == membership_id))
+
+    async def holders(self, scope: Scope, role: str) -> list[RoleHolder]:
+        """Users with `role` at `scope`. Roles are JSON, so the (few) rows are filtered here.
+
+        The rows are locked (FOR UPDATE on PostgreSQL; SQLite writers are serial anyway), so
+        two managers removing the last two IAM_OWNERs at once cannot both succeed.
+        """
+        query = (
+            sa.select(MEMBERSHIPS.c.roles, USERS.c.id, USERS.c.org_id, USERS.c.state)
+            .join(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
+            .where(MEMBERSHIPS.c.scope == scope.value)
+            .with_for_update()
+        )
+        rows = (await self.conn.execute(query)).all()
+        return [
+            RoleHolder(user_id=user_id, org_id=org_id, state=UserState(state))
+            for roles, user_id, org_id, state in rows
+            if role in roles
+        ]

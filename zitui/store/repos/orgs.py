@@ -8,12 +8,23 @@ from typing import Any
 import sqlalchemy as sa
 
 from zitui.errors import AlreadyExists
-from zitui.records import Organization, OrgState
-from zitui.store.models import OrgDomainRow, OrgRow
+from zitui.records import Organization, OrgDomain, OrgState, Scope
+from zitui.store.models import (
+    MembershipRow,
+    OrgDomainRow,
+    OrgRow,
+    PolicyRow,
+    ProjectGrantRow,
+    ProjectRow,
+)
 from zitui.store.repos.base import Repository, escape_like, table
 
 ORGS = table(OrgRow)
 DOMAINS = table(OrgDomainRow)
+MEMBERSHIPS = table(MembershipRow)
+POLICIES = table(PolicyRow)
+PROJECTS = table(ProjectRow)
+GRANTS = table(ProjectGrantRow)
 
 _SELECT = sa.select(ORGS, DOMAINS.c.domain.label("primary_domain")).join(
     DOMAINS, sa.and_(DOMAINS.c.org_id == ORGS.c.id, DOMAINS.c.is_primary.is_(True)), isouter=True
@@ -26,6 +37,18 @@ def _org(row: Any) -> Organization:
         name=row["name"],
         state=OrgState(row["state"]),
         primary_domain=row["primary_domain"] or "",
+        created_at=row["created_at"],
+    )
+
+
+def _domain(row: Any) -> OrgDomain:
+    return OrgDomain(
+        org_id=row["org_id"],
+        domain=row["domain"],
+        is_primary=row["is_primary"],
+        is_verified=row["is_verified"],
+        validation_type=row["validation_type"],
+        validation_token=row["validation_token"],
         created_at=row["created_at"],
     )
 
@@ -52,13 +75,21 @@ class OrgRepository(Repository):
         await self._insert(ORGS, values, conflict=_name_conflict)
 
     async def insert_domain(
-        self, org_id: str, domain: str, *, primary: bool, verified: bool, at: Any
+        self,
+        org_id: str,
+        domain: str,
+        *,
+        primary: bool,
+        verified: bool,
+        at: Any,
+        validation_token: str = "",
     ) -> None:
         values = {
             "domain": domain,
             "org_id": org_id,
             "is_primary": primary,
             "is_verified": verified,
+            "validation_token": validation_token,
             "created_at": at,
         }
         await self._insert(DOMAINS, values, conflict=_domain_conflict)
@@ -75,6 +106,10 @@ class OrgRepository(Repository):
     async def domain_exists(self, domain: str) -> bool:
         query = sa.select(DOMAINS.c.domain).where(DOMAINS.c.domain == domain.lower())
         return (await self.conn.scalar(query)) is not None
+
+    async def list_domains(self, org_id: str) -> list[OrgDomain]:
+        query = sa.select(DOMAINS).where(DOMAINS.c.org_id == org_id).order_by(DOMAINS.c.domain)
+        return [_domain(row) for row in (await self.conn.execute(query)).mappings()]
 
     async def list(
         self, *, org_ids: Collection[str] | None, search: str, offset: int, limit: int
@@ -98,3 +133,63 @@ class OrgRepository(Repository):
                 )
         except sa.exc.IntegrityError as exc:
             raise _name_conflict(str(exc.orig)) from exc
+
+    async def set_state(self, org_id: str, state: OrgState, *, at: Any) -> None:
+        await self.conn.execute(
+            ORGS.update().where(ORGS.c.id == org_id).values(state=state.value, updated_at=at)
+        )
+
+    async def delete(self, org_id: str) -> None:
+        """Remove the organisation; its domains, users and projects go by foreign key.
+
+        Memberships and policy overrides carry the organisation without a foreign key, so
+        they are deleted here, before the projects and grants they point at disappear.
+        """
+        await self.conn.execute(
+            MEMBERSHIPS.delete().where(
+                sa.or_(MEMBERSHIPS.c.org_id == org_id, *_memberships_on_projects_of(org_id))
+            )
+        )
+        await self.conn.execute(POLICIES.delete().where(POLICIES.c.org_id == org_id))
+        await self.conn.execute(ORGS.delete().where(ORGS.c.id == org_id))
+
+    async def find_domain(self, org_id: str, domain: str) -> OrgDomain | None:
+        query = sa.select(DOMAINS).where(DOMAINS.c.domain == domain, DOMAINS.c.org_id == org_id)
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _domain(row)
+
+    async def set_domain_validation(self, domain: str, *, method: str, token: str) -> None:
+        await self.conn.execute(
+            DOMAINS.update()
+            .where(DOMAINS.c.domain == domain)
+            .values(validation_type=method, validation_token=token)
+        )
+
+    async def mark_domain_verified(self, domain: str) -> None:
+        await self.conn.execute(
+            DOMAINS.update().where(DOMAINS.c.domain == domain).values(is_verified=True)
+        )
+
+    async def set_primary_domain(self, org_id: str, domain: str) -> None:
+        await self.conn.execute(
+            DOMAINS.update()
+            .where(DOMAINS.c.org_id == org_id)
+            .values(is_primary=DOMAINS.c.domain == domain)
+        )
+
+    async def delete_domain(self, domain: str) -> None:
+        await self.conn.execute(DOMAINS.delete().where(DOMAINS.c.domain == domain))
+
+
+def _memberships_on_projects_of(org_id: str) -> list[Any]:
+    """Project and project-grant memberships on the projects this organisation owns."""
+    project_ids = sa.select(PROJECTS.c.id).where(PROJECTS.c.org_id == org_id)
+    grant_ids = sa.select(GRANTS.c.id).where(GRANTS.c.project_id.in_(project_ids))
+    return [
+        sa.and_(
+            MEMBERSHIPS.c.scope == Scope.PROJECT.value, MEMBERSHIPS.c.scope_id.in_(project_ids)
+        ),
+        sa.and_(
+            MEMBERSHIPS.c.scope == Scope.PROJECT_GRANT.value, MEMBERSHIPS.c.scope_id.in_(grant_ids)
+        ),
+    ]

@@ -1,0 +1,349 @@
+"""Applying blueprints to a store that already holds things: what changes, what never does."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.dbfile import rows
+from zitui.blueprint.apply import apply_blueprint
+from zitui.blueprint.reading import BlueprintError
+from zitui.blueprint.schema import parse
+from zitui.blueprint.state import Outcome
+from zitui.core.context import RequestMeta
+from zitui.core.services import Services
+from zitui.records import AuthMethod, Scope
+
+ACME = """
+[[orgs]]
+name = "Acme"
+
+[[orgs.users]]
+username = "alice"
+first_name = "Alice"
+last_name = "Anders"
+password = "Alice-Pass-1!"
+managers = ["ORG_USER_MANAGER"]
+
+[[orgs.projects]]
+name = "Portal"
+roles = ["viewer"]
+role_assertion = true
+grants = [{ org = "Globex", roles = ["viewer"] }]
+
+[[orgs.projects.apps]]
+name = "web"
+type = "web"
+redirect_uris = ["https://portal.example.com/a"]
+dev_mode = true
+
+[[orgs.user_grants]]
+user = "alice"
+project = "Portal"
+roles = ["viewer"]
+
+[[orgs]]
+name = "Globex"
+
+[[orgs.users]]
+username = "gina"
+first_name = "Gina"
+last_name = "Gold"
+"""
+
+
+async def apply(services: Services, text: str) -> Outcome:
+    return await apply_blueprint(services, parse(tomllib.loads(text)))
+
+
+async def refused(services: Services, text: str) -> str:
+    with pytest.raises(BlueprintError) as caught:
+        await apply(services, text)
+    return caught.value.message
+
+
+def state(services: Services) -> list[tuple[object, ...]]:
+    """A fingerprint of the store: how many rows each administrative table holds."""
+    data = services.settings.data_dir
+    tables = ("orgs", "org_domains", "users", "memberships", "projects", "project_roles")
+    tables += ("apps", "project_grants", "user_grants", "machine_keys", "smtp_configs", "events")
+    return [(t, rows(data, f"SELECT count(*) FROM {t}")[0][0]) for t in tables]
+
+
+async def test_existing_objects_gain_what_the_file_adds_and_lose_nothing(services: Services):
+    await apply(services, ACME)
+    ctx = services.system_context()
+    acme = await services.orgs.find_org_by_name(ctx, "Acme")
+    assert acme
+    portal = await services.projects.find_project_by_name(ctx, acme.id, "Portal")
+    assert portal
+    web = await services.apps.find_app_by_name(ctx, portal.id, "web")
+    assert web
+
+    grown = (
+        ACME.replace('roles = ["viewer"]\nrole_assertion', 'roles = ["editor"]\nrole_assertion')
+        .replace('roles = ["viewer"] }', 'roles = ["editor"] }')
+        .replace('managers = ["ORG_USER_MANAGER"]', 'managers = ["ORG_OWNER"]')
+        .replace('project = "Portal"\nroles = ["viewer"]', 'project = "Portal"\nroles = ["editor"]')
+        .replace("https://portal.example.com/a", "https://portal.example.com/b")
+    )
+    outcome = await apply(services, grown)
+    assert outcome.lines == [
+        "created roles of project Acme/Portal: editor",
+        "changed app Acme/Portal/web: redirect_uris",
+        "changed project grant Acme/Portal to Globex: added editor",
+        "changed manager Acme/alice: added ORG_OWNER",
+        "changed user grant Acme/alice in Acme/Portal: added editor",
+    ]
+    assert outcome.credentials == {}
+
+    roles = await services.projects.list_project_roles(ctx, portal.id)
+    assert sorted(r.key for r in roles.items) == ["editor", "viewer"]
+    (grant,) = (await services.grants.list_project_grants(ctx, portal.id)).items
+    assert grant.role_keys == ("viewer", "editor")
+    alice = await services.users.find_user_by_username(ctx, acme.id, "alice")
+    assert alice
+    (membership,) = await services.memberships.list_user_memberships(ctx, alice.id)
+    assert (membership.scope, membership.roles) == (Scope.ORG, ("ORG_USER_MANAGER", "ORG_OWNER"))
+    user_grant = await services.grants.find_user_grant(ctx, alice.id, portal.id)
+    assert user_grant and user_grant.role_keys == ("viewer", "editor")
+    changed = await services.apps.find_app_by_name(ctx, portal.id, "web")
+    assert changed and changed.redirect_uris == ("https://portal.example.com/b",)
+    assert (changed.client_id, changed.auth_method) == (web.client_id, AuthMethod.BASIC)
+
+    before = state(services)
+    assert (await apply(services, grown)).lines == []
+    shouted = (
+        grown.replace('"Acme', '"ACME').replace('"alice"', '"ALICE"').replace("Portal", "PORTAL")
+    )
+    assert (await apply(services, shouted)).lines == []
+    assert state(services) == before
+
+
+async def test_settings_the_file_leaves_out_keep_their_values(services: Services):
+    await apply(services, ACME)
+    sparse = ACME.replace("role_assertion = true\n", "").replace("dev_mode = true\n", "")
+    assert (await apply(services, sparse)).lines == []
+    ctx = services.system_context()
+    acme = await services.orgs.find_org_by_name(ctx, "Acme")
+    assert acme
+    portal = await services.projects.find_project_by_name(ctx, acme.id, "Portal")
+    assert portal and portal.role_assertion
+    web = await services.apps.find_app_by_name(ctx, portal.id, "web")
+    assert web and web.dev_mode
+    outcome = await apply(services, ACME.replace("role_assertion = true", "role_check = true"))
+    assert outcome.lines == ["changed project Acme/Portal: role_check"]
+
+
+async def test_an_existing_user_keeps_profile_and_password(services: Services):
+    await apply(services, ACME)
+    edited = ACME.replace('first_name = "Alice"', 'first_name = "Alicia"').replace(
+        "Alice-Pass-1!", "Other-Pass-2!"
+    )
+    assert (await apply(services, edited)).lines == []
+    ctx = services.system_context()
+    acme = await services.orgs.find_org_by_name(ctx, "Acme")
+    assert acme
+    alice = await services.users.find_user_by_username(ctx, acme.id, "alice")
+    assert alice and alice.first_name == "Alice"
+    login = await services.auth.login_operator(
+        alice.login_name, "Alice-Pass-1!", RequestMeta(origin="test")
+    )
+    assert login.user.id == alice.id
+
+
+MACHINE = """
+[[orgs]]
+name = "Ops"
+[[orgs.machines]]
+username = "deployer"
+pat = true
+"""
+
+
+async def test_missing_credentials_are_added_and_none_is_rotated(services: Services):
+    first = await apply(services, MACHINE)
+    user_id = first.credentials["Ops/deployer"]["user_id"]
+    assert sorted(first.credentials["Ops/deployer"]) == ["pat", "user_id"]
+
+    everything = MACHINE + "secret = true\nkey = true\n"
+    second = await apply(services, everything)
+    creds = second.credentials["Ops/deployer"]
+    assert sorted(creds) == ["client_id", "client_secret", "key", "user_id"]
+    assert (creds["user_id"], creds["key"]["userId"]) == (user_id, user_id)
+    assert second.lines == ["created credentials of Ops/deployer: client_id, client_secret, key"]
+
+    before = state(services)
+    third = await apply(services, everything)
+    assert (third.lines, third.credentials) == ([], {})
+    assert state(services) == before
+    ctx = services.system_context()
+    assert len(await services.machines.list_personal_access_tokens(ctx, user_id)) == 1
+
+
+async def test_an_app_moving_to_a_secret_method_gets_its_first_secret(services: Services):
+    pkce = ACME.replace('type = "web"\n', 'type = "web"\nauth_method = "none"\n')
+    first = await apply(services, pkce)
+    client_id = first.credentials["Acme/Portal/web"]["client_id"]
+    assert first.credentials["Acme/Portal/web"] == {"client_id": client_id}
+    second = await apply(
+        services, ACME.replace('type = "web"\n', 'type = "web"\nauth_method = "post"\n')
+    )
+    assert second.lines == ["changed app Acme/Portal/web: auth_method"]
+    assert second.credentials["Acme/Portal/web"]["client_id"] == client_id
+    assert len(second.credentials["Acme/Portal/web"]["client_secret"]) == 64
+    assert (
+        await apply(
+            services, ACME.replace('type = "web"\n', 'type = "web"\nauth_method = "post"\n')
+        )
+    ).credentials == {}
+
+
+async def test_an_app_cannot_change_between_api_and_oidc(services: Services):
+    await apply(services, ACME)
+    api = ACME.replace('type = "web"', 'type = "api"').replace(
+        'redirect_uris = ["https://portal.example.com/a"]\ndev_mode = true\n', ""
+    )
+    assert await refused(services, api) == (
+        "orgs[0].projects[0].apps[0].type: an API app cannot become an OIDC app, "
+        "nor the other way round"
+    )
+
+
+SMTP = '[smtp]\nhost = "mail.example.com"\nfrom = "id@example.com"\nuser = "id"\n'
+
+
+async def test_the_mail_server_is_set_when_it_differs(services: Services):
+    first = await apply(services, SMTP + 'password = "first-secret"\n')
+    assert first.lines == ["created mail server mail.example.com:587"]
+    before = state(services)
+    assert (await apply(services, SMTP)).lines == []
+    assert (await apply(services, SMTP + 'password = "first-secret"\n')).lines == []
+    assert state(services) == before
+    moved = await apply(services, SMTP.replace("mail.example.com", "smtp.example.com"))
+    assert moved.lines == ["changed mail server smtp.example.com:587"]
+    stored = await services.smtp.smtp_credentials()
+    assert stored and stored.password == "first-secret"
+    await apply(services, SMTP.replace("mail.example.com", "smtp.example.com") + 'password = "two"')
+    stored = await services.smtp.smtp_credentials()
+    assert stored and stored.password == "two"
+
+
+async def test_a_declared_domain_is_verified_and_made_primary(services: Services):
+    ctx = services.system_context()
+    org = await services.orgs.create_org(ctx, "Acme")
+    await services.orgs.add_domain(ctx, org.id, "acme.example.com")
+    outcome = await apply(services, '[[orgs]]\nname = "acme"\ndomain = "acme.example.com"\n')
+    assert outcome.lines == ["changed domain acme.example.com of acme: verified and made primary"]
+    found = await services.orgs.get_org(ctx, org.id)
+    assert found.primary_domain == "acme.example.com"
+    assert (
+        await apply(services, '[[orgs]]\nname = "Acme"\ndomain = "acme.example.com"\n')
+    ).lines == []
+
+
+async def test_a_partial_file_refers_to_what_the_store_holds(services: Services):
+    await apply(
+        services,
+        ACME.replace(
+            'roles = ["viewer"]\nrole_assertion', 'roles = ["viewer", "editor"]\nrole_assertion'
+        ),
+    )
+    partial = """
+[[orgs]]
+name = "Acme"
+[[orgs.projects]]
+name = "Portal"
+grants = [{ org = "Initech", roles = ["editor"] }]
+
+[[orgs]]
+name = "Initech"
+[[orgs.users]]
+username = "peter"
+first_name = "Peter"
+last_name = "Gibbons"
+[[orgs.user_grants]]
+user = "peter"
+project = "Acme/Portal"
+roles = ["editor"]
+[[orgs.user_grants]]
+user = "peter"
+project = "Initech/Tickets"
+"""
+    assert await refused(services, partial) == (
+        'orgs[1].user_grants[1].project: no project "Tickets" in Initech '
+        "(in this file or in the store)"
+    )
+    outcome = await apply(services, partial.rsplit("[[orgs.user_grants]]", 1)[0])
+    assert outcome.lines[-1] == "created user grant Initech/peter in Acme/Portal: editor"
+
+
+async def test_a_refusal_late_in_the_run_leaves_nothing_behind(services: Services):
+    before = state(services)
+    late = (
+        ACME + '[[orgs.user_grants]]\nuser = "gina"\nproject = "Acme/Portal"\nroles = ["admin"]\n'
+    )
+    assert await refused(services, late) == (
+        'orgs[1].user_grants[0].roles[0]: "admin" is not a role of project Acme/Portal as '
+        "granted to Globex (its roles: viewer)"
+    )
+    assert state(services) == before
+    ctx = services.system_context()
+    assert await services.orgs.find_org_by_name(ctx, "Acme") is None
+
+
+async def test_a_name_taken_by_the_other_kind_of_user_is_refused(services: Services):
+    await apply(services, ACME)
+    machine = '[[orgs]]\nname = "Acme"\n[[orgs.machines]]\nusername = "Alice"\n'
+    assert await refused(services, machine) == (
+        'orgs[0].machines[0].username: Acme has a human user "alice" already'
+    )
+
+
+@pytest.mark.parametrize(
+    ("grant", "expected"),
+    [
+        (
+            'user = "alice"\nproject = "Portal"\nroles = ["viewer", "owner"]',
+            'orgs[0].user_grants[0].roles[1]: "owner" is not a role of project Portal '
+            "(its roles: viewer)",
+        ),
+        (
+            'user = "nobody"\nproject = "Portal"',
+            'orgs[0].user_grants[0].user: no user "nobody" in Acme (in this file or in the store)',
+        ),
+        (
+            'user = "alice"\nproject = "Globex/Portal"',
+            'orgs[0].user_grants[0].project: no project "Portal" in Globex '
+            "(in this file or in the store)",
+        ),
+        (
+            'user = "alice"\nproject = "Initech/Portal"',
+            "orgs[0].user_grants[0].project: "
+            'no organisation "Initech" in this file or in the store',
+        ),
+    ],
+)
+async def test_user_grants_are_checked_against_the_store(
+    services: Services, grant: str, expected: str
+):
+    text = ACME.replace('user = "alice"\nproject = "Portal"\nroles = ["viewer"]', grant)
+    assert await refused(services, text) == expected
+
+
+def test_the_blueprint_uses_the_core_services_only():
+    """No SQL and no repositories: every change goes through a permission-checked service."""
+    forbidden = ("sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg", "zitui.store", "zitui.server")
+    forbidden += ("zitui.screens", "textual", "starlette")
+    package = Path(__file__).resolve().parents[1] / "zitui" / "blueprint"
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            found += [f"{path.name}: {n}" for n in names if n.startswith(forbidden)]
+    assert found == []

@@ -1,0 +1,1 @@
+"""Blueprints: declarative, idempotent provisioning from a TOML file (`zitui apply`)."""

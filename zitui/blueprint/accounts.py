@@ -1,0 +1,118 @@
+"""Applying users, machine users with their credentials, and organisation managers."""
+
+from __future__ import annotations
+
+from zitui.blueprint.reading import BlueprintError, describe
+from zitui.blueprint.specs import MACHINE_KEYS, USER_KEYS, MachineSpec, OrgSpec, UserSpec
+from zitui.blueprint.state import ApplyState, at
+from zitui.core.users import NewHumanUser
+from zitui.records import Organization, Scope, User, UserKind
+
+
+def _org(state: ApplyState, spec: OrgSpec) -> Organization:
+    return state.orgs[spec.name.lower()]
+
+
+async def ensure_users(state: ApplyState, spec: OrgSpec) -> None:
+    """Create missing human users; an existing user's profile and password stay theirs."""
+    org = _org(state, spec)
+    for user in spec.users:
+        with at(user.path, USER_KEYS):
+            found = await _find(state, org, user.path, user.username, UserKind.HUMAN)
+            if found is None:
+                found = await state.services.users.create_human_user(
+                    state.ctx, org.id, _new_human(user)
+                )
+                state.created(f"user {spec.name}/{user.username}")
+        state.users[(spec.name.lower(), user.username.lower())] = found
+
+
+def _new_human(user: UserSpec) -> NewHumanUser:
+    return NewHumanUser(
+        username=user.username,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        email=user.email,
+        email_verified=user.email_verified,
+        password=user.password,
+        password_change_required=user.password_change_required,
+    )
+
+
+async def _find(
+    state: ApplyState, org: Organization, path: str, username: str, kind: UserKind
+) -> User | None:
+    found = await state.services.users.find_user_by_username(state.ctx, org.id, username)
+    if found is not None and found.kind is not kind:
+        raise BlueprintError(
+            path + ".username",
+            f"{org.name} has a {found.kind.value} user {describe(found.username)} already",
+        )
+    return found
+
+
+async def ensure_machines(state: ApplyState, spec: OrgSpec) -> None:
+    """Create missing machine users and the credentials asked for that they lack."""
+    org = _org(state, spec)
+    for machine in spec.machines:
+        with at(machine.path, MACHINE_KEYS):
+            found = await _find(state, org, machine.path, machine.username, UserKind.MACHINE)
+            if found is None:
+                found = await state.services.machines.create_machine_user(
+                    state.ctx, org.id, machine.username, machine.name
+                )
+                state.created(f"machine user {spec.name}/{machine.username}")
+            await _ensure_credentials(state, f"{spec.name}/{machine.username}", machine, found)
+        state.users[(spec.name.lower(), machine.username.lower())] = found
+
+
+async def _ensure_credentials(state: ApplyState, name: str, spec: MachineSpec, user: User) -> None:
+    """Only a kind of credential the machine has none of is made: nothing is ever rotated.
+
+    `name` is "Org/machine" as the file spells it; the credentials are keyed by it.
+    """
+    machines, ctx = state.services.machines, state.ctx
+    made: dict[str, object] = {}
+    if spec.secret and not user.has_secret:
+        with at(spec.path + ".secret"):
+            client_id, secret = await machines.generate_machine_secret(ctx, user.id)
+        made.update(client_id=client_id, client_secret=secret)
+    if spec.pat and not await machines.list_personal_access_tokens(ctx, user.id):
+        with at(spec.path + ".pat"):
+            _, token = await machines.add_personal_access_token(ctx, user.id)
+        made["pat"] = token
+    if spec.key and not await machines.list_machine_keys(ctx, user.id):
+        with at(spec.path + ".key"):
+            _, key_json = await machines.add_machine_key(ctx, user.id)
+        made["key"] = key_json
+    if made:
+        state.outcome.add_credentials(name, user_id=user.id, **made)
+        state.created(f"credentials of {name}: {', '.join(sorted(made))}")
+
+
+async def ensure_managers(state: ApplyState, spec: OrgSpec) -> None:
+    """Give each account its organisation manager roles; roles held already are kept."""
+    org = _org(state, spec)
+    accounts: list[UserSpec | MachineSpec] = [*spec.users, *spec.machines]
+    for account in accounts:
+        if account.managers:
+            user = state.users[(spec.name.lower(), account.username.lower())]
+            with at(account.path + ".managers"):
+                name = f"{spec.name}/{account.username}"
+                await _ensure_member(state, org, user, name, account.managers)
+
+
+async def _ensure_member(
+    state: ApplyState, org: Organization, user: User, name: str, roles: tuple[str, ...]
+) -> None:
+    members, ctx = state.services.memberships, state.ctx
+    held = await members.list_user_memberships(ctx, user.id)
+    current = next((m for m in held if m.scope is Scope.ORG and m.scope_id == org.id), None)
+    if current is None:
+        await members.add_member(ctx, user.id, Scope.ORG, org.id, list(roles))
+        state.created(f"manager {name}: {', '.join(roles)}")
+        return
+    missing = [role for role in roles if role not in current.roles]
+    if missing:
+        await members.change_member(ctx, user.id, Scope.ORG, org.id, [*current.roles, *missing])
+        state.changed(f"manager {name}: added {', '.join(missing)}")

@@ -1,0 +1,264 @@
+"""Parsing a blueprint: TOML into specs, with every key, type and input rule checked."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from zitui.blueprint.reading import BlueprintError, Table, describe, quoted
+from zitui.blueprint.references import check_references
+from zitui.blueprint.specs import (
+    APP_KEYS,
+    GRANT_KEYS,
+    MACHINE_KEYS,
+    ORG_KEYS,
+    PROJECT_KEYS,
+    SMTP_KEYS,
+    TOP_KEYS,
+    USER_GRANT_KEYS,
+    USER_KEYS,
+    AppSpec,
+    Blueprint,
+    GrantSpec,
+    MachineSpec,
+    OrgSpec,
+    ProjectSpec,
+    SmtpSpec,
+    UserGrantSpec,
+    UserSpec,
+)
+from zitui.core import oidc_config, validation
+from zitui.core.permissions import roles_for_scope
+from zitui.core.projects import role_key
+from zitui.errors import InvalidArgument
+from zitui.records import AppType, AuthMethod, Scope, TokenType
+
+TLS_MODES = ("none", "starttls", "tls")
+DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+APP_TYPES = tuple(t.value for t in AppType)
+AUTH_METHODS = tuple(m.value for m in AuthMethod)
+TOKEN_TYPES = {"jwt": TokenType.JWT, "opaque": TokenType.BEARER}
+
+# The auth method an app gets when the file names none.
+DEFAULT_AUTH_METHOD = {
+    AppType.WEB: AuthMethod.BASIC,
+    AppType.NATIVE: AuthMethod.NONE,
+    AppType.USER_AGENT: AuthMethod.NONE,
+    AppType.API: AuthMethod.BASIC,
+}
+
+
+def load(path: Path) -> Blueprint:
+    """Read, parse and check a blueprint file; errors name the place (not yet the file)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BlueprintError("", f"cannot read the file: {_reason(exc)}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BlueprintError("", f"not valid TOML: {exc}") from exc
+    return parse(data)
+
+
+def parse(data: dict[str, Any]) -> Blueprint:
+    """The blueprint in `data` (tomllib's output), with every cross-reference inside it checked."""
+    top = Table(data, "", TOP_KEYS)
+    smtp = top.table("smtp", SMTP_KEYS)
+    blueprint = Blueprint(
+        smtp=_smtp(smtp) if smtp else None,
+        orgs=tuple(_org(t) for t in top.tables("orgs", ORG_KEYS)),
+    )
+    check_references(blueprint)
+    return blueprint
+
+
+def _reason(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _smtp(t: Table) -> SmtpSpec:
+    host = _required(t, "host", validation.host)
+    tls = t.choice("tls", TLS_MODES, default="starttls")
+    return SmtpSpec(
+        path=t.path,
+        host=host,
+        port=t.number("port", default=DEFAULT_PORTS[tls], low=1, high=65535),
+        sender=_required(t, "from", lambda value: validation.email(value, required=True)),
+        tls=tls,
+        user=t.text("user", default=""),
+        password=t.text("password", default=""),
+    )
+
+
+def _org(t: Table) -> OrgSpec:
+    name = _plain_name(t, "name")
+    return OrgSpec(
+        path=t.path,
+        name=name,
+        domain=_checked(t, "domain", validation.domain),
+        users=tuple(_user(u) for u in t.tables("users", USER_KEYS)),
+        machines=tuple(_machine(m) for m in t.tables("machines", MACHINE_KEYS)),
+        projects=tuple(_project(p) for p in t.tables("projects", PROJECT_KEYS)),
+        user_grants=tuple(_user_grant(g, name) for g in t.tables("user_grants", USER_GRANT_KEYS)),
+    )
+
+
+def _plain_name(t: Table, key: str) -> str:
+    """Organisation and project names appear in "Org/Project" references, so no slash."""
+    name = t.text(key, name=True)
+    if "/" in name:
+        raise BlueprintError(t.at(key), f"{describe(name)} contains a slash")
+    return name
+
+
+def _required(t: Table, key: str, rule: Callable[[str], str]) -> str:
+    t.text(key, name=True)
+    return _checked(t, key, rule)
+
+
+def _checked(t: Table, key: str, rule: Callable[[str], str]) -> str:
+    """A value passed through one of the services' own input rules, refused at its place."""
+    value = t.text(key, default="")
+    if not value:
+        return ""
+    try:
+        return rule(value)
+    except InvalidArgument as exc:
+        raise BlueprintError(t.at(key), f"{describe(value)}: {exc.message}") from exc
+
+
+def _managers(t: Table) -> tuple[str, ...]:
+    roles = t.texts("managers")
+    allowed = roles_for_scope(Scope.ORG)
+    for index, role in enumerate(roles):
+        if role not in allowed:
+            raise BlueprintError(
+                f"{t.at('managers')}[{index}]",
+                f"expected organisation roles ({quoted(allowed)}), got {describe(role)}",
+            )
+    return roles
+
+
+def _user(t: Table) -> UserSpec:
+    return UserSpec(
+        path=t.path,
+        username=_required(t, "username", validation.username),
+        email=_checked(t, "email", validation.email),
+        email_verified=t.flag("email_verified"),
+        first_name=t.text("first_name", name=True),
+        last_name=t.text("last_name", name=True),
+        password=t.text("password", default=""),
+        password_change_required=t.flag("password_change_required"),
+        managers=_managers(t),
+    )
+
+
+def _machine(t: Table) -> MachineSpec:
+    username = _required(t, "username", validation.username)
+    return MachineSpec(
+        path=t.path,
+        username=username,
+        name=t.text("name", name=True) if t.has("name") else username,
+        managers=_managers(t),
+        pat=t.flag("pat"),
+        secret=t.flag("secret"),
+        key=t.flag("key"),
+    )
+
+
+def _project(t: Table) -> ProjectSpec:
+    return ProjectSpec(
+        path=t.path,
+        name=_plain_name(t, "name"),
+        roles=_role_keys(t),
+        role_assertion=t.flag("role_assertion"),
+        role_check=t.flag("role_check"),
+        grants=tuple(
+            GrantSpec(path=g.path, org=g.text("org", name=True), roles=g.texts("roles"))
+            for g in t.tables("grants", GRANT_KEYS)
+        ),
+        apps=tuple(_app(a) for a in t.tables("apps", APP_KEYS)),
+        given=t.given,
+    )
+
+
+def _role_keys(t: Table) -> tuple[str, ...]:
+    keys = t.texts("roles")
+    for index, key in enumerate(keys):
+        try:
+            role_key(key)
+        except InvalidArgument as exc:
+            raise BlueprintError(f"{t.at('roles')}[{index}]", exc.message) from exc
+    return keys
+
+
+def _app(t: Table) -> AppSpec:
+    name = t.text("name", name=True)
+    app_type = AppType(t.choice("type", APP_TYPES))
+    default = DEFAULT_AUTH_METHOD[app_type].value
+    method = AuthMethod(t.choice("auth_method", AUTH_METHODS, default=default))
+    if method not in oidc_config.AUTH_METHODS[app_type]:
+        allowed = [m.value for m in AuthMethod if m in oidc_config.AUTH_METHODS[app_type]]
+        raise BlueprintError(
+            t.at("auth_method"),
+            f"{app_type.value} apps use {quoted(allowed)}, got {describe(method.value)}",
+        )
+    token_type = t.choice("access_token_type", tuple(TOKEN_TYPES), default="opaque")
+    config = _oidc_config(
+        t,
+        oidc_config.OidcConfig(
+            app_type=app_type,
+            auth_method=method,
+            redirect_uris=t.texts("redirect_uris"),
+            post_logout_redirect_uris=t.texts("post_logout_redirect_uris"),
+            access_token_type=TOKEN_TYPES[token_type],
+            id_token_role_assertion=t.flag("id_token_role_assertion"),
+            id_token_userinfo_assertion=t.flag("id_token_userinfo_assertion"),
+            dev_mode=t.flag("dev_mode"),
+        ),
+    )
+    return AppSpec(
+        path=t.path,
+        name=name,
+        type=app_type,
+        auth_method=method,
+        redirect_uris=tuple(config.redirect_uris),
+        post_logout_redirect_uris=tuple(config.post_logout_redirect_uris),
+        access_token_type=config.access_token_type,
+        id_token_role_assertion=config.id_token_role_assertion,
+        id_token_userinfo_assertion=config.id_token_userinfo_assertion,
+        dev_mode=config.dev_mode,
+        given=t.given,
+    )
+
+
+def _oidc_config(t: Table, config: oidc_config.OidcConfig) -> oidc_config.OidcConfig:
+    """The app service's own rules (redirect URIs by type and dev mode), run on the file."""
+    try:
+        return oidc_config.checked(config)
+    except InvalidArgument as exc:
+        key = "type" if exc.field == "app_type" else exc.field
+        raise BlueprintError(t.at(key) if key in APP_KEYS else t.path, exc.message) from exc
+
+
+def _user_grant(t: Table, org_name: str) -> UserGrantSpec:
+    user = t.text("user", name=True)
+    reference = t.text("project", name=True)
+    owner, slash, project = reference.partition("/")
+    if not slash:
+        owner, project = "", reference
+    owner, project = owner.strip(), project.strip()
+    if slash and (not owner or not project or "/" in project):
+        raise BlueprintError(
+            t.at("project"), f'expected "Project" or "Org/Project", got {describe(reference)}'
+        )
+    return UserGrantSpec(
+        path=t.path,
+        user=user,
+        owner="" if owner.lower() == org_name.lower() else owner,
+        project=project,
+        roles=t.texts("roles"),
+    )

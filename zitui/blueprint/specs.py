@@ -1,0 +1,138 @@
+"""The blueprint's records: one frozen spec per table of the file, each remembering its place
+(`path`, e.g. `orgs[1].projects[0]`) so that a refusal can name it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zitui.records import AppType, AuthMethod, TokenType
+
+TOP_KEYS = ("smtp", "orgs")
+SMTP_KEYS = ("host", "port", "from", "tls", "user", "password")
+ORG_KEYS = ("name", "domain", "users", "machines", "projects", "user_grants")
+USER_KEYS = (
+    "username",
+    "email",
+    "email_verified",
+    "first_name",
+    "last_name",
+    "password",
+    "password_change_required",
+    "managers",
+)
+MACHINE_KEYS = ("username", "name", "managers", "pat", "secret", "key")
+PROJECT_KEYS = ("name", "roles", "role_assertion", "role_check", "grants", "apps")
+GRANT_KEYS = ("org", "roles")
+APP_KEYS = (
+    "name",
+    "type",
+    "auth_method",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "access_token_type",
+    "id_token_role_assertion",
+    "id_token_userinfo_assertion",
+    "dev_mode",
+)
+USER_GRANT_KEYS = ("user", "project", "roles")
+
+
+@dataclass(frozen=True)
+class SmtpSpec:
+    path: str
+    host: str
+    port: int
+    sender: str
+    tls: str
+    user: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    path: str
+    username: str
+    email: str
+    email_verified: bool
+    first_name: str
+    last_name: str
+    password: str = field(repr=False)
+    password_change_required: bool = False
+    managers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    path: str
+    username: str
+    name: str
+    managers: tuple[str, ...]
+    pat: bool
+    secret: bool
+    key: bool
+
+
+@dataclass(frozen=True)
+class GrantSpec:
+    path: str
+    org: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    path: str
+    name: str
+    type: AppType
+    auth_method: AuthMethod
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    access_token_type: TokenType
+    id_token_role_assertion: bool
+    id_token_userinfo_assertion: bool
+    dev_mode: bool
+    given: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    path: str
+    name: str
+    roles: tuple[str, ...]
+    role_assertion: bool
+    role_check: bool
+    grants: tuple[GrantSpec, ...]
+    apps: tuple[AppSpec, ...]
+    given: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class UserGrantSpec:
+    """`owner` is the organisation owning the project: this one, or the one that granted it."""
+
+    path: str
+    user: str
+    owner: str
+    project: str
+    roles: tuple[str, ...]
+
+    @property
+    def own_project(self) -> bool:
+        return self.owner == ""
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    path: str
+    name: str
+    domain: str
+    users: tuple[UserSpec, ...]
+    machines: tuple[MachineSpec, ...]
+    projects: tuple[ProjectSpec, ...]
+    user_grants: tuple[UserGrantSpec, ...]
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    smtp: SmtpSpec | None
+    orgs: tuple[OrgSpec, ...]

@@ -1,0 +1,151 @@
+"""A user's lifecycle: initialisation code, lock, deactivate, remove.
+
+Locking, deactivating or removing the last active IAM_OWNER is refused, so the instance
+always keeps someone who can manage it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from zitui.core.audit import record
+from zitui.core.context import Context
+from zitui.core.crypto import tokens
+from zitui.core.memberships import ensure_iam_owner_remains
+from zitui.core.user_base import UserServiceBase, load_user
+from zitui.errors import PreconditionFailed
+from zitui.records import User, UserState
+from zitui.store import Repositories
+
+INIT_CODE_LIFETIME = timedelta(hours=72)
+INIT_CODE_LENGTH = 8
+
+_ACTIVE, _INITIAL = UserState.ACTIVE, UserState.INITIAL
+_LOCKED, _INACTIVE = UserState.LOCKED, UserState.INACTIVE
+
+
+@dataclass(frozen=True)
+class _Transition:
+    event_type: str
+    allowed_from: frozenset[UserState]
+    refusal_code: str
+    refusal: str
+    guards_owner: bool
+
+
+_LOCK = _Transition(
+    event_type="user.locked",
+    allowed_from=frozenset({_ACTIVE, _INITIAL}),
+    refusal_code="user.lock.state",
+    refusal="only an active or initial user can be locked",
+    guards_owner=True,
+)
+_UNLOCK = _Transition(
+    event_type="user.unlocked",
+    allowed_from=frozenset({_LOCKED}),
+    refusal_code="user.not_locked",
+    refusal="the user is not locked",
+    guards_owner=False,
+)
+_DEACTIVATE = _Transition(
+    event_type="user.deactivated",
+    allowed_from=frozenset({_ACTIVE, _LOCKED}),
+    refusal_code="user.deactivate.state",
+    refusal="only an active or locked user can be deactivated",
+    guards_owner=True,
+)
+_REACTIVATE = _Transition(
+    event_type="user.reactivated",
+    allowed_from=frozenset({_INACTIVE}),
+    refusal_code="user.not_inactive",
+    refusal="the user is not deactivated",
+    guards_owner=False,
+)
+_Change = Callable[[Repositories, str, Context], Awaitable[None]]
+
+
+class UserLifecycleCommands(UserServiceBase):
+    async def issue_init_code(self, ctx: Context, user_id: str) -> str:
+        """A one-time initialisation code for a user who has not signed in yet.
+
+        The code is returned once; the store keeps its SHA-256 digest for 72 hours.
+        """
+        await self._authorized(ctx, "user.write", user_id)
+        code = tokens.code(INIT_CODE_LENGTH)
+        expires_at = ctx.now() + INIT_CODE_LIFETIME
+        async with self._store.transaction() as tx:
+            user = await load_user(tx, user_id)
+            if user.state is not UserState.INITIAL:
+                raise PreconditionFailed(
+                    "user.not_initial", "only a user who was never activated gets this code"
+                )
+            await tx.users.set_init_code(
+                user_id, tokens.digest(code), expires_at=expires_at, at=ctx.now()
+            )
+            await _record(
+                tx,
+                ctx,
+                user,
+                "user.human.initialization.code.added",
+                {"expires_at": expires_at.isoformat()},
+            )
+        return code
+
+    async def lock_user(self, ctx: Context, user_id: str) -> User:
+        return await self._transition(ctx, user_id, _LOCK, _set_state(_LOCKED))
+
+    async def unlock_user(self, ctx: Context, user_id: str) -> User:
+        """Unlock and reset the failed password attempts."""
+        return await self._transition(ctx, user_id, _UNLOCK, _unlock)
+
+    async def deactivate_user(self, ctx: Context, user_id: str) -> User:
+        return await self._transition(ctx, user_id, _DEACTIVATE, _set_state(_INACTIVE))
+
+    async def reactivate_user(self, ctx: Context, user_id: str) -> User:
+        return await self._transition(ctx, user_id, _REACTIVATE, _set_state(_ACTIVE))
+
+    async def remove_user(self, ctx: Context, user_id: str) -> None:
+        """Remove a user with their memberships, keys, tokens and grants; never oneself."""
+        await self._authorized(ctx, "user.delete", user_id)
+        if ctx.actor is not None and ctx.actor.user_id == user_id:
+            raise PreconditionFailed("user.remove.self", "you cannot remove yourself")
+        async with self._store.transaction() as tx:
+            user = await load_user(tx, user_id)
+            await ensure_iam_owner_remains(tx, without_user=user_id)
+            await tx.users.delete(user_id)
+            await _record(tx, ctx, user, "user.removed", {"username": user.username})
+
+    async def _transition(
+        self, ctx: Context, user_id: str, step: _Transition, change: _Change
+    ) -> User:
+        await self._authorized(ctx, "user.write", user_id)
+        async with self._store.transaction() as tx:
+            user = await load_user(tx, user_id)
+            if user.state not in step.allowed_from:
+                raise PreconditionFailed(step.refusal_code, f"{step.refusal} (it is {user.state})")
+            if step.guards_owner:
+                await ensure_iam_owner_remains(tx, without_user=user_id)
+            await change(tx, user_id, ctx)
+            await _record(tx, ctx, user, step.event_type, {})
+            return await load_user(tx, user_id)
+
+
+def _set_state(state: UserState) -> _Change:
+    async def change(tx: Repositories, user_id: str, ctx: Context) -> None:
+        await tx.users.set_state(user_id, state, at=ctx.now())
+
+    return change
+
+
+async def _unlock(tx: Repositories, user_id: str, ctx: Context) -> None:
+    await tx.users.unlock(user_id, at=ctx.now())
+
+
+async def _record(
+    tx: Repositories, ctx: Context, user: User, event_type: str, payload: dict[str, str]
+) -> None:
+    await record(
+        tx, ctx, event_type, aggregate=("user", user.id), org_id=user.org_id, payload=payload
+    )
