@@ -114,6 +114,26 @@ async def test_deactivate_and_reactivate(services, admin, acme):
     await _no_event(services, lambda: services.orgs.deactivate_org(admin, "nope"), NotFound)
 
 
+async def test_default_org_cannot_be_deactivated(services, admin):
+    instance = await services.instance.get_instance(admin)
+    await _no_event(
+        services,
+        lambda: services.orgs.deactivate_org(admin, instance.default_org_id),
+        PreconditionFailed,
+    )
+
+
+async def test_users_of_a_deactivated_org_cannot_sign_in(services, admin, acme):
+    user_id = await _user_in(services, admin, acme.id, "ann")
+    await services.memberships.add_member(admin, user_id, Scope.ORG, acme.id, ["ORG_OWNER"])
+    await services.orgs.deactivate_org(admin, acme.id)
+    with pytest.raises(PreconditionFailed) as caught:
+        await _sign_in(services, "ann@acme.127.0.0.1")
+    assert caught.value.code == "auth.org_inactive"
+    await services.orgs.reactivate_org(admin, acme.id)
+    assert (await _sign_in(services, "ann@acme.127.0.0.1")).actor.user_id == user_id
+
+
 async def test_remove_org_cascades(services, admin, acme, settings):
     bob_id = await _user_in(services, admin, acme.id, "bob")
     instance = await services.instance.get_instance(admin)

@@ -10,7 +10,7 @@ from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.policies import LockoutPolicy, LoginPolicy, from_settings
 from zitui.errors import PermissionDenied, PreconditionFailed, Unauthenticated
-from zitui.records import User, UserKind, UserState
+from zitui.records import OrgState, User, UserKind, UserState
 from zitui.store import Store
 from zitui.store.repos.users import Credentials
 
@@ -51,6 +51,11 @@ class AuthService:
             raise Unauthenticated("auth.bad_credentials", _BAD_LOGIN)
         _check_state(user)
         async with self._store.transaction() as tx:
+            org = await tx.orgs.find(user.org_id)
+            if org is None or org.state is not OrgState.ACTIVE:
+                raise PreconditionFailed(
+                    "auth.org_inactive", "this account's organisation is deactivated"
+                )
             await tx.users.reset_password_failures(user.id)
             memberships = tuple(await tx.memberships.list_for_user(user.id))
             await record(

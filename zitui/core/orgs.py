@@ -116,6 +116,14 @@ class OrgService(OrgDomainCommands):
                 raise PreconditionFailed(
                     f"org.already_{state.value}", f"the organisation is {state.value} already"
                 )
+            instance = await tx.instances.find()
+            if state is OrgState.INACTIVE and instance and instance.default_org_id == org_id:
+                # The default organisation holds the first administrator and receives
+                # self-registrations; deactivating it would lock everyone out.
+                raise PreconditionFailed(
+                    "org.default.not_deactivatable",
+                    "the default organisation cannot be deactivated",
+                )
             await tx.orgs.set_state(org_id, state, at=ctx.now())
             await record(tx, ctx, event_type, aggregate=("org", org_id), org_id=org_id)
             return await load_org(tx, org_id)

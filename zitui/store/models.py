@@ -51,7 +51,13 @@ class OrgDomainRow(SQLModel, table=True):
 
 class UserRow(SQLModel, table=True):
     __tablename__ = "users"
-    __table_args__ = (sa.UniqueConstraint("org_id", "username", name="uq_users_org_username"),)
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "username", name="uq_users_org_username"),
+        # Sign-in looks users up by name and email without knowing the organisation.
+        sa.Index("ix_users_username", "username"),
+        sa.Index("ix_users_username_lower", sa.func.lower(sa.text("username"))),
+        sa.Index("ix_users_email_lower", sa.func.lower(sa.text("email"))),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     org_id: str = Field(foreign_key="orgs.id", ondelete="CASCADE", index=True, max_length=40)
