@@ -268,6 +268,7 @@ class SigningKeyRow(SQLModel, table=True):
     public_jwk: dict[str, Any] = Field(sa_type=sa.JSON)
     private_key_enc: str = Field(sa_type=sa.Text)
     created_at: datetime = _ts()
+    activates_at: datetime | None = _ts(default=None, nullable=True)
     expires_at: datetime = _ts()
 
 
@@ -287,3 +288,129 @@ class EventRow(SQLModel, table=True):
     request_ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=400)
     payload: dict[str, Any] = Field(sa_type=sa.JSON)
+
+
+class AppKeyRow(SQLModel, table=True):
+    """A public key an app signs its client assertions with (private_key_jwt)."""
+
+    __tablename__ = "app_keys"
+
+    id: str = Field(primary_key=True, max_length=40)
+    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", index=True, max_length=40)
+    public_key_pem: str = Field(sa_type=sa.Text)
+    created_at: datetime = _ts()
+    expires_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class SessionRow(SQLModel, table=True):
+    """One user signed in on one browser, with when each factor was last checked."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        sa.UniqueConstraint("browser_digest", "user_id", name="uq_sessions_browser_user"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    browser_digest: str = Field(max_length=64, index=True)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    password_checked_at: datetime | None = _ts(default=None, nullable=True)
+    second_factor_checked_at: datetime | None = _ts(default=None, nullable=True)
+    multi_factor_checked_at: datetime | None = _ts(default=None, nullable=True)
+    user_agent: str = Field(default="", max_length=400)
+    created_at: datetime = _ts()
+    last_used_at: datetime = _ts()
+    terminated_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class AuthRequestRow(SQLModel, table=True):
+    """An OIDC authorization request waiting for, or finished with, a sign-in."""
+
+    __tablename__ = "auth_requests"
+
+    id: str = Field(primary_key=True, max_length=40)
+    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", index=True, max_length=40)
+    client_id: str = Field(max_length=100)
+    redirect_uri: str = Field(sa_type=sa.Text)
+    response_type: str = Field(max_length=40)
+    response_mode: str = Field(default="query", max_length=20)
+    scopes: list[str] = Field(sa_type=sa.JSON)
+    state: str = Field(default="", sa_type=sa.Text)
+    nonce: str = Field(default="", sa_type=sa.Text)
+    code_challenge: str = Field(default="", max_length=200)
+    code_challenge_method: str = Field(default="", max_length=10)
+    prompt: list[str] = Field(sa_type=sa.JSON)
+    max_age: int | None = Field(default=None, nullable=True)
+    login_hint: str = Field(default="", max_length=400)
+    ui_locales: list[str] = Field(sa_type=sa.JSON)
+    acr_values: list[str] = Field(sa_type=sa.JSON)
+    id_token_hint_subject: str = Field(default="", max_length=40)
+    org_id: str = Field(default="", max_length=40)
+    session_id: str | None = Field(
+        default=None,
+        foreign_key="sessions.id",
+        ondelete="SET NULL",
+        max_length=40,
+        nullable=True,
+    )
+    user_id: str | None = Field(default=None, max_length=40, nullable=True)
+    auth_time: datetime | None = _ts(default=None, nullable=True)
+    amr: list[str] = Field(sa_type=sa.JSON)
+    status: str = Field(max_length=20)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+
+
+class AuthCodeRow(SQLModel, table=True):
+    __tablename__ = "auth_codes"
+
+    code_digest: str = Field(primary_key=True, max_length=64)
+    auth_request_id: str = Field(
+        foreign_key="auth_requests.id", ondelete="CASCADE", index=True, max_length=40
+    )
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class RefreshTokenRow(SQLModel, table=True):
+    """A refresh token; rotation links each to its family so a replay revokes them all."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: str = Field(primary_key=True, max_length=40)
+    token_digest: str = Field(max_length=64, unique=True)
+    family_id: str = Field(max_length=40, index=True)
+    app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", index=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    session_id: str | None = Field(default=None, max_length=40, nullable=True)
+    scopes: list[str] = Field(sa_type=sa.JSON)
+    audience: list[str] = Field(sa_type=sa.JSON)
+    auth_time: datetime | None = _ts(default=None, nullable=True)
+    amr: list[str] = Field(sa_type=sa.JSON)
+    created_at: datetime = _ts()
+    idle_expires_at: datetime = _ts()
+    absolute_expires_at: datetime = _ts()
+    rotated_at: datetime | None = _ts(default=None, nullable=True)
+    revoked_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class AccessTokenRow(SQLModel, table=True):
+    """Every access token issued: opaque ones are found by digest, JWTs by their `jti`."""
+
+    __tablename__ = "access_tokens"
+
+    id: str = Field(primary_key=True, max_length=40)
+    token_digest: str | None = Field(default=None, max_length=64, unique=True, nullable=True)
+    app_id: str | None = Field(default=None, max_length=40, nullable=True, index=True)
+    client_id: str = Field(max_length=100)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    session_id: str | None = Field(default=None, max_length=40, nullable=True, index=True)
+    refresh_token_id: str | None = Field(default=None, max_length=40, nullable=True, index=True)
+    auth_request_id: str | None = Field(default=None, max_length=40, nullable=True, index=True)
+    scopes: list[str] = Field(sa_type=sa.JSON)
+    audience: list[str] = Field(sa_type=sa.JSON)
+    auth_time: datetime | None = _ts(default=None, nullable=True)
+    amr: list[str] = Field(sa_type=sa.JSON)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+    revoked_at: datetime | None = _ts(default=None, nullable=True)
