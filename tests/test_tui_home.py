@@ -24,6 +24,7 @@ from zitui.screens import ZituiApp, make_app
 from zitui.screens.help import HelpScreen
 from zitui.screens.home import HomeScreen
 from zitui.screens.login import LoginScreen
+from zitui.screens.paged_table import PagedTable
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
 
 
 def org_names(app: ZituiApp) -> list[str]:
-    table = app.screen.query_one("#orgs", DataTable)
+    table = app.screen.query_one("#orgs-table", DataTable)
     return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
 
 
@@ -44,14 +45,14 @@ async def test_every_organisation_is_listed_by_name(services: Services) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "admin", ADMIN_PASSWORD)
         assert org_names(app) == ["Acme", "Beta Corp", "Gamma", "ZITUI"]
-        assert text(app, "#paging") == "Organisations 1–4 of 4"
+        assert text(app, "#orgs-paging") == "Organisations 1–4 of 4"
 
 
 async def test_slash_focuses_the_search_which_filters(services: Services) -> None:
     app = make_app(services)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "admin", ADMIN_PASSWORD)
-        search = app.screen.query_one("#search", Input)
+        search = app.screen.query_one("#orgs-search", Input)
         assert not search.has_focus
         await pilot.press("slash")
         assert search.has_focus
@@ -61,10 +62,10 @@ async def test_slash_focuses_the_search_which_filters(services: Services) -> Non
         await pilot.press("q")  # typed into the search, not quitting
         await settle(pilot)
         assert org_names(app) == []
-        assert text(app, "#paging") == "No organisation matches the search."
+        assert text(app, "#orgs-paging") == "No organisation matches the search."
         assert app.is_running
         await pilot.press("enter")
-        assert app.screen.query_one("#orgs", DataTable).has_focus
+        assert app.screen.query_one("#orgs-table", DataTable).has_focus
 
 
 async def test_pages_turn_with_n_and_p(services: Services) -> None:
@@ -73,18 +74,19 @@ async def test_pages_turn_with_n_and_p(services: Services) -> None:
         await sign_in(pilot, "admin", ADMIN_PASSWORD)
         home = app.screen
         assert isinstance(home, HomeScreen)
-        home.page_size = 3
-        home.load_orgs()
+        orgs = home.query_one("#orgs", PagedTable)
+        orgs.page_size = 3
+        orgs.reload()
         await settle(pilot)
         assert org_names(app) == ["Acme", "Beta Corp", "Gamma"]
-        assert text(app, "#paging").startswith("Organisations 1–3 of 4")
+        assert text(app, "#orgs-paging").startswith("Organisations 1–3 of 4")
         await pilot.press("p")
         await settle(pilot)
         assert org_names(app) == ["Acme", "Beta Corp", "Gamma"]
         await pilot.press("n")
         await settle(pilot)
         assert org_names(app) == ["ZITUI"]
-        assert text(app, "#paging").startswith("Organisations 4–4 of 4")
+        assert text(app, "#orgs-paging").startswith("Organisations 4–4 of 4")
         await pilot.press("n")
         await settle(pilot)
         assert org_names(app) == ["ZITUI"]

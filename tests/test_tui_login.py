@@ -40,7 +40,7 @@ async def test_admin_signs_in_and_sees_the_default_organisation(services: Servic
         assert isinstance(app.screen, LoginScreen)
         await sign_in(pilot, "admin", ADMIN_PASSWORD)
         assert isinstance(app.screen, HomeScreen)
-        table = app.screen.query_one("#orgs", DataTable)
+        table = app.screen.query_one("#orgs-table", DataTable)
         assert table.row_count == 1
         name, domain, state = (str(cell) for cell in table.get_row_at(0))
         assert name == "ZITUI"

@@ -52,7 +52,7 @@ class ChangePasswordScreen(Screen[None]):
                 yield Static("", id=f"{field}-message", classes="field-message", markup=False)
             yield Button("Change password", variant="primary", id="change")
             yield Static("", id="change-message", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     @on(Input.Submitted, "#current_password")
     @on(Input.Submitted, "#new_password")

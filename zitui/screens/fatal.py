@@ -47,4 +47,4 @@ class FatalScreen(Screen[None]):
             yield Static(f"Error code: {self.error.code}", id="fatal-code", markup=False)
             yield Static(_HINTS.get(self.error.kind, _DEFAULT_HINT), id="fatal-hint")
             yield Static("Press q to quit.", id="fatal-quit")
-        yield Footer()
+        yield Footer(compact=True)

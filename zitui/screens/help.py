@@ -13,17 +13,22 @@ from textual.widgets import Static
 
 
 def key_rows(screen: Screen[Any]) -> list[tuple[str, str]]:
-    """(keys, description) for the bindings of `screen` and the app, one row per description."""
+    """(keys, description) for the bindings in force on `screen`, one row per description."""
     keys: dict[str, list[str]] = {}
     for active in screen.active_bindings.values():
         binding = active.binding
-        if not binding.description or not isinstance(active.node, (Screen, App)):
+        if not binding.description or not _ours(active.node):
             continue
         shown = keys.setdefault(binding.description, [])
         key = screen.app.get_key_display(binding)
         if key not in shown:
             shown.append(key)
     return [(", ".join(shown), description) for description, shown in keys.items()]
+
+
+def _ours(node: object) -> bool:
+    """Screens, the app and zitui's widgets; Textual's own widgets list cursor keys."""
+    return isinstance(node, (Screen, App)) or type(node).__module__.startswith("zitui.")
 
 
 class HelpScreen(ModalScreen[None]):

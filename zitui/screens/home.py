@@ -1,27 +1,37 @@
-"""The operator's home: which instance, who is signed in with which roles, and the organisations."""
+"""The operator's home: which instance, who is signed in with which roles, the organisations,
+and the keys to every section of the console."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
-from textual.worker import Worker, WorkerState
+from textual.widgets import Footer, Static
 
 from zitui.core.context import Context
+from zitui.core.permissions import Resource, permissions_of
 from zitui.core.services import Services
 from zitui.errors import ZituiError
-from zitui.records import Membership, Organization, Page, Scope
+from zitui.records import Instance, Membership, Organization, Page, Scope
+from zitui.screens.events import EventsScreen
 from zitui.screens.feedback import report
+from zitui.screens.granted_projects import GrantedProjectsScreen
+from zitui.screens.managers import ManagersScreen
+from zitui.screens.org import OrgScreen
+from zitui.screens.orgs import ORG_COLUMNS, ORG_NOUNS, OrgsScreen
+from zitui.screens.paged_table import PagedTable
+from zitui.screens.pickers import org_picker
+from zitui.screens.projects import ProjectsScreen
 from zitui.screens.session import SignedOut
+from zitui.screens.users import UsersScreen
 
 PAGE_SIZE = 20
+MEMBER_AREAS = ("iam.member", "org.member", "project.member", "project.grant.member")
 _SCOPE_NAMES = {
     Scope.ORG: "organisation",
     Scope.PROJECT: "project",
@@ -42,25 +52,19 @@ def describe_memberships(memberships: Iterable[Membership], org_names: Mapping[s
     return "Roles: " + ("; ".join(described) if described else "none")
 
 
-def describe_page(page: Page[Organization], *, searching: bool) -> str:
-    if page.total == 0:
-        return "No organisation matches the search." if searching else "No organisations."
-    first, last = page.offset + 1, page.offset + len(page.items)
-    text = f"Organisations {first}–{last} of {page.total}"
-    return text + " · n next page, p previous page" if page.total > page.limit else text
-
-
 class HomeScreen(Screen[None]):
     CSS_PATH = Path(__file__).with_name("home.tcss")
-    AUTO_FOCUS = "#orgs"
+    AUTO_FOCUS = "#orgs-table"
     BINDINGS = [
-        Binding("slash", "focus_search", "Search"),
-        Binding("n", "next_page", "Next page"),
-        Binding("p", "previous_page", "Previous page"),
+        Binding("o", "orgs", "Organisations"),
+        Binding("u", "users", "Users"),
+        Binding("r", "projects", "Projects"),
+        Binding("g", "granted", "Granted projects"),
+        Binding("m", "managers", "Managers"),
+        Binding("e", "events", "Events"),
         Binding("question_mark", "app.help", "Help", key_display="?", show=False),
         Binding("ctrl+l", "sign_out", "Sign out"),
         Binding("q", "app.quit", "Quit", show=False),
-        Binding("escape", "focus_table", "Back to the table", show=False),
     ]
 
     def __init__(self, services: Services, context: Context, *, page_size: int = PAGE_SIZE) -> None:
@@ -68,8 +72,8 @@ class HomeScreen(Screen[None]):
         self.services = services
         self.context = context
         self.page_size = page_size
-        self.page_offset = 0
-        self.total = 0
+        self.instance: Instance | None = None
+        self.left = False
 
     def compose(self) -> ComposeResult:
         actor = self.context.actor
@@ -83,19 +87,30 @@ class HomeScreen(Screen[None]):
                 id="roles",
                 markup=False,
             )
-        yield Input(placeholder="Search organisations (press /)", id="search")
-        yield DataTable(id="orgs", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="paging", markup=False)
-        yield Footer()
+        yield PagedTable(
+            self.load_orgs, ORG_COLUMNS, ORG_NOUNS, id="orgs", page_size=self.page_size
+        )
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#orgs", DataTable).add_columns("Name", "Primary domain", "State")
         self.load_header()
-        self.load_orgs()
+
+    def on_screen_suspend(self) -> None:
+        self.left = True
+
+    def on_screen_resume(self) -> None:
+        """Back from a section: organisations may have been created, renamed or removed."""
+        if self.left:
+            self.query_one("#orgs", PagedTable).reload()
 
     @work(group="header", exclusive=True, exit_on_error=False)
     async def load_header(self) -> None:
-        instance = await self.services.instance.get_instance(self.context)
+        try:
+            instance = await self.services.instance.get_instance(self.context)
+        except Exception as error:
+            report(self, error)
+            return
+        self.instance = instance
         self.query_one("#instance", Static).update(f"Instance {instance.name} · {instance.domain}")
         memberships = self.context.actor.memberships if self.context.actor else ()
         org_names = await self.find_org_names(memberships)
@@ -113,56 +128,110 @@ class HomeScreen(Screen[None]):
             names[org.id] = org.name
         return names
 
-    @work(group="orgs", exclusive=True, exit_on_error=False)
-    async def load_orgs(self) -> None:
-        search = self.query_one("#search", Input).value
-        page = await self.services.orgs.list_orgs(
-            self.context, search=search, offset=self.page_offset, limit=self.page_size
+    async def load_orgs(self, search: str, offset: int, limit: int) -> Page[Organization]:
+        return await self.services.orgs.list_orgs(
+            self.context, search=search, offset=offset, limit=limit
         )
-        self.show_page(page, searching=bool(search.strip()))
 
-    def show_page(self, page: Page[Organization], *, searching: bool) -> None:
-        self.total = page.total
-        table = self.query_one("#orgs", DataTable)
-        table.clear()
-        for org in page.items:
-            table.add_row(Text(org.name), Text(org.primary_domain), org.state.value, key=org.id)
-        self.query_one("#paging", Static).update(describe_page(page, searching=searching))
-        self.refresh_bindings()
+    @on(PagedTable.Opened, "#orgs")
+    def open_org(self, event: PagedTable.Opened) -> None:
+        self.app.push_screen(OrgScreen(self.services, self.context, event.item))
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.error is not None:
-            report(self, event.worker.error)
-
-    @on(Input.Changed, "#search")
-    def search(self) -> None:
-        self.page_offset = 0
-        self.load_orgs()
-
-    @on(Input.Submitted, "#search")
-    def search_submitted(self) -> None:
-        self.action_focus_table()
-
-    def action_focus_table(self) -> None:
-        self.query_one("#orgs", DataTable).focus()
-
-    def action_focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+    def reaches(self, permission: str) -> bool:
+        """Whether the actor holds `permission` anywhere (the instance or some scope)."""
+        return any(
+            permission in permissions_of(m)
+            for m in (self.context.actor.memberships if self.context.actor else ())
+        ) or bool(self.context.actor and self.context.actor.is_system)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "next_page":
-            return self.page_offset + self.page_size < self.total
-        if action == "previous_page":
-            return self.page_offset > 0
+        match action:
+            case "users":
+                return self.reaches("user.read")
+            case "projects" | "granted":
+                return self.reaches("project.read")
+            case "events":
+                return self.reaches("events.read")
+            case "managers":
+                return any(self.reaches(f"{area}.read") for area in MEMBER_AREAS)
         return True
 
-    def action_next_page(self) -> None:
-        self.page_offset += self.page_size
-        self.load_orgs()
+    def action_orgs(self) -> None:
+        self.app.push_screen(OrgsScreen(self.services, self.context))
 
-    def action_previous_page(self) -> None:
-        self.page_offset = max(0, self.page_offset - self.page_size)
-        self.load_orgs()
+    def action_users(self) -> None:
+        self.app.push_screen(UsersScreen(self.services, self.context))
+
+    def action_projects(self) -> None:
+        self.app.push_screen(ProjectsScreen(self.services, self.context))
+
+    def action_granted(self) -> None:
+        """The granted projects of the operator's organisation, or of one they pick."""
+        scope = self.context.org_scope("project.read")
+        if scope is not None and len(scope) == 1:
+            [org_id] = scope
+            self.open_granted(org_id)
+            return
+
+        def picked(org: Organization | None) -> None:
+            if org is not None:
+                self.app.push_screen(GrantedProjectsScreen(self.services, self.context, org=org))
+
+        title = "Projects granted to which organisation?"
+        self.app.push_screen(org_picker(self.services, self.context, title), picked)
+
+    @work(group="open", exclusive=True, exit_on_error=False)
+    async def open_granted(self, org_id: str) -> None:
+        try:
+            org = await self.services.orgs.get_org(self.context, org_id)
+        except Exception as error:
+            report(self, error)
+            return
+        self.app.push_screen(GrantedProjectsScreen(self.services, self.context, org=org))
+
+    def action_events(self) -> None:
+        self.app.push_screen(EventsScreen(self.services, self.context))
+
+    def action_managers(self) -> None:
+        """Instance managers for those who may see them; else the managers of one org."""
+        if self.context.can("iam.member.read", Resource.instance()):
+            self.open_instance_managers()
+            return
+
+        def picked(org: Organization | None) -> None:
+            if org is not None:
+                self.app.push_screen(
+                    ManagersScreen(
+                        self.services,
+                        self.context,
+                        scope=Scope.ORG,
+                        scope_id=org.id,
+                        label=f"organisation {org.name}",
+                        resource=Resource(org_id=org.id),
+                    )
+                )
+
+        self.app.push_screen(
+            org_picker(self.services, self.context, "Managers of which organisation?"), picked
+        )
+
+    @work(group="open", exclusive=True, exit_on_error=False)
+    async def open_instance_managers(self) -> None:
+        try:
+            instance = self.instance or await self.services.instance.get_instance(self.context)
+        except Exception as error:
+            report(self, error)
+            return
+        self.app.push_screen(
+            ManagersScreen(
+                self.services,
+                self.context,
+                scope=Scope.INSTANCE,
+                scope_id=instance.id,
+                label="the instance",
+                resource=Resource.instance(),
+            )
+        )
 
     def action_sign_out(self) -> None:
         self.post_message(SignedOut())

@@ -36,7 +36,7 @@ class LoginScreen(Screen[None]):
             yield Input(password=True, placeholder="password", id="password")
             yield Button("Sign in", variant="primary", id="sign-in")
             yield Static("", id="login-message", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#password" if self.login_name else "#username", Input).focus()
