@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from tests.dbfile import counts
@@ -44,8 +45,16 @@ def test_binary_serves_healthz_from_a_fresh_directory(binary: Path, tmp_path: Pa
     process = spawn(["serve", "--listen", f"127.0.0.1:{port}"], zitui_env(data), binary=binary)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process, timeout=60)
-        page = __import__("httpx2").get(f"http://127.0.0.1:{port}/")
+        base = f"http://127.0.0.1:{port}"
+        page = httpx2.get(f"{base}/")
         assert page.status_code == 200 and "<html" in page.text
+        # Templates in subfolders, translations and static files travel in the bundle.
+        login = httpx2.get(f"{base}/ui/login/login", headers={"Accept-Language": "de"})
+        assert login.status_code == 200 and 'autocomplete="username"' in login.text
+        assert httpx2.get(f"{base}/static/zitui.css").status_code == 200
+        discovery = httpx2.get(f"{base}/.well-known/openid-configuration").json()
+        assert discovery["issuer"] == base
+        assert httpx2.get(discovery["jwks_uri"]).json()["keys"]
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)

@@ -34,6 +34,14 @@ class Settings:
     hash_concurrency: int = 0
     busy_timeout_ms: int = 5000
     log_level: str = "info"
+    # Token lifetimes in seconds, ZITADEL's defaults (`cmd/defaults.yaml` OIDC settings).
+    access_token_lifetime_s: int = 12 * 3600
+    id_token_lifetime_s: int = 12 * 3600
+    refresh_token_idle_lifetime_s: int = 720 * 3600
+    refresh_token_absolute_lifetime_s: int = 2160 * 3600
+    auth_code_lifetime_s: int = 10 * 60
+    # How long a signing key signs before its successor, published one period ahead, takes over.
+    signing_key_rotation_s: int = 6 * 3600
 
     @property
     def listen_host(self) -> str:

@@ -259,6 +259,7 @@ class SigningKey:
     private_key_enc: str
     created_at: datetime
     expires_at: datetime
+    activates_at: datetime | None = None  # None: signing since `created_at`
 
 
 @dataclass(frozen=True)
@@ -267,3 +268,193 @@ class Page(Generic[T]):
     total: int
     offset: int
     limit: int
+
+
+# --- OpenID Connect provider -------------------------------------------------------------
+
+
+class AuthRequestStatus(StrEnum):
+    PENDING = "pending"  # waiting for a sign-in
+    LINKED = "linked"  # a session is linked; the callback may issue the code
+    CODE_ISSUED = "code_issued"
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """An authorization request as the hosted login pages see it."""
+
+    id: str
+    client_id: str
+    app_name: str
+    scopes: tuple[str, ...]
+    prompt: tuple[str, ...]
+    max_age: int | None
+    login_hint: str
+    ui_locales: tuple[str, ...]
+    org_id: str  # from `urn:zitadel:iam:org:id:…` / `…:org:domain:primary:…`; "" if none
+    created_at: datetime
+    expires_at: datetime
+    hint_user_id: str = ""  # the subject of a valid `id_token_hint`
+
+
+@dataclass(frozen=True)
+class StoredAuthRequest:
+    """Everything an authorization request carries, from the request to the code exchange."""
+
+    id: str
+    app_id: str
+    client_id: str
+    redirect_uri: str
+    response_type: str
+    response_mode: str
+    scopes: tuple[str, ...]
+    state: str
+    nonce: str
+    code_challenge: str
+    code_challenge_method: str
+    prompt: tuple[str, ...]
+    max_age: int | None
+    login_hint: str
+    ui_locales: tuple[str, ...]
+    acr_values: tuple[str, ...]
+    id_token_hint_subject: str
+    org_id: str
+    session_id: str | None
+    user_id: str | None
+    auth_time: datetime | None
+    amr: tuple[str, ...]
+    status: AuthRequestStatus
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class OidcClient:
+    """An application as the protocol endpoints need it, read in one query with its project."""
+
+    app_id: str
+    client_id: str
+    app_name: str
+    project_id: str
+    org_id: str
+    active: bool  # the app and its project are both active
+    app_type: AppType
+    auth_method: AuthMethod
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    access_token_type: TokenType
+    access_token_role_assertion: bool
+    id_token_role_assertion: bool
+    id_token_userinfo_assertion: bool
+    clock_skew_s: int
+    project_role_assertion: bool
+    project_role_check: bool
+    project_has_project_check: bool
+    secret_digest: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class AppKey:
+    """A public key an application signs its client assertions with (private_key_jwt)."""
+
+    id: str
+    app_id: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccessTokenInfo:
+    """What an issued access token stands for."""
+
+    id: str
+    user_id: str
+    client_id: str
+    app_id: str | None
+    session_id: str | None
+    refresh_token_id: str | None
+    auth_request_id: str | None
+    scopes: tuple[str, ...]
+    audience: tuple[str, ...]
+    auth_time: datetime | None
+    amr: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RefreshTokenInfo:
+    """A refresh token of a rotation family; only its digest is stored."""
+
+    id: str
+    family_id: str
+    app_id: str
+    user_id: str
+    session_id: str | None
+    scopes: tuple[str, ...]
+    audience: tuple[str, ...]
+    auth_time: datetime | None
+    amr: tuple[str, ...]
+    created_at: datetime
+    idle_expires_at: datetime
+    absolute_expires_at: datetime
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class GrantedRoles:
+    """A user's roles in one project, granted by one organisation (for the roles claim)."""
+
+    project_id: str
+    org_id: str
+    org_primary_domain: str
+    role_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Session:
+    """One user signed in on one browser, with when each factor was last checked."""
+
+    id: str
+    user_id: str
+    org_id: str
+    login_name: str
+    display_name: str
+    password_checked_at: datetime | None
+    second_factor_checked_at: datetime | None
+    multi_factor_checked_at: datetime | None
+    created_at: datetime
+    last_used_at: datetime
+    preferred_language: str = ""
+    password_change_required: bool = False
+
+    @property
+    def auth_time(self) -> datetime | None:
+        """The latest factor check (OIDC's `auth_time`), or None before any check."""
+        checks = [
+            at
+            for at in (
+                self.password_checked_at,
+                self.second_factor_checked_at,
+                self.multi_factor_checked_at,
+            )
+            if at is not None
+        ]
+        return max(checks, default=None)
+
+    @property
+    def amr(self) -> list[str]:
+        """Authentication method references (RFC 8176) of the factors this session checked."""
+        methods = []
+        if self.password_checked_at is not None:
+            methods.append("pwd")
+        if self.second_factor_checked_at is not None:
+            methods.append("otp")
+        if self.multi_factor_checked_at is not None:
+            methods.append("hwk")
+        if len(methods) > 1:
+            methods.append("mfa")
+        return methods

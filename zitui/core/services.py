@@ -17,8 +17,13 @@ from zitui.core.grants import GrantService
 from zitui.core.instance import InstanceService
 from zitui.core.machines import MachineService
 from zitui.core.memberships import MembershipService
+from zitui.core.oidc.auth_requests import AuthRequestService
+from zitui.core.oidc.issuance import Lifetimes
+from zitui.core.oidc.keys import KeyService
+from zitui.core.oidc.tokens import TokenService
 from zitui.core.orgs import OrgService
 from zitui.core.projects import ProjectService
+from zitui.core.sessions import SessionService
 from zitui.core.setup import SetupResult, ensure_instance
 from zitui.core.smtp import SmtpService
 from zitui.core.users import UserService
@@ -44,6 +49,10 @@ class Services:
     smtp: SmtpService
     auth: AuthService
     events: EventService
+    sessions: SessionService
+    keys: KeyService
+    tokens: TokenService
+    auth_requests: AuthRequestService
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -62,6 +71,9 @@ def build_services(
     )
     hasher = PasswordHasher(profile, max_concurrency=settings.hash_slots)
     authz = Authorizer(store)
+    sessions = SessionService(store, hasher, clock)
+    lifetimes = Lifetimes.from_settings(settings)
+    keys = KeyService(store, authz, master_key, clock, settings)
     return Services(
         settings=settings,
         store=store,
@@ -79,6 +91,12 @@ def build_services(
         smtp=SmtpService(store, authz, master_key),
         auth=AuthService(store, hasher, clock),
         events=EventService(store),
+        sessions=sessions,
+        keys=keys,
+        tokens=TokenService(store, keys, clock, issuer=settings.issuer, lifetimes=lifetimes),
+        auth_requests=AuthRequestService(
+            store, keys, sessions, clock, issuer=settings.issuer, lifetimes=lifetimes
+        ),
     )
 
 

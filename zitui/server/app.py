@@ -19,6 +19,8 @@ from zitui.server import paths
 from zitui.server.csrf import CSRFCookieMiddleware
 from zitui.server.error_pages import exception_handlers
 from zitui.server.headers import SecurityHeadersMiddleware
+from zitui.server.login import routes as login_routes
+from zitui.server.oidc import routes as oidc_routes
 from zitui.server.pages import healthz, index
 from zitui.server.state import AppState
 
@@ -46,6 +48,8 @@ def create_app(
         routes=[
             Route(paths.HOME, index, methods=["GET"]),
             Route(paths.HEALTHZ, healthz, methods=["GET"]),
+            *login_routes(),
+            *oidc_routes(),
             Mount(paths.STATIC, StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

@@ -8,6 +8,8 @@ STATIC = "/static"
 STYLESHEET = f"{STATIC}/zitui.css"
 
 AUTHORIZE = "/oauth/v2/authorize"
+# The hosted login hands a finished sign-in back here (`?id=<auth request id>`), as ZITADEL does.
+AUTHORIZE_CALLBACK = "/oauth/v2/authorize/callback"
 TOKEN = "/oauth/v2/token"
 INTROSPECT = "/oauth/v2/introspect"
 REVOKE = "/oauth/v2/revoke"
@@ -18,6 +20,16 @@ END_SESSION = "/oidc/v1/end_session"
 DISCOVERY = "/.well-known/openid-configuration"
 
 LOGIN_PREFIX = "/ui/login"
+# Hosted login (ZITADEL's login v1 names): `LOGIN` decides between the account list and the
+# login-name page; the others are the steps and the sign-out pages.
+LOGIN = f"{LOGIN_PREFIX}/login"
+LOGIN_NAME = f"{LOGIN_PREFIX}/loginname"
+LOGIN_PASSWORD = f"{LOGIN_PREFIX}/password"
+LOGIN_PASSWORD_CHANGE = f"{LOGIN_PREFIX}/password/change"
+LOGIN_USER_SELECTION = f"{LOGIN_PREFIX}/userselection"
+LOGIN_SIGNED_IN = f"{LOGIN_PREFIX}/signedin"
+LOGOUT = f"{LOGIN_PREFIX}/logout"
+LOGOUT_DONE = f"{LOGIN_PREFIX}/logout/done"
 
 # Clients of these paths are programs: their errors are JSON whatever they accept.
 JSON_PREFIXES = ("/oauth/", "/oidc/", "/api/")

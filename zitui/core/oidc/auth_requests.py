@@ -1,0 +1,313 @@
+"""Authorization requests: from `/oauth/v2/authorize` through the hosted login to the code.
+
+```mermaid
+stateDiagram-v2
+    [*] --> pending: authorize (stored)
+    pending --> linked: link_session (login pages) / a silent prompt=none
+    linked --> linked: link_session (another account)
+    linked --> code_issued: issue_code (callback, same browser)
+    code_issued --> [*]: the token endpoint redeems the code once
+    pending --> [*]: expires (1 h) or the callback answers access_denied
+```
+
+The login pages see a request through `get_auth_request` and finish it with `link_session`;
+the callback (`issue_code`) then sends the user back with a single-use code whose digest is
+stored. `prompt=none` (OIDC Core §3.1.2.1) answers at once from the browser's sessions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from zitui.core.audit import record
+from zitui.core.clock import Clock
+from zitui.core.context import Actor, Context
+from zitui.core.crypto import tokens
+from zitui.core.oidc.authorization_request import (
+    AuthorizeParams,
+    checked_request,
+    response_mode,
+    trusted_redirect,
+)
+from zitui.core.oidc.errors import OAuthError
+from zitui.core.oidc.issuance import Lifetimes
+from zitui.core.oidc.keys import KeyService
+from zitui.core.oidc.responses import Redirect, ToLogin
+from zitui.core.oidc.rp_logout import RPInitiatedLogout
+from zitui.core.sessions import SessionService, satisfies
+from zitui.errors import (
+    FlowExpired,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    ReauthRequired,
+    ZituiError,
+)
+from zitui.records import (
+    AuthRequest,
+    AuthRequestStatus,
+    OrgState,
+    Session,
+    StoredAuthRequest,
+    User,
+    UserState,
+)
+from zitui.store import Repositories, Store
+
+CODE_BYTES = 32  # 256 bits; the conformance suite wants at least 128
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    code: str
+    message: str
+
+
+class AuthRequestService(RPInitiatedLogout):
+    def __init__(
+        self,
+        store: Store,
+        keys: KeyService,
+        sessions: SessionService,
+        clock: Clock,
+        *,
+        issuer: str,
+        lifetimes: Lifetimes,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._sessions = sessions
+        self._clock = clock
+        self.issuer = issuer
+        self._code_lifetime = lifetimes.auth_code
+
+    async def authorize(
+        self, ctx: Context, params: AuthorizeParams, *, browser_cookie: str = ""
+    ) -> Redirect | ToLogin:
+        """Check and store an authorization request.
+
+        Raises InvalidArgument (render a page, redirect nowhere) for an unknown client or a
+        redirect URI that is not registered; every other problem is an error Redirect.
+        """
+        async with self._store.reader() as tx:
+            found = await tx.oidc_clients.find_by_client_id(params.get("client_id"))
+        client, redirect_uri = trusted_redirect(found, params)
+        mode, state = response_mode(params), params.get("state")
+        try:
+            keys = await self._keys.public_keys()
+            async with self._store.transaction() as tx:
+                stored = await checked_request(
+                    tx, client, redirect_uri, params, keys=keys, issuer=self.issuer, now=ctx.now()
+                )
+                await tx.auth_requests.insert(stored)
+            if "none" in stored.prompt:
+                return await self._silently(ctx, stored, browser_cookie)
+        except OAuthError as error:
+            return Redirect.error(redirect_uri, mode, error, state=state, issuer=self.issuer)
+        return ToLogin(stored.id)
+
+    async def get_auth_request(self, auth_request_id: str) -> AuthRequest:
+        """The request as the login pages show it; NotFound, or FlowExpired once it expired
+        or its code was issued."""
+        async with self._store.reader() as tx:
+            stored = await self._load(tx, auth_request_id, self._clock.now())
+            client = await tx.oidc_clients.find_by_app_id(stored.app_id)
+        return AuthRequest(
+            id=stored.id,
+            client_id=stored.client_id,
+            app_name=client.app_name if client else "",
+            scopes=stored.scopes,
+            prompt=stored.prompt,
+            max_age=stored.max_age,
+            login_hint=stored.login_hint,
+            ui_locales=stored.ui_locales,
+            org_id=stored.org_id,
+            created_at=stored.created_at,
+            expires_at=stored.expires_at,
+            hint_user_id=stored.id_token_hint_subject,
+        )
+
+    async def link_session(self, auth_request_id: str, session_id: str) -> None:
+        """The signed-in session finishes the request; the callback then issues the code.
+
+        The session's user must be active, of the requested organisation, have signed in
+        recently enough for `prompt=login` and `max_age` (else ReauthRequired), and pass the
+        project's has-project and role checks (else PermissionDenied, recorded as an
+        `auth_request.denied` event). One `auth_request.succeeded` event on success.
+        """
+        now = self._clock.now()
+        async with self._store.reader() as tx:
+            stored = await self._load(tx, auth_request_id, now)
+            session = await tx.sessions.find(session_id)
+        if session is None:
+            raise NotFound("session.not_found", "this sign-in has ended")
+        await self._link(stored, session, now)
+
+    async def issue_code(
+        self, ctx: Context, auth_request_id: str, *, browser_cookie: str
+    ) -> Redirect:
+        """The callback: a code for a linked request, sent back in the request's mode.
+
+        Only the browser whose session was linked gets the code; another browser gets a page
+        (PermissionDenied). A request nobody signed in to answers `access_denied`: the login
+        pages send a user who gives up here.
+        """
+        now = ctx.now()
+        async with self._store.reader() as tx:
+            stored = await self._load(tx, auth_request_id, now)
+        mode = stored.response_mode
+        if stored.status is AuthRequestStatus.PENDING or stored.session_id is None:
+            denied = OAuthError("access_denied", "the user did not sign in")
+            return Redirect.error(
+                stored.redirect_uri, mode, denied, state=stored.state, issuer=self.issuer
+            )
+        session = await self._sessions.find_browser_session(browser_cookie, stored.session_id)
+        if session is None:
+            raise PermissionDenied(
+                "auth_request.other_browser", "this sign-in was finished in another browser"
+            )
+        return await self._code(stored, now)
+
+    async def _silently(
+        self, ctx: Context, stored: StoredAuthRequest, browser_cookie: str
+    ) -> Redirect:
+        """`prompt=none`: one session that needs no interaction, or an error (§3.1.2.6)."""
+        now = ctx.now()
+        sessions = await self._sessions.list_browser_sessions(browser_cookie)
+        eligible = [s for s in sessions if await self._reusable(stored, s, now)]
+        if not eligible:
+            raise OAuthError("login_required", "the user is not signed in")
+        if len(eligible) > 1:
+            raise OAuthError("interaction_required", "more than one account is signed in")
+        try:
+            await self._link(stored, eligible[0], now)
+        except PermissionDenied as exc:
+            raise OAuthError("access_denied", exc.message) from exc
+        except ZituiError as exc:
+            raise OAuthError("login_required", exc.message) from exc
+        linked = await self._reload(stored.id, now)
+        return await self._code(linked, now)
+
+    async def _reusable(self, stored: StoredAuthRequest, session: Session, now: datetime) -> bool:
+        if stored.org_id and session.org_id != stored.org_id:
+            return False
+        if stored.id_token_hint_subject and session.user_id != stored.id_token_hint_subject:
+            return False
+        if stored.login_hint and session.login_name.lower() != stored.login_hint.lower():
+            return False
+        policy = await self._sessions.login_policy(session.org_id)
+        return satisfies(session, now=now, max_age=stored.max_age, not_before=None, policy=policy)
+
+    async def _link(self, stored: StoredAuthRequest, session: Session, now: datetime) -> None:
+        auth_time = _fresh_auth_time(stored, session, now)
+        async with self._store.reader() as tx:
+            user = await tx.users.find(session.user_id)
+            if user is None:
+                raise NotFound("user.not_found", "no such user")
+            refusal = await _refusal(tx, stored, user)
+        ctx = _acting_as(self._clock, user)
+        payload = {"auth_request_id": stored.id, "client_id": stored.client_id}
+        payload["session_id"] = session.id
+        async with self._store.transaction() as tx:
+            if refusal is not None:
+                payload["reason"] = refusal.code
+                await _record(tx, ctx, "auth_request.denied", user, payload)
+            elif await tx.auth_requests.link(
+                stored.id,
+                session_id=session.id,
+                user_id=user.id,
+                auth_time=auth_time,
+                amr=session.amr,
+            ):
+                await _record(tx, ctx, "auth_request.succeeded", user, payload)
+            else:
+                raise FlowExpired("auth_request.done", "this sign-in request is finished")
+        if refusal is not None:
+            raise PermissionDenied(refusal.code, refusal.message)
+
+    async def _code(self, stored: StoredAuthRequest, now: datetime) -> Redirect:
+        code = tokens.random_token(CODE_BYTES)
+        async with self._store.transaction() as tx:
+            if not await tx.auth_requests.mark_code_issued(stored.id):
+                raise FlowExpired("auth_request.done", "this sign-in request is finished")
+            await tx.auth_requests.insert_code(
+                tokens.digest(code),
+                stored.id,
+                created_at=now,
+                expires_at=now + self._code_lifetime,
+            )
+        return Redirect.success(
+            stored.redirect_uri,
+            stored.response_mode,
+            code=code,
+            state=stored.state,
+            issuer=self.issuer,
+        )
+
+    async def _reload(self, auth_request_id: str, now: datetime) -> StoredAuthRequest:
+        async with self._store.reader() as tx:
+            return await self._load(tx, auth_request_id, now)
+
+    @staticmethod
+    async def _load(tx: Repositories, auth_request_id: str, now: datetime) -> StoredAuthRequest:
+        stored = await tx.auth_requests.find(auth_request_id) if auth_request_id else None
+        if stored is None:
+            raise NotFound("auth_request.not_found", "this sign-in request is unknown")
+        if stored.expires_at <= now or stored.status is AuthRequestStatus.CODE_ISSUED:
+            raise FlowExpired("auth_request.expired", "this sign-in request has expired")
+        return stored
+
+
+def _fresh_auth_time(stored: StoredAuthRequest, session: Session, now: datetime) -> datetime:
+    """The session's `auth_time`, if recent enough: `prompt=login` and `max_age=0` want a
+    sign-in during this request, `max_age=N` one within N seconds (OIDC Core §3.1.2.1)."""
+    auth_time = session.auth_time
+    if auth_time is None:
+        raise ReauthRequired("auth_request.reauth_required", "sign in to continue")
+    during_request = auth_time >= stored.created_at
+    too_old = stored.max_age is not None and now - auth_time > timedelta(seconds=stored.max_age)
+    if not during_request and ("login" in stored.prompt or too_old):
+        raise ReauthRequired("auth_request.reauth_required", "sign in again to continue")
+    return auth_time
+
+
+async def _refusal(tx: Repositories, stored: StoredAuthRequest, user: User) -> _Refusal | None:
+    """Why this user may not sign in to the request's application, if they may not."""
+    if user.state is not UserState.ACTIVE:
+        raise PreconditionFailed("auth.user_inactive", "this account is not active")
+    org = await tx.orgs.find(user.org_id)
+    if org is None or org.state is not OrgState.ACTIVE:
+        raise PreconditionFailed("auth.org_inactive", "this account's organisation is deactivated")
+    if stored.org_id and user.org_id != stored.org_id:
+        return _Refusal(
+            "auth_request.wrong_org", "this application asks for a user of another organisation"
+        )
+    client = await tx.oidc_clients.find_by_app_id(stored.app_id)
+    if client is None or not client.active:
+        raise PreconditionFailed("auth_request.app_inactive", "the application is not active")
+    if client.project_has_project_check and not await tx.oidc_clients.org_has_project(
+        user.org_id, client.project_id
+    ):
+        return _Refusal(
+            "auth_request.project_required",
+            "your organisation has no access to this application",
+        )
+    if client.project_role_check:
+        grants = await tx.oidc_clients.granted_roles(user.id, [client.project_id])
+        if not any(grant.role_keys for grant in grants):
+            return _Refusal("auth_request.role_required", "you have no role in this application")
+    return None
+
+
+def _acting_as(clock: Clock, user: User) -> Context:
+    actor = Actor(user_id=user.id, org_id=user.org_id, login_name=user.login_name)
+    return Context(clock=clock, actor=actor)
+
+
+async def _record(
+    tx: Repositories, ctx: Context, event_type: str, user: User, payload: dict[str, str]
+) -> None:
+    await record(
+        tx, ctx, event_type, aggregate=("user", user.id), org_id=user.org_id, payload=payload
+    )

@@ -1,0 +1,34 @@
+"""The JWT bearer grant (RFC 7523 §2.1): ZITADEL's "JWT profile" for machine users.
+
+The assertion is signed with a machine key from the key file ZITADEL hands out
+(`{"type": "serviceaccount", "keyId", "key", "userId"}`): header `kid` = keyId, and
+`iss` = `sub` = userId, `aud` = the issuer, `exp` at most an hour away. No client
+authentication is needed: the assertion is the credential.
+"""
+
+from __future__ import annotations
+
+from zitui.core.oidc import rfc7523
+from zitui.core.oidc.client_credentials import issue_for_machine
+from zitui.core.oidc.errors import invalid_grant
+from zitui.core.oidc.grant_context import GrantContext
+from zitui.core.oidc.issuance import TokenResponse
+
+GRANT_TYPE = rfc7523.GRANT_TYPE
+
+
+async def jwt_bearer(grant: GrantContext) -> TokenResponse:
+    assertion = rfc7523.read(grant.required("assertion"), error="invalid_grant")
+    key = await grant.tx.machines.find_key(assertion.kid)
+    if key is None:
+        raise invalid_grant("unknown key")
+    rfc7523.verify(
+        assertion,
+        key.public_key_pem,
+        error="invalid_grant",
+        expected_subject=key.user_id,
+        expected_audiences=frozenset({grant.issuer.issuer, grant.endpoint}),
+        now=grant.now,
+        key_expires_at=key.expires_at,
+    )
+    return await issue_for_machine(grant, user_id=key.user_id, scopes=grant.requested_scopes())

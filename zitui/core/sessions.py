@@ -1,0 +1,334 @@
+"""Browser sessions, as ZITADEL's login v1 keeps them.
+
+A random cookie identifies the browser; the store keeps only its SHA-256 digest. Each user who
+signs in on that browser gets one session row recording when each factor was last checked, so
+`max_age`, `prompt=login` and the login policy's lifetimes decide when a user must prove
+something again (`satisfies`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from zitui.core.audit import record
+from zitui.core.clock import Clock
+from zitui.core.context import Actor, Context, RequestMeta
+from zitui.core.credentials import (
+    PasswordChecker,
+    check_user_state,
+    login_policy,
+    user_context,
+)
+from zitui.core.crypto import tokens
+from zitui.core.crypto.passwords import PasswordHasher
+from zitui.core.ids import new_id
+from zitui.core.policies import LoginPolicy, PasswordComplexityPolicy
+from zitui.core.users import password_policy
+from zitui.errors import InvalidArgument, NotFound, PreconditionFailed, ReauthRequired
+from zitui.records import Session
+from zitui.store import Repositories, Store
+
+__all__ = [
+    "PASSWORD_CHANGE_WINDOW",
+    "LoginTarget",
+    "SessionService",
+    "may_change_password",
+    "new_browser_cookie",
+    "satisfies",
+]
+
+_BROWSER_COOKIE = re.compile(r"[A-Za-z0-9_-]{43}")
+MAX_LOGIN_NAME = 320
+# How long after a password check a user who must change it may do so without the current one.
+PASSWORD_CHANGE_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class LoginTarget:
+    """The login name to ask a password for. It says nothing about whether such a user exists."""
+
+    login_name: str
+    org_id: str | None
+
+
+def new_browser_cookie() -> str:
+    """A fresh browser identifier: 32 random bytes, URL-safe."""
+    return tokens.random_token(32)
+
+
+def _browser_digest(browser_cookie: str) -> str | None:
+    return tokens.digest(browser_cookie) if _BROWSER_COOKIE.fullmatch(browser_cookie) else None
+
+
+def satisfies(
+    session: Session,
+    *,
+    now: datetime,
+    max_age: int | None,
+    not_before: datetime | None,
+    policy: LoginPolicy,
+) -> bool:
+    """True when the session's password check is good enough to sign in without a new one.
+
+    The check must lie within the login policy's `password_check_lifetime`, within `max_age`
+    seconds of `now` when given (OIDC Core §3.1.2.1), and at or after `not_before` when given
+    (for `prompt=login`, the auth request's creation). A session whose user must change the
+    password satisfies nothing until the change is made.
+    """
+    checked = session.password_checked_at
+    if checked is None or session.password_change_required:
+        return False
+    if now - checked >= timedelta(seconds=policy.password_check_lifetime_s):
+        return False
+    if max_age is not None and now - checked > timedelta(seconds=max_age):
+        return False
+    return not_before is None or checked >= not_before
+
+
+def may_change_password(session: Session, *, now: datetime) -> bool:
+    """The user must change the password and proved the current one moments ago."""
+    checked = session.password_checked_at
+    return (
+        session.password_change_required
+        and checked is not None
+        and now - checked <= PASSWORD_CHANGE_WINDOW
+    )
+
+
+class SessionService:
+    def __init__(self, store: Store, hasher: PasswordHasher, clock: Clock) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._clock = clock
+        self._checker = PasswordChecker(store, hasher, clock)
+
+    async def resolve_login_name(
+        self, login_name: str, *, org_id: str | None = None
+    ) -> LoginTarget:
+        """The login-name step: check the input and that the policy allows passwords.
+
+        It looks no user up, so its answer and its time are the same for every name; the
+        password step decides (username, `username@domain` on any of the organisation's
+        domains, or a verified email unless the login policy disables it).
+        """
+        name = login_name.strip()
+        if not name:
+            raise InvalidArgument(
+                "login.name_required", "enter your login name", field="login_name"
+            )
+        if len(name) > MAX_LOGIN_NAME or any(c.isspace() or not c.isprintable() for c in name):
+            raise InvalidArgument(
+                "login.name_invalid", "this is not a login name", field="login_name"
+            )
+        await self._password_policy_allows(org_id)
+        return LoginTarget(login_name=name, org_id=org_id or None)
+
+    async def check_password(
+        self,
+        browser_cookie: str,
+        login_name: str,
+        password: str,
+        request: RequestMeta,
+        *,
+        org_id: str | None = None,
+    ) -> Session:
+        """Prove a password and start (or refresh) this browser's session for the user.
+
+        Unknown users, machine users and wrong passwords all raise
+        Unauthenticated("auth.bad_credentials") at the same argon2 cost; failures count
+        towards the lockout policy. The returned session's `password_change_required` tells
+        whether the user must choose a new password before going on.
+        """
+        digest = self._require_browser(browser_cookie)
+        policy = await self._password_policy_allows(org_id)
+        checked = await self._checker.verify(
+            login_name, password, request, policy=policy, org_id=org_id or None
+        )
+        now = checked.context.now()
+        async with self._store.transaction() as tx:
+            session_id = await tx.sessions.record_password_check(
+                digest, checked.user.id, new_id=new_id(), at=now, user_agent=request.user_agent
+            )
+            payload = {"origin": request.origin, "session_id": session_id}
+            await self._checker.confirm(tx, checked, payload=payload)
+            return await _load(tx, session_id)
+
+    async def change_required_password(
+        self, browser_cookie: str, session_id: str, new_password: str, request: RequestMeta
+    ) -> Session:
+        """Set the new password a user must choose, right after proving the current one."""
+        digest = self._require_browser(browser_cookie)
+        now = self._clock.now()
+        async with self._store.reader() as tx:
+            session = await _browser_session(tx, digest, session_id)
+            credentials = await tx.users.find_credentials(session.user_id)
+            complexity = await password_policy(tx, session.org_id)
+        if credentials is None:
+            raise NotFound("session.not_found", "this sign-in has ended")
+        check_user_state(credentials.user)
+        if not session.password_change_required:
+            raise PreconditionFailed(
+                "password.change_not_required", "this password need not be changed"
+            )
+        if not may_change_password(session, now=now):
+            raise ReauthRequired("session.reauth_required", "enter your current password again")
+        complexity.check(new_password, field="new_password")
+        if await self._hasher.verify(credentials.password_hash, new_password):
+            raise InvalidArgument(
+                "password.unchanged", "choose a password you did not use now", field="new_password"
+            )
+        password_hash = await self._hasher.hash(new_password)
+        ctx = user_context(self._clock, credentials.user, request)
+        async with self._store.transaction() as tx:
+            await tx.users.set_password(
+                session.user_id, password_hash, change_required=False, at=now
+            )
+            await tx.sessions.touch(session.id, at=now)
+            await record(
+                tx,
+                ctx,
+                "user.human.password.changed",
+                aggregate=("user", session.user_id),
+                org_id=session.org_id,
+                payload={"change_required": False},
+            )
+            return await _load(tx, session.id)
+
+    async def login_policy(self, org_id: str | None) -> LoginPolicy:
+        """The login policy of an organisation (its override or the default)."""
+        async with self._store.reader() as tx:
+            return await login_policy(tx, org_id)
+
+    async def password_requirements(self, session: Session) -> PasswordComplexityPolicy:
+        """The complexity rules a new password of the session's user must meet."""
+        async with self._store.reader() as tx:
+            return await password_policy(tx, session.org_id)
+
+    async def list_browser_sessions(self, browser_cookie: str) -> list[Session]:
+        """The browser's active sessions, the most recently used first."""
+        digest = _browser_digest(browser_cookie)
+        if digest is None:
+            return []
+        async with self._store.reader() as tx:
+            return await tx.sessions.list_for_browser(digest)
+
+    async def find_browser_session(self, browser_cookie: str, session_id: str) -> Session | None:
+        """The active session `session_id` if it belongs to this browser."""
+        digest = _browser_digest(browser_cookie)
+        if digest is None:
+            return None
+        async with self._store.reader() as tx:
+            try:
+                return await _browser_session(tx, digest, session_id)
+            except NotFound:
+                return None
+
+    async def find_session(self, session_id: str) -> Session | None:
+        """The session if it is active; a terminated session is gone."""
+        async with self._store.reader() as tx:
+            return await tx.sessions.find(session_id)
+
+    async def touch(self, session_id: str) -> None:
+        """Note that the session was used now (it moves to the top of the account list)."""
+        async with self._store.transaction() as tx:
+            await tx.sessions.touch(session_id, at=self._clock.now())
+
+    async def terminate_session(
+        self, browser_cookie: str, session_id: str, *, request: RequestMeta | None = None
+    ) -> None:
+        """Sign one user out of this browser."""
+        digest = _browser_digest(browser_cookie) or ""
+        async with self._store.transaction() as tx:
+            session = await _browser_session(tx, digest, session_id)
+            await self._terminate(tx, [session], request)
+
+    async def terminate_browser(
+        self, browser_cookie: str, *, request: RequestMeta | None = None
+    ) -> list[str]:
+        """Sign every user out of this browser; returns the ended session ids.
+
+        One event records it, on the user of the most recently used session; its payload
+        names every session and user that was signed out.
+        """
+        digest = _browser_digest(browser_cookie)
+        if digest is None:
+            return []
+        async with self._store.transaction() as tx:
+            sessions = await tx.sessions.list_for_browser(digest)
+            return await self._terminate(tx, sessions, request)
+
+    async def terminate_user_sessions(
+        self, user_id: str, *, request: RequestMeta | None = None
+    ) -> list[str]:
+        """End the user's sessions on every browser (a lock, a removal, a reset)."""
+        async with self._store.transaction() as tx:
+            sessions = await tx.sessions.list_for_user(user_id)
+            return await self._terminate(tx, sessions, request, system=True)
+
+    async def _terminate(
+        self,
+        tx: Repositories,
+        sessions: list[Session],
+        request: RequestMeta | None,
+        *,
+        system: bool = False,
+    ) -> list[str]:
+        if not sessions:
+            return []
+        ids = [session.id for session in sessions]
+        newest = sessions[0]
+        request = request or RequestMeta(origin="sessions")
+        ctx = (
+            Context.system(self._clock, origin=request.origin)
+            if system
+            else Context(clock=self._clock, actor=_actor(newest), request=request)
+        )
+        await tx.sessions.terminate(ids, at=ctx.now())
+        payload: dict[str, object] = {"session_ids": ids}
+        users = sorted({session.user_id for session in sessions})
+        if users != [newest.user_id]:
+            payload["user_ids"] = users
+        await record(
+            tx,
+            ctx,
+            "user.session.terminated",
+            aggregate=("user", newest.user_id),
+            org_id=newest.org_id,
+            payload=payload,
+        )
+        return ids
+
+    async def _password_policy_allows(self, org_id: str | None) -> LoginPolicy:
+        policy = await self.login_policy(org_id or None)
+        if not policy.allow_username_password:
+            raise PreconditionFailed(
+                "login.password_not_allowed", "signing in with a password is not allowed here"
+            )
+        return policy
+
+    @staticmethod
+    def _require_browser(browser_cookie: str) -> str:
+        digest = _browser_digest(browser_cookie)
+        if digest is None:
+            raise InvalidArgument("session.browser_invalid", "this browser has no valid cookie")
+        return digest
+
+
+def _actor(session: Session) -> Actor:
+    return Actor(user_id=session.user_id, org_id=session.org_id, login_name=session.login_name)
+
+
+async def _browser_session(tx: Repositories, digest: str, session_id: str) -> Session:
+    session = await tx.sessions.find(session_id, browser_digest=digest)
+    if session is None:
+        raise NotFound("session.not_found", "this sign-in has ended")
+    return session
+
+
+async def _load(tx: Repositories, session_id: str) -> Session:
+    session = await tx.sessions.find(session_id)
+    if session is None:  # written in this very transaction
+        raise NotFound("session.not_found", "this sign-in has ended")
+    return session

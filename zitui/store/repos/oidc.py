@@ -1,0 +1,285 @@
+"""What the OpenID provider reads and writes besides tokens: authorization requests, their
+codes, and lean lookups of clients, audiences and granted roles.
+
+The protocol endpoints are hot paths: every query here is one indexed SQLAlchemy Core
+statement that returns a plain record, never an ORM object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from zitui.records import (
+    AppType,
+    AuthMethod,
+    AuthRequestStatus,
+    GrantedRoles,
+    OidcClient,
+    State,
+    StoredAuthRequest,
+    TokenType,
+)
+from zitui.store.models import (
+    AppRow,
+    AuthCodeRow,
+    AuthRequestRow,
+    OrgDomainRow,
+    ProjectGrantRow,
+    ProjectRow,
+    UserGrantRow,
+)
+from zitui.store.repos.base import Repository, table
+
+AUTH_REQUESTS = table(AuthRequestRow)
+CODES = table(AuthCodeRow)
+APPS = table(AppRow)
+PROJECTS = table(ProjectRow)
+PROJECT_GRANTS = table(ProjectGrantRow)
+USER_GRANTS = table(UserGrantRow)
+DOMAINS = table(OrgDomainRow)
+
+_TUPLES = ("scopes", "prompt", "ui_locales", "acr_values", "amr")
+
+
+@dataclass(frozen=True)
+class StoredCode:
+    auth_request_id: str
+    expires_at: datetime
+    used_at: datetime | None
+
+
+def _auth_request(row: Any) -> StoredAuthRequest:
+    values = dict(row)
+    for name in _TUPLES:
+        values[name] = tuple(values[name])
+    values["status"] = AuthRequestStatus(values["status"])
+    return StoredAuthRequest(**values)
+
+
+class AuthRequestRepository(Repository):
+    async def insert(self, request: StoredAuthRequest) -> None:
+        values = {c.name: getattr(request, c.name) for c in AUTH_REQUESTS.c}
+        for name in _TUPLES:
+            values[name] = list(values[name])
+        values["status"] = request.status.value
+        await self.conn.execute(AUTH_REQUESTS.insert().values(values))
+
+    async def find(self, request_id: str) -> StoredAuthRequest | None:
+        query = sa.select(AUTH_REQUESTS).where(AUTH_REQUESTS.c.id == request_id)
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _auth_request(row)
+
+    async def link(
+        self,
+        request_id: str,
+        *,
+        session_id: str,
+        user_id: str,
+        auth_time: datetime,
+        amr: Collection[str],
+    ) -> bool:
+        """Link a session to a request that has no code yet; False if it has one."""
+        result = await self.conn.execute(
+            AUTH_REQUESTS.update()
+            .where(
+                AUTH_REQUESTS.c.id == request_id,
+                AUTH_REQUESTS.c.status != AuthRequestStatus.CODE_ISSUED.value,
+            )
+            .values(
+                session_id=session_id,
+                user_id=user_id,
+                auth_time=auth_time,
+                amr=list(amr),
+                status=AuthRequestStatus.LINKED.value,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def mark_code_issued(self, request_id: str) -> bool:
+        """Move a linked request on; False when another call was first (one code per request)."""
+        result = await self.conn.execute(
+            AUTH_REQUESTS.update()
+            .where(
+                AUTH_REQUESTS.c.id == request_id,
+                AUTH_REQUESTS.c.status == AuthRequestStatus.LINKED.value,
+            )
+            .values(status=AuthRequestStatus.CODE_ISSUED.value)
+        )
+        return bool(result.rowcount)
+
+    async def insert_code(
+        self, digest: str, request_id: str, *, created_at: datetime, expires_at: datetime
+    ) -> None:
+        await self.conn.execute(
+            CODES.insert().values(
+                code_digest=digest,
+                auth_request_id=request_id,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+        )
+
+    async def find_code(self, digest: str) -> StoredCode | None:
+        query = sa.select(CODES.c.auth_request_id, CODES.c.expires_at, CODES.c.used_at).where(
+            CODES.c.code_digest == digest
+        )
+        row = (await self.conn.execute(query)).first()
+        return None if row is None else StoredCode(*row)
+
+    async def use_code(self, digest: str, *, at: datetime) -> bool:
+        """Mark a code used; False when it was used already (a concurrent redemption)."""
+        result = await self.conn.execute(
+            CODES.update()
+            .where(CODES.c.code_digest == digest, CODES.c.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return bool(result.rowcount)
+
+    async def delete_expired(self, before: datetime) -> int:
+        """Requests (and by foreign key their codes) that ended before `before`."""
+        result = await self.conn.execute(
+            AUTH_REQUESTS.delete().where(AUTH_REQUESTS.c.expires_at <= before)
+        )
+        return int(result.rowcount or 0)
+
+
+_CLIENT = sa.select(
+    APPS.c.id,
+    APPS.c.client_id,
+    APPS.c.name,
+    APPS.c.project_id,
+    APPS.c.org_id,
+    sa.and_(APPS.c.state == State.ACTIVE.value, PROJECTS.c.state == State.ACTIVE.value).label(
+        "active"
+    ),
+    APPS.c.app_type,
+    APPS.c.auth_method,
+    APPS.c.redirect_uris,
+    APPS.c.post_logout_redirect_uris,
+    APPS.c.grant_types,
+    APPS.c.access_token_type,
+    APPS.c.access_token_role_assertion,
+    APPS.c.id_token_role_assertion,
+    APPS.c.id_token_userinfo_assertion,
+    APPS.c.clock_skew_s,
+    PROJECTS.c.role_assertion,
+    PROJECTS.c.role_check,
+    PROJECTS.c.has_project_check,
+    APPS.c.client_secret_digest,
+).join(PROJECTS, PROJECTS.c.id == APPS.c.project_id)
+
+
+def _client(row: Any) -> OidcClient:
+    return OidcClient(
+        app_id=row[0],
+        client_id=row[1],
+        app_name=row[2],
+        project_id=row[3],
+        org_id=row[4],
+        active=bool(row[5]),
+        app_type=AppType(row[6]),
+        auth_method=AuthMethod(row[7]),
+        redirect_uris=tuple(row[8]),
+        post_logout_redirect_uris=tuple(row[9]),
+        grant_types=tuple(row[10]),
+        access_token_type=TokenType(row[11]),
+        access_token_role_assertion=row[12],
+        id_token_role_assertion=row[13],
+        id_token_userinfo_assertion=row[14],
+        clock_skew_s=row[15],
+        project_role_assertion=row[16],
+        project_role_check=row[17],
+        project_has_project_check=row[18],
+        secret_digest=row[19],
+    )
+
+
+class OidcClientRepository(Repository):
+    """Clients, audiences, roles and organisations as tokens and claims need them."""
+
+    async def find_by_client_id(self, client_id: str) -> OidcClient | None:
+        row = (await self.conn.execute(_CLIENT.where(APPS.c.client_id == client_id))).first()
+        return None if row is None else _client(row)
+
+    async def find_by_app_id(self, app_id: str) -> OidcClient | None:
+        row = (await self.conn.execute(_CLIENT.where(APPS.c.id == app_id))).first()
+        return None if row is None else _client(row)
+
+    async def client_ids_of_projects(self, project_ids: Collection[str]) -> dict[str, list[str]]:
+        """The active apps' client ids of each project that exists, by project id."""
+        if not project_ids:
+            return {}
+        query = (
+            sa.select(PROJECTS.c.id, APPS.c.client_id)
+            .select_from(PROJECTS)
+            .join(
+                APPS,
+                sa.and_(APPS.c.project_id == PROJECTS.c.id, APPS.c.state == State.ACTIVE.value),
+                isouter=True,
+            )
+            .where(PROJECTS.c.id.in_(sorted(project_ids)))
+            .order_by(PROJECTS.c.id, APPS.c.client_id)
+        )
+        found: dict[str, list[str]] = {}
+        for project_id, client_id in (await self.conn.execute(query)).all():
+            clients = found.setdefault(project_id, [])
+            if client_id is not None:
+                clients.append(client_id)
+        return found
+
+    async def granted_roles(self, user_id: str, project_ids: Collection[str]) -> list[GrantedRoles]:
+        """The user's active grants on these projects, with the granting organisation's domain."""
+        if not project_ids:
+            return []
+        query = (
+            sa.select(
+                USER_GRANTS.c.project_id,
+                USER_GRANTS.c.org_id,
+                DOMAINS.c.domain,
+                USER_GRANTS.c.role_keys,
+            )
+            .join(
+                DOMAINS,
+                sa.and_(DOMAINS.c.org_id == USER_GRANTS.c.org_id, DOMAINS.c.is_primary.is_(True)),
+                isouter=True,
+            )
+            .where(
+                USER_GRANTS.c.user_id == user_id,
+                USER_GRANTS.c.project_id.in_(sorted(project_ids)),
+                USER_GRANTS.c.state == State.ACTIVE.value,
+            )
+        )
+        return [
+            GrantedRoles(
+                project_id=row[0],
+                org_id=row[1],
+                org_primary_domain=row[2] or "",
+                role_keys=tuple(row[3]),
+            )
+            for row in (await self.conn.execute(query)).all()
+        ]
+
+    async def org_has_project(self, org_id: str, project_id: str) -> bool:
+        """Whether the organisation owns the project or holds an active grant of it."""
+        owns = sa.select(PROJECTS.c.id).where(
+            PROJECTS.c.id == project_id, PROJECTS.c.org_id == org_id
+        )
+        granted = sa.select(PROJECT_GRANTS.c.project_id).where(
+            PROJECT_GRANTS.c.project_id == project_id,
+            PROJECT_GRANTS.c.granted_org_id == org_id,
+            PROJECT_GRANTS.c.state == State.ACTIVE.value,
+        )
+        query = sa.select(sa.or_(sa.exists(owns), sa.exists(granted)))
+        return bool(await self.conn.scalar(query))
+
+    async def org_of_primary_domain(self, domain: str) -> str | None:
+        query = sa.select(DOMAINS.c.org_id).where(
+            DOMAINS.c.domain == domain.lower(), DOMAINS.c.is_primary.is_(True)
+        )
+        org_id: str | None = await self.conn.scalar(query)
+        return org_id

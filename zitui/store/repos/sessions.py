@@ -1,0 +1,146 @@
+"""Browser sessions: one row per (browser, user), found by the digest of the browser cookie."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from zitui.records import Session
+from zitui.store.models import OrgDomainRow, SessionRow, UserRow
+from zitui.store.repos.base import Repository, table
+
+SESSIONS = table(SessionRow)
+USERS = table(UserRow)
+DOMAINS = table(OrgDomainRow)
+
+_SELECT = (
+    sa.select(
+        SESSIONS.c.id,
+        SESSIONS.c.user_id,
+        SESSIONS.c.password_checked_at,
+        SESSIONS.c.second_factor_checked_at,
+        SESSIONS.c.multi_factor_checked_at,
+        SESSIONS.c.created_at,
+        SESSIONS.c.last_used_at,
+        USERS.c.org_id,
+        USERS.c.username,
+        USERS.c.display_name,
+        USERS.c.preferred_language,
+        USERS.c.password_change_required,
+        DOMAINS.c.domain.label("primary_domain"),
+    )
+    .join(USERS, USERS.c.id == SESSIONS.c.user_id)
+    .join(
+        DOMAINS,
+        sa.and_(DOMAINS.c.org_id == USERS.c.org_id, DOMAINS.c.is_primary.is_(True)),
+        isouter=True,
+    )
+    .where(SESSIONS.c.terminated_at.is_(None))
+)
+
+
+def _session(row: Any) -> Session:
+    domain = row["primary_domain"]
+    return Session(
+        id=row["id"],
+        user_id=row["user_id"],
+        org_id=row["org_id"],
+        login_name=f"{row['username']}@{domain}" if domain else row["username"],
+        display_name=row["display_name"],
+        password_checked_at=row["password_checked_at"],
+        second_factor_checked_at=row["second_factor_checked_at"],
+        multi_factor_checked_at=row["multi_factor_checked_at"],
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        preferred_language=row["preferred_language"],
+        password_change_required=row["password_change_required"],
+    )
+
+
+class SessionRepository(Repository):
+    """Every query but `record_password_check` sees active (not terminated) sessions only."""
+
+    async def find(self, session_id: str, *, browser_digest: str | None = None) -> Session | None:
+        """The session; with `browser_digest`, only if it belongs to that browser."""
+        query = _SELECT.where(SESSIONS.c.id == session_id)
+        if browser_digest is not None:
+            query = query.where(SESSIONS.c.browser_digest == browser_digest)
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _session(row)
+
+    async def list_for_browser(self, browser_digest: str) -> list[Session]:
+        """The browser's sessions, the most recently used first."""
+        query = _SELECT.where(SESSIONS.c.browser_digest == browser_digest).order_by(
+            SESSIONS.c.last_used_at.desc(), SESSIONS.c.id.desc()
+        )
+        return [_session(row) for row in (await self.conn.execute(query)).mappings()]
+
+    async def list_for_user(self, user_id: str) -> list[Session]:
+        """The user's sessions on every browser, the most recently used first."""
+        query = _SELECT.where(SESSIONS.c.user_id == user_id).order_by(
+            SESSIONS.c.last_used_at.desc(), SESSIONS.c.id.desc()
+        )
+        return [_session(row) for row in (await self.conn.execute(query)).mappings()]
+
+    async def record_password_check(
+        self, browser_digest: str, user_id: str, *, new_id: str, at: datetime, user_agent: str
+    ) -> str:
+        """Note a password check for (browser, user) and return the session's id.
+
+        An active session keeps its id; a terminated one is replaced by a fresh row with
+        `new_id`, so an id once ended never becomes valid again. A concurrent check that
+        inserted the row first is joined (the unique constraint decides the race).
+        """
+        existing = await self._row(browser_digest, user_id)
+        if existing is not None and existing.terminated_at is not None:
+            await self.conn.execute(SESSIONS.delete().where(SESSIONS.c.id == existing.id))
+            existing = None
+        if existing is None:
+            values = {
+                "id": new_id,
+                "browser_digest": browser_digest,
+                "user_id": user_id,
+                "password_checked_at": at,
+                "user_agent": user_agent[:400],
+                "created_at": at,
+                "last_used_at": at,
+            }
+            try:
+                async with self.conn.begin_nested():
+                    await self.conn.execute(SESSIONS.insert().values(**values))
+                return new_id
+            except sa_exc.IntegrityError:
+                existing = await self._row(browser_digest, user_id)
+                if existing is None:
+                    raise
+        await self.conn.execute(
+            SESSIONS.update()
+            .where(SESSIONS.c.id == existing.id)
+            .values(password_checked_at=at, last_used_at=at, terminated_at=None)
+        )
+        return str(existing.id)
+
+    async def touch(self, session_id: str, *, at: datetime) -> None:
+        await self.conn.execute(
+            SESSIONS.update()
+            .where(SESSIONS.c.id == session_id, SESSIONS.c.terminated_at.is_(None))
+            .values(last_used_at=at)
+        )
+
+    async def terminate(self, session_ids: Collection[str], *, at: datetime) -> None:
+        if session_ids:
+            await self.conn.execute(
+                SESSIONS.update()
+                .where(SESSIONS.c.id.in_(list(session_ids)), SESSIONS.c.terminated_at.is_(None))
+                .values(terminated_at=at)
+            )
+
+    async def _row(self, browser_digest: str, user_id: str) -> Any:
+        query = sa.select(SESSIONS.c.id, SESSIONS.c.terminated_at).where(
+            SESSIONS.c.browser_digest == browser_digest, SESSIONS.c.user_id == user_id
+        )
+        return (await self.conn.execute(query)).first()

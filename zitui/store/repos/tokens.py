@@ -1,0 +1,114 @@
+"""Issued access and refresh tokens, found by the SHA-256 digest of their value (or a JWT's id).
+
+These queries serve the token, userinfo and introspection endpoints: each is one statement on
+a unique or indexed column.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from zitui.records import AccessTokenInfo, RefreshTokenInfo
+from zitui.store.models import AccessTokenRow, RefreshTokenRow
+from zitui.store.repos.base import Repository, table
+
+ACCESS = table(AccessTokenRow)
+REFRESH = table(RefreshTokenRow)
+
+_ACCESS_COLUMNS = [c for c in ACCESS.c if c.name != "token_digest"]
+_REFRESH_COLUMNS = [c for c in REFRESH.c if c.name != "token_digest"]
+_TUPLES = ("scopes", "audience", "amr")
+
+
+def _values(record: Any, columns: list[sa.Column[Any]]) -> dict[str, Any]:
+    values = {c.name: getattr(record, c.name) for c in columns}
+    for name in _TUPLES:
+        values[name] = list(values[name])
+    return values
+
+
+def _record(kind: Any, row: Any) -> Any:
+    values = dict(row)
+    for name in _TUPLES:
+        values[name] = tuple(values[name])
+    return kind(**values)
+
+
+class AccessTokenRepository(Repository):
+    async def insert(self, token: AccessTokenInfo, *, digest: str | None) -> None:
+        """Store a token; opaque ones with their digest, JWTs (`digest=None`) by `id` only."""
+        values = _values(token, _ACCESS_COLUMNS) | {"token_digest": digest}
+        await self.conn.execute(ACCESS.insert().values(values))
+
+    async def find_by_digest(self, digest: str) -> AccessTokenInfo | None:
+        query = sa.select(*_ACCESS_COLUMNS).where(ACCESS.c.token_digest == digest)
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _record(AccessTokenInfo, row)
+
+    async def find(self, token_id: str) -> AccessTokenInfo | None:
+        query = sa.select(*_ACCESS_COLUMNS).where(ACCESS.c.id == token_id)
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _record(AccessTokenInfo, row)
+
+    async def revoke(self, token_id: str, *, at: datetime) -> None:
+        await self.conn.execute(
+            ACCESS.update()
+            .where(ACCESS.c.id == token_id, ACCESS.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    async def revoke_for_grant(self, auth_request_id: str, *, at: datetime) -> int:
+        """Every token issued from one authorization (its code and the refreshes after it)."""
+        result = await self.conn.execute(
+            ACCESS.update()
+            .where(ACCESS.c.auth_request_id == auth_request_id, ACCESS.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return int(result.rowcount or 0)
+
+    async def delete_expired(self, before: datetime) -> int:
+        result = await self.conn.execute(ACCESS.delete().where(ACCESS.c.expires_at <= before))
+        return int(result.rowcount or 0)
+
+
+class RefreshTokenRepository(Repository):
+    async def insert(self, token: RefreshTokenInfo, *, digest: str) -> None:
+        values = _values(token, _REFRESH_COLUMNS) | {"token_digest": digest}
+        await self.conn.execute(REFRESH.insert().values(values))
+
+    async def find_by_digest(self, digest: str) -> RefreshTokenInfo | None:
+        query = sa.select(*_REFRESH_COLUMNS).where(REFRESH.c.token_digest == digest)
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _record(RefreshTokenInfo, row)
+
+    async def rotate(self, token_id: str, *, at: datetime) -> bool:
+        """Mark a live token as used; False when it was rotated or revoked meanwhile."""
+        result = await self.conn.execute(
+            REFRESH.update()
+            .where(
+                REFRESH.c.id == token_id,
+                REFRESH.c.rotated_at.is_(None),
+                REFRESH.c.revoked_at.is_(None),
+            )
+            .values(rotated_at=at)
+        )
+        return bool(result.rowcount)
+
+    async def revoke_family(self, family_id: str, *, at: datetime) -> int:
+        result = await self.conn.execute(
+            REFRESH.update()
+            .where(REFRESH.c.family_id == family_id, REFRESH.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return int(result.rowcount or 0)
+
+    async def delete_expired(self, before: datetime) -> int:
+        result = await self.conn.execute(
+            REFRESH.delete().where(
+                sa.or_(REFRESH.c.absolute_expires_at <= before, REFRESH.c.idle_expires_at <= before)
+            )
+        )
+        return int(result.rowcount or 0)
