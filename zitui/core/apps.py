@@ -130,14 +130,14 @@ class AppService:
                 raise _name_taken()
             await tx.apps.insert(app, secret_digest=tokens.digest(secret) if secret else None)
             payload = {"name": name, "client_id": app.client_id, **_config_payload(config)}
-            await _record(tx, ctx, "project.application.added", app, payload)
+            await record_app_event(tx, ctx, "project.application.added", app, payload)
         return app, secret
 
     async def rename_app(self, ctx: Context, app_id: str, name: str) -> App:
         await self._app(ctx, "project.app.write", app_id)
         name = validation.text(name, field="name")
         async with self._store.transaction() as tx:
-            app = await _load(tx, app_id)
+            app = await load_app(tx, app_id)
             if app.name == name:
                 return app
             other = await tx.apps.find_by_name(app.project_id, name)
@@ -145,7 +145,7 @@ class AppService:
                 raise _name_taken()
             renamed = replace(app, name=name, updated_at=ctx.now())
             await tx.apps.update(renamed)
-            await _record(tx, ctx, "project.application.changed", app, {"name": name})
+            await record_app_event(tx, ctx, "project.application.changed", app, {"name": name})
         return renamed
 
     async def update_oidc_config(
@@ -168,7 +168,7 @@ class AppService:
         config = checked(change.applied_to(app_config(current)))
         uses_secret = config.auth_method in SECRET_METHODS
         async with self._store.transaction() as tx:
-            app = await _load(tx, app_id)
+            app = await load_app(tx, app_id)
             secret = new_client_secret() if uses_secret and not app.has_secret else None
             before, after = _config_payload(app_config(app)), _config_payload(config)
             changes = {k: v for k, v in after.items() if before[k] != v}
@@ -180,7 +180,7 @@ class AppService:
                 digest = tokens.digest(secret) if secret else None
                 await tx.apps.set_secret_digest(app_id, digest, at=ctx.now())
             payload = {**changes, "secret_generated": secret is not None}
-            await _record(tx, ctx, "project.application.config.oidc.changed", app, payload)
+            await record_app_event(tx, ctx, "project.application.config.oidc.changed", app, payload)
         return changed, secret
 
     async def regenerate_client_secret(self, ctx: Context, app_id: str) -> str:
@@ -188,7 +188,7 @@ class AppService:
         await self._app(ctx, "project.app.write", app_id)
         secret = new_client_secret()
         async with self._store.transaction() as tx:
-            app = await _load(tx, app_id)
+            app = await load_app(tx, app_id)
             if app.auth_method not in SECRET_METHODS:
                 raise PreconditionFailed(
                     "app.secret.not_used",
@@ -196,7 +196,7 @@ class AppService:
                     field="auth_method",
                 )
             await tx.apps.set_secret_digest(app_id, tokens.digest(secret), at=ctx.now())
-            await _record(tx, ctx, "project.application.oidc.secret.changed", app, {})
+            await record_app_event(tx, ctx, "project.application.oidc.secret.changed", app, {})
         return secret
 
     async def deactivate_app(self, ctx: Context, app_id: str) -> App:
@@ -209,10 +209,10 @@ class AppService:
     async def remove_app(self, ctx: Context, app_id: str) -> None:
         await self._app(ctx, "project.app.delete", app_id)
         async with self._store.transaction() as tx:
-            app = await _load(tx, app_id)
+            app = await load_app(tx, app_id)
             await tx.apps.delete(app_id)
             payload = {"name": app.name, "client_id": app.client_id}
-            await _record(tx, ctx, "project.application.removed", app, payload)
+            await record_app_event(tx, ctx, "project.application.removed", app, payload)
 
     async def get_app(self, ctx: Context, app_id: str) -> App:
         return await self._app(ctx, "project.app.read", app_id)
@@ -241,21 +241,21 @@ class AppService:
     async def _app(self, ctx: Context, permission: str, app_id: str) -> App:
         """Load an app and require `permission` on its project (outside any transaction)."""
         async with self._store.reader() as tx:
-            app = await _load(tx, app_id)
+            app = await load_app(tx, app_id)
         await self._authz.require(ctx, permission, _resource(app))
         return app
 
     async def _set_state(self, ctx: Context, app_id: str, state: State, event_type: str) -> App:
         await self._app(ctx, "project.app.write", app_id)
         async with self._store.transaction() as tx:
-            app = await _load(tx, app_id)
+            app = await load_app(tx, app_id)
             if app.state is state:
                 raise PreconditionFailed(
                     f"app.already_{state.value}", f"the application is already {state.value}"
                 )
             changed = replace(app, state=state, updated_at=ctx.now())
             await tx.apps.update(changed)
-            await _record(tx, ctx, event_type, app, {})
+            await record_app_event(tx, ctx, event_type, app, {})
         return changed
 
 
@@ -285,14 +285,14 @@ def _name_taken() -> AlreadyExists:
     )
 
 
-async def _load(tx: Repositories, app_id: str) -> App:
+async def load_app(tx: Repositories, app_id: str) -> App:
     app = await tx.apps.find(app_id)
     if app is None:
         raise NotFound("app.not_found", "no such application", field="app_id")
     return app
 
 
-async def _record(
+async def record_app_event(
     tx: Repositories, ctx: Context, event_type: str, app: App, payload: Mapping[str, object]
 ) -> None:
     await record(

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from zitui.core import validation
-from zitui.core.audit import record
+from zitui.core.apps import load_app, record_app_event
 from zitui.core.authz import Authorizer
 from zitui.core.context import Context
 from zitui.core.ids import new_id
 from zitui.core.permissions import Resource
 from zitui.errors import NotFound, PreconditionFailed
 from zitui.records import App, AppKey, AuthMethod
-from zitui.store import Repositories, Store
+from zitui.store import Store
 
 APP_KEY_BITS = 2048
 
@@ -53,13 +52,13 @@ class AppKeyCommands:
         private_pem, public_pem = await asyncio.to_thread(_new_key_pair)
         key = AppKey(id=new_id(), app_id=app_id, created_at=ctx.now(), expires_at=expires_at)
         async with self._store.transaction() as tx:
-            await _load(tx, app_id)
+            await load_app(tx, app_id)
             await tx.app_keys.insert(key, public_key_pem=public_pem)
             payload = {
                 "key_id": key.id,
                 "expires_at": expires_at.isoformat() if expires_at else None,
             }
-            await _record(tx, ctx, "project.application.key.added", app, payload)
+            await record_app_event(tx, ctx, "project.application.key.added", app, payload)
         key_file = {
             "type": "application",
             "keyId": key.id,
@@ -80,11 +79,13 @@ class AppKeyCommands:
         async with self._store.transaction() as tx:
             if not await tx.app_keys.delete(app_id, key_id):
                 raise NotFound("app.key.not_found", "the app has no such key", field="key_id")
-            await _record(tx, ctx, "project.application.key.removed", app, {"key_id": key_id})
+            await record_app_event(
+                tx, ctx, "project.application.key.removed", app, {"key_id": key_id}
+            )
 
     async def _authorized_app(self, ctx: Context, permission: str, app_id: str) -> App:
         async with self._store.reader() as tx:
-            app = await _load(tx, app_id)
+            app = await load_app(tx, app_id)
         await self._authz.require(
             ctx, permission, Resource(org_id=app.org_id, project_id=app.project_id)
         )
@@ -103,23 +104,3 @@ def _new_key_pair() -> tuple[str, str]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return private_pem.decode(), public_pem.decode()
-
-
-async def _load(tx: Repositories, app_id: str) -> App:
-    app = await tx.apps.find(app_id)
-    if app is None:
-        raise NotFound("app.not_found", "no such application", field="app_id")
-    return app
-
-
-async def _record(
-    tx: Repositories, ctx: Context, event_type: str, app: App, payload: dict[str, Any]
-) -> None:
-    await record(
-        tx,
-        ctx,
-        event_type,
-        aggregate=("app", app.id),
-        org_id=app.org_id,
-        payload={"project_id": app.project_id, **payload},
-    )
