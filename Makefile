@@ -34,7 +34,12 @@ dist/zitui: $(STAMP) $(SOURCES)
 
 binary: dist/zitui
 
-test: $(STAMP) system-deps dist/zitui
+# The strict relying party of tests/rp (npm openid-client), pinned by its lock file.
+tests/rp/node_modules: tests/rp/package-lock.json
+	cd tests/rp && npm ci --no-audit --no-fund
+	@touch $@
+
+test: $(STAMP) system-deps dist/zitui tests/rp/node_modules
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -44,6 +49,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/argon2_rate.py
+	$(BIN)/python bench/oidc.py
 
 clean:
 	rm -rf build dist $(VENV)

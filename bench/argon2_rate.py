@@ -29,14 +29,17 @@ async def rate(hasher: PasswordHasher) -> float:
 
 async def main() -> None:
     settings = load_settings()
-    profile = Argon2Profile(settings.argon2_memory_kib, settings.argon2_time_cost,
-                            settings.argon2_parallelism)
+    profile = Argon2Profile(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
     single = PasswordHasher(profile, max_concurrency=1)
     parallel = PasswordHasher(profile, max_concurrency=settings.hash_slots)
     baseline = statistics.median([await rate(single) for _ in range(ROUNDS)])
     measured = statistics.median([await rate(parallel) for _ in range(ROUNDS)])
-    print(f"profile m={profile.memory_kib} KiB t={profile.time_cost} p={profile.parallelism}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"profile m={profile.memory_kib} KiB t={profile.time_cost} p={profile.parallelism}, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"one slot:   {baseline:8.1f} hashes/s (baseline)")
     print(f"{settings.hash_slots} slots:    {measured:8.1f} hashes/s ({measured / baseline:.2f}x)")
 

@@ -60,8 +60,10 @@ def main() -> None:
             elapsed, memory = one_start(binary, data)
             again.append(elapsed)
             rss.append(memory)
-        print(f"{name:<18}{statistics.median(first):>14.3f}{statistics.median(again):>12.3f}"
-              f"{statistics.median(rss):>10.1f}")
+        print(
+            f"{name:<18}{statistics.median(first):>14.3f}{statistics.median(again):>12.3f}"
+            f"{statistics.median(rss):>10.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -51,16 +52,26 @@ def run(
 
 
 def spawn(
-    args: list[str], env: dict[str, str], binary: Path | None = None
+    args: list[str], env: dict[str, str], binary: Path | None = None, *, log: Path | None = None
 ) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        zitui_command(binary) + args,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    """Start zitui; its output is piped, or written to `log` for long runs.
+
+    `serve` logs every request on standard error: a pipe nobody reads fills after a few
+    hundred requests and then blocks the server, so load runs must pass `log`.
+    """
+    sink: Any = log.open("a") if log else subprocess.PIPE
+    try:
+        return subprocess.Popen(
+            zitui_command(binary) + args,
+            env=env,
+            stdout=sink,
+            stderr=sink,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        if log:
+            sink.close()
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) -> httpx2.Response:
