@@ -8,17 +8,14 @@ whoever can mint a credential for a machine user can act with all of its manager
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from zitui.core import validation
 from zitui.core.audit import record
 from zitui.core.context import Context
 from zitui.core.crypto import tokens
+from zitui.core.crypto.key_pairs import new_key_pair
 from zitui.core.ids import new_id
 from zitui.core.permissions import Resource
 from zitui.core.user_base import UserServiceBase, check_new_username, load_machine
@@ -26,7 +23,6 @@ from zitui.errors import InvalidArgument, NotFound
 from zitui.records import MachineKey, PersonalAccessToken, TokenType, User, UserKind, UserState
 from zitui.store import Repositories
 
-MACHINE_KEY_BITS = 2048  # ZITADEL's SystemDefaults.SecretGenerators.MachineKeySize
 ISSUE = "user.credential.write"
 
 
@@ -70,7 +66,7 @@ class MachineService(UserServiceBase):
         """
         await self._authorized(ctx, ISSUE, user_id)
         expires_at = validation.expiry(expires_at, now=ctx.now())
-        private_pem, public_pem = await asyncio.to_thread(_new_key_pair)
+        private_pem, public_pem = await new_key_pair()
         key = MachineKey(id=new_id(), user_id=user_id, created_at=ctx.now(), expires_at=expires_at)
         async with self._store.transaction() as tx:
             user = await load_machine(tx, user_id)
@@ -155,20 +151,6 @@ class MachineService(UserServiceBase):
                 raise NotFound("machine.secret.not_found", "the user has no client secret")
             await tx.users.set_secret_digest(user_id, None, at=ctx.now())
             await _record(tx, ctx, user, "user.machine.secret.removed", {})
-
-
-def _new_key_pair() -> tuple[str, str]:
-    """A PKCS#1 private PEM (`BEGIN RSA PRIVATE KEY`, as ZITADEL hands out) and its public PEM."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=MACHINE_KEY_BITS)
-    private_pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public_pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private_pem.decode(), public_pem.decode()
 
 
 def _token_type(value: TokenType | str) -> TokenType:

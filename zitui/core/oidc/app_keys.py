@@ -8,23 +8,18 @@ the store keeps only the public half. The app signs its client assertions with i
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from zitui.core import validation
 from zitui.core.apps import load_app, record_app_event
 from zitui.core.authz import Authorizer
 from zitui.core.context import Context
+from zitui.core.crypto.key_pairs import new_key_pair
 from zitui.core.ids import new_id
 from zitui.core.permissions import Resource
 from zitui.errors import NotFound, PreconditionFailed
 from zitui.records import App, AppKey, AuthMethod
 from zitui.store import Store
-
-APP_KEY_BITS = 2048
 
 
 class AppKeyCommands:
@@ -49,7 +44,7 @@ class AppKeyCommands:
                 field="auth_method",
             )
         expires_at = validation.expiry(expires_at, now=ctx.now())
-        private_pem, public_pem = await asyncio.to_thread(_new_key_pair)
+        private_pem, public_pem = await new_key_pair()
         key = AppKey(id=new_id(), app_id=app_id, created_at=ctx.now(), expires_at=expires_at)
         async with self._store.transaction() as tx:
             await load_app(tx, app_id)
@@ -90,17 +85,3 @@ class AppKeyCommands:
             ctx, permission, Resource(org_id=app.org_id, project_id=app.project_id)
         )
         return app
-
-
-def _new_key_pair() -> tuple[str, str]:
-    """A PKCS#1 private PEM (`BEGIN RSA PRIVATE KEY`, as ZITADEL hands out) and its public PEM."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=APP_KEY_BITS)
-    private_pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public_pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private_pem.decode(), public_pem.decode()
