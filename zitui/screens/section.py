@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,9 +15,12 @@ from textual.worker import Worker
 from zitui.core.context import Context
 from zitui.core.permissions import Resource
 from zitui.core.services import Services
+from zitui.records import Organization
 from zitui.screens.confirm import ConfirmModal
 from zitui.screens.feedback import report
 from zitui.screens.form import Field, FormModal, Values
+from zitui.screens.paged_table import PagedTable
+from zitui.screens.pickers import org_picker
 from zitui.screens.secret import SecretModal
 from zitui.screens.session import SignedOut
 
@@ -123,3 +126,80 @@ class SectionScreen(Screen[None]):
 
     def action_sign_out(self) -> None:
         self.post_message(SignedOut())
+
+
+FILTER_BINDINGS = [
+    Binding("f", "filter", "Filter by organisation"),
+    Binding("a", "all_orgs", "All organisations"),
+]
+
+
+class OrgFilteredScreen(SectionScreen):
+    """The organisation filter shared by the users and projects lists.
+
+    With `fixed`, the screen was opened from an organisation and stays on it.
+    """
+
+    ITEM: ClassVar[str]  # "user", "project": the singular the prompts use
+    TABLE_ID: ClassVar[str]
+
+    def __init__(
+        self,
+        services: Services,
+        context: Context,
+        *,
+        org: Organization | None = None,
+        fixed: bool = False,
+    ) -> None:
+        super().__init__(services, context)
+        self.org = org
+        self.fixed = fixed and org is not None
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one(f"#{self.TABLE_ID}", PagedTable)
+
+    def describe_filter(self) -> str:
+        where = f"Organisation {self.org.name}" if self.org else "All organisations you manage"
+        return f"{where}. Enter opens a {self.ITEM}."
+
+    def may_create(self, permission: str) -> bool:
+        """Whether `permission` holds in the filtered organisation, or in any if none is."""
+        if self.org is not None:
+            return self.can(permission, Resource(org_id=self.org.id))
+        scope = self.context.org_scope(permission)
+        return scope is None or bool(scope)
+
+    def filter_action_allowed(self, action: str) -> bool | None:
+        """For `check_action`: None when `action` is not one of the filter's."""
+        if action == "filter":
+            return not self.fixed
+        if action == "all_orgs":
+            return not self.fixed and self.org is not None
+        return None
+
+    def set_org(self, org: Organization | None) -> None:
+        self.org = org
+        self.query_one("#section-detail", Static).update(self.describe_filter())
+        self.table.reload(first_page=True)
+        self.refresh_bindings()
+
+    def action_filter(self) -> None:
+        self.pick_org(f"Show the {self.ITEM}s of which organisation?", self.set_org)
+
+    def action_all_orgs(self) -> None:
+        self.set_org(None)
+
+    def in_org(self, then: Callable[[Organization], None]) -> None:
+        """Call `then` with the filtered organisation, or with one the operator picks."""
+        if self.org is not None:
+            then(self.org)
+            return
+        self.pick_org(f"Create the {self.ITEM} in which organisation?", then)
+
+    def pick_org(self, title: str, then: Callable[[Organization], None]) -> None:
+        def picked(org: Organization | None) -> None:
+            if org is not None:
+                then(org)
+
+        self.app.push_screen(org_picker(self.services, self.context, title), picked)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
-from zitui.core.context import Context
-from zitui.core.permissions import Resource
-from zitui.core.services import Services
 from zitui.core.users import NewHumanUser
 from zitui.records import Organization, Page, TokenType, User
 from zitui.screens.form import Field, Values
 from zitui.screens.paged_table import Column, Nouns, PagedTable
-from zitui.screens.pickers import org_picker
-from zitui.screens.section import SectionScreen
+from zitui.screens.section import FILTER_BINDINGS, OrgFilteredScreen
 from zitui.screens.user import UserScreen
 
 USER_COLUMNS = (
@@ -83,29 +78,18 @@ def new_human_user(values: Values) -> NewHumanUser:
     )
 
 
-class UsersScreen(SectionScreen):
+class UsersScreen(OrgFilteredScreen):
     """All users the actor may read, or those of one organisation (`org`)."""
 
     CSS_PATH = Path(__file__).with_name("users.tcss")
     AUTO_FOCUS = "#users-table"
+    ITEM = "user"
+    TABLE_ID = "users"
     BINDINGS = [
         Binding("c", "create", "New user"),
         Binding("s", "create_machine", "New service user"),
-        Binding("f", "filter", "Filter by organisation"),
-        Binding("a", "all_orgs", "All organisations"),
+        *FILTER_BINDINGS,
     ]
-
-    def __init__(
-        self,
-        services: Services,
-        context: Context,
-        *,
-        org: Organization | None = None,
-        fixed: bool = False,
-    ) -> None:
-        super().__init__(services, context)
-        self.org = org
-        self.fixed = fixed and org is not None
 
     def compose(self) -> ComposeResult:
         yield from self.title_bar("Users", self.describe_filter())
@@ -118,11 +102,6 @@ class UsersScreen(SectionScreen):
         )
         yield Footer(compact=True)
 
-    def describe_filter(self) -> str:
-        if self.org is None:
-            return "All organisations you manage. Enter opens a user."
-        return f"Organisation {self.org.name}. Enter opens a user."
-
     async def load_page(self, search: str, offset: int, limit: int) -> Page[User]:
         return await self.services.users.list_users(
             self.context,
@@ -132,60 +111,18 @@ class UsersScreen(SectionScreen):
             limit=limit,
         )
 
-    @property
-    def users(self) -> PagedTable:
-        return self.query_one("#users", PagedTable)
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("create", "create_machine"):
-            scope = self.context.org_scope("user.write")
-            if self.org is not None:
-                return self.can("user.write", Resource(org_id=self.org.id))
-            return scope is None or bool(scope)
-        if action == "filter":
-            return not self.fixed
-        if action == "all_orgs":
-            return not self.fixed and self.org is not None
-        return True
-
-    def set_org(self, org: Organization | None) -> None:
-        self.org = org
-        self.query_one("#section-detail", Static).update(self.describe_filter())
-        self.users.reload(first_page=True)
-        self.refresh_bindings()
-
-    def action_filter(self) -> None:
-        def picked(org: Organization | None) -> None:
-            if org is not None:
-                self.set_org(org)
-
-        self.app.push_screen(
-            org_picker(self.services, self.context, "Show the users of which organisation?"),
-            picked,
-        )
-
-    def action_all_orgs(self) -> None:
-        self.set_org(None)
+            return self.may_create("user.write")
+        allowed = self.filter_action_allowed(action)
+        return True if allowed is None else allowed
 
     @on(PagedTable.Opened, "#users")
     def open_user(self, event: PagedTable.Opened) -> None:
         self.app.push_screen(UserScreen(self.services, self.context, event.item), self.closed)
 
     def closed(self, _: object) -> None:
-        self.users.reload()
-
-    def in_org(self, then: Callable[[Organization], None]) -> None:
-        """Call `then` with the filtered organisation, or with one the operator picks."""
-        if self.org is not None:
-            then(self.org)
-            return
-
-        def picked(org: Organization | None) -> None:
-            if org is not None:
-                then(org)
-
-        title = "Create the user in which organisation?"
-        self.app.push_screen(org_picker(self.services, self.context, title), picked)
+        self.table.reload()
 
     def action_create(self) -> None:
         self.in_org(self.create_in)
@@ -255,4 +192,4 @@ class UsersScreen(SectionScreen):
 
     def created(self, user: User) -> None:
         self.notify(f"User {user.login_name} is created.", title="Created", markup=False)
-        self.users.reload()
+        self.table.reload()
