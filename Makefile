@@ -46,7 +46,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check zitui tests bench
 	$(BIN)/mypy
 
+# wrk (Debian) drives the single-request measures of bench/oidc.py.
 bench: $(STAMP)
+	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES=wrk
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/argon2_rate.py
 	$(BIN)/python bench/oidc.py

@@ -1,42 +1,50 @@
 """OpenID provider throughput of a real `zitui serve` on 127.0.0.1, in one run.
 
 Provisions a data directory with `zitui apply` (a machine user with a secret and a PAT, a user
-with a password, a web app and an API app), starts `python -m zitui serve` on a free port with the
-configured argon2 profile, and measures with an async httpx2 client, each for a few seconds:
-client_credentials grants, userinfo with the PAT, introspection, and full password logins
-(authorize → login name → password → callback → token). Prints rate, p50 and p99 per measure,
-and the raw argon2 hashes/s of the same profile as the ceiling for logins.
-Usage: python bench/oidc.py [--seconds S] [--concurrency N]
+with a password, a web app and an API app) and starts `python -m zitui serve` on a free port
+with the configured argon2 profile. Then, each for a few seconds and `--runs` times:
+
+- client_credentials grants, introspection and userinfo (with the PAT), driven by `wrk`
+  (Debian's package; `make bench` installs it), a C load generator that leaves the CPU to the
+  server;
+- full password logins (authorize → login name → password → callback → token) by concurrent
+  lean Python browsers (bench/lean_http.py), each keeping its connection like a browser.
+
+Prints the median rate with its run's p50 and p99, and the raw argon2 hashes/s of the same
+profile, measured in the same run with the server idle: the ceiling for logins.
+Runs the whole set once per `--workers` count (one and two server processes by default).
+Usage: python bench/oidc.py [--seconds S] [--concurrency N] [--runs R] [--workers N ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx2
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.lean_http import LeanBrowser, Reply  # noqa: E402
 from tests.processes import free_port, run, spawn, wait_healthy, zitui_env  # noqa: E402
 from zitui.config import load_settings  # noqa: E402
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher  # noqa: E402
 
 PASSWORD = "Bench-Pass-1!"
 LOGIN_NAME = "ben@bench.example.com"
-MAX_REQUESTS = 20_000
 LOGIN_NAME_PATH = "/ui/login/loginname"
 PASSWORD_PATH = "/ui/login/password"
 
@@ -76,38 +84,35 @@ auth_method = "basic"
 """
 
 
+@dataclass
 class Result:
-    def __init__(self, name: str, latencies: list[float], errors: int, elapsed: float) -> None:
-        self.name, self.latencies, self.errors, self.elapsed = name, latencies, errors, elapsed
+    name: str
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    count: int
+    errors: int
 
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.elapsed
 
-    def percentile(self, q: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+def median_run(runs: list[Result]) -> Result:
+    return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
 
 
 async def measure(
     name: str, one: Callable[[], Awaitable[bool]], seconds: float, concurrency: int
 ) -> Result:
-    """Run `one` from `concurrency` workers for `seconds` (at most MAX_REQUESTS calls)."""
+    """Run `one` from `concurrency` workers for `seconds`."""
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
-    budget = [MAX_REQUESTS]
 
     async def worker() -> None:
         nonlocal errors
-        while time.perf_counter() < deadline and budget[0] > 0:
-            budget[0] -= 1
+        while time.perf_counter() < deadline:
             start = time.perf_counter()
             try:
                 ok = await one()
-            except httpx2.HTTPError:  # a timeout or a refused connection counts as an error
+            except (OSError, asyncio.IncompleteReadError, RuntimeError):
                 ok = False
             if ok:
                 latencies.append(time.perf_counter() - start)
@@ -116,7 +121,58 @@ async def measure(
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Result(name, latencies, errors, time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    ordered = sorted(latencies) or [float("nan")]
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    return Result(name, len(latencies) / elapsed, at(0.5), at(0.99), len(latencies), errors)
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    found = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not found:
+        raise RuntimeError(f"wrk printed an unexpected latency {text!r}")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+def wrk(
+    name: str, url: str, script: str, *, seconds: float, concurrency: int, workdir: Path
+) -> Result:
+    """One wrk run (one thread, `concurrency` keep-alive connections) of a Lua request."""
+    lua = workdir / "request.lua"
+    lua.write_text(script)
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency"]
+        + ["-s", str(lua), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", done).group(1))  # type: ignore[union-attr]
+    count = int(re.search(r"(\d+) requests in", done).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", done).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", done).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", done)
+    failed = re.search(r"Socket errors:.*?timeout (\d+)", done)
+    errors = (int(bad.group(1)) if bad else 0) + (int(failed.group(1)) if failed else 0)
+    return Result(name, rate, p50, p99, count, errors)
+
+
+def lua_request(method: str, headers: dict[str, str], body: str = "") -> str:
+    lines = [f'wrk.method = "{method}"']
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    if body:
+        lines.append(f'wrk.body = "{body}"')
+    return "\n".join(lines) + "\n"
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 def form(html: str, action: str) -> dict[str, str]:
@@ -135,103 +191,113 @@ def form(html: str, action: str) -> dict[str, str]:
     raise RuntimeError(f"no form posting to {action}")
 
 
-async def follow(browser: httpx2.AsyncClient, response: httpx2.Response, stop: str) -> Any:
-    while response.status_code in (302, 303):
-        location = response.headers["location"]
+async def follow(browser: LeanBrowser, reply: Reply, stop: str) -> Reply | str:
+    """Follow redirects on the server; a redirect to `stop` ends it (its URL is returned)."""
+    while reply.status in (302, 303):
+        location = reply.header("location")
         if location.startswith(stop):
             return location
-        response = await browser.get(location)
-    return response
+        parts = urlsplit(location)
+        reply = await browser.get(f"{parts.path}?{parts.query}" if parts.query else parts.path)
+    return reply
 
 
-async def bench(issuer: str, creds: dict[str, Any], seconds: float, concurrency: int) -> None:
+async def login_once(browser: LeanBrowser, issuer: str, web: dict[str, Any]) -> dict[str, Any]:
+    """One full sign-in in a fresh browser session; the token response."""
+    browser.cookies.clear()
+    callback = f"{issuer}/cb"
+    params = {
+        "client_id": web["client_id"],
+        "redirect_uri": callback,
+        "response_type": "code",
+        "scope": "openid profile email",
+        "state": "bench-state",
+        "nonce": "bench-nonce",
+    }
+    page = await follow(browser, await browser.get("/oauth/v2/authorize", params), callback)
+    assert isinstance(page, Reply)
+    fields = form(page.text, LOGIN_NAME_PATH)
+    page = await browser.post(LOGIN_NAME_PATH, {**fields, "login_name": LOGIN_NAME})
+    fields = form(page.text, PASSWORD_PATH)
+    reply = await browser.post(PASSWORD_PATH, {**fields, "password": PASSWORD})
+    location = await follow(browser, reply, callback)
+    if not isinstance(location, str):
+        raise RuntimeError(f"the login did not return to the app (HTTP {location.status})")
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    token = await browser.post(
+        "/oauth/v2/token",
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": callback},
+        auth=(web["client_id"], web["client_secret"]),
+    )
+    if token.status != 200:
+        raise RuntimeError(f"the code exchange failed: {token.text}")
+    found: dict[str, Any] = json.loads(token.body)
+    return found
+
+
+async def bench(
+    issuer: str, creds: dict[str, Any], *, seconds: float, concurrency: int, runs: int
+) -> None:
     machine = creds["Bench/bench-ci"]
     web = creds["Bench/Bench/web"]
     api = creds["Bench/Bench/api"]
-    callback = f"{issuer}/cb"
-    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx2.AsyncClient(base_url=issuer, limits=limits, timeout=5) as http:
-        machine_auth = (machine["client_id"], machine["client_secret"])
-        grant = {"grant_type": "client_credentials", "scope": "openid profile"}
-        first = await http.post("/oauth/v2/token", data=grant, auth=machine_auth)
-        first.raise_for_status()
+    browsers = [LeanBrowser(issuer) for _ in range(concurrency)]
+    # A user's token from the web app: its project is in the audience the API app checks.
+    access_token = (await login_once(browsers[0], issuer, web))["access_token"]
+    probe = browsers[0]
+    introspected = await probe.post(
+        "/oauth/v2/introspect",
+        {"token": access_token},
+        auth=(api["client_id"], api["client_secret"]),
+    )
+    if json.loads(introspected.body).get("active") is not True:
+        raise RuntimeError("introspection does not find the login's token active")
 
-        async def client_credentials() -> bool:
-            response = await http.post("/oauth/v2/token", data=grant, auth=machine_auth)
-            return response.status_code == 200
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    grants = lua_request(
+        "POST",
+        form_type | {"Authorization": basic(machine["client_id"], machine["client_secret"])},
+        "grant_type=client_credentials&scope=openid%20profile",
+    )
+    introspection = lua_request(
+        "POST",
+        form_type | {"Authorization": basic(api["client_id"], api["client_secret"])},
+        f"token={access_token}",
+    )
+    userinfo = lua_request("GET", {"Authorization": f"Bearer {machine['pat']}"})
+    pool: asyncio.Queue[LeanBrowser] = asyncio.Queue()
+    for browser in browsers:
+        pool.put_nowait(browser)
 
-        pat_header = {"authorization": f"Bearer {machine['pat']}"}
+    async def login() -> bool:
+        browser = await pool.get()
+        try:
+            await login_once(browser, issuer, web)
+            return True
+        finally:
+            pool.put_nowait(browser)
 
-        async def userinfo() -> bool:
-            response = await http.get("/oidc/v1/userinfo", headers=pat_header)
-            return response.status_code == 200
-
-        api_auth = (api["client_id"], api["client_secret"])
-
-        async def introspect() -> bool:
-            response = await http.post(
-                "/oauth/v2/introspect", data={"token": access_token}, auth=api_auth
-            )
-            return response.status_code == 200 and response.json().get("active") is True
-
-        web_auth = (web["client_id"], web["client_secret"])
-
-        async def login_tokens() -> dict[str, Any] | None:
-            params = {
-                "client_id": web["client_id"],
-                "redirect_uri": callback,
-                "response_type": "code",
-                "scope": "openid profile email",
-                "state": "bench-state",
-                "nonce": "bench-nonce",
-            }
-            async with httpx2.AsyncClient(base_url=issuer, timeout=5) as browser:
-                page = await follow(
-                    browser, await browser.get("/oauth/v2/authorize", params=params), callback
+    table: dict[str, list[Result]] = {}
+    with tempfile.TemporaryDirectory(prefix="zitui-bench-wrk-") as tmp:
+        for _ in range(runs):
+            for name, path, script in (
+                ("client_credentials grant", "/oauth/v2/token", grants),
+                ("introspection", "/oauth/v2/introspect", introspection),
+                ("userinfo (PAT)", "/oidc/v1/userinfo", userinfo),
+            ):
+                result = wrk(
+                    name,
+                    issuer + path,
+                    script,
+                    seconds=seconds,
+                    concurrency=concurrency,
+                    workdir=Path(tmp),
                 )
-                fields = form(page.text, LOGIN_NAME_PATH)
-                page = await browser.post(
-                    LOGIN_NAME_PATH, data={**fields, "login_name": LOGIN_NAME}
-                )
-                fields = form(page.text, PASSWORD_PATH)
-                response = await browser.post(PASSWORD_PATH, data={**fields, "password": PASSWORD})
-                location = await follow(browser, response, callback)
-                if not isinstance(location, str):
-                    return None
-                code = parse_qs(urlsplit(location).query)["code"][0]
-                token = await http.post(
-                    "/oauth/v2/token",
-                    data={
-                        "grant_type": "authorization_code",
-                        "code": code,
-                        "redirect_uri": callback,
-                    },
-                    auth=web_auth,
-                )
-                if token.status_code != 200 or "id_token" not in token.json():
-                    return None
-                found: dict[str, Any] = token.json()
-                return found
-
-        async def login() -> bool:
-            return await login_tokens() is not None
-
-        # A user's token from the web app: its project is in the audience the API app checks.
-        signed_in = await login_tokens()
-        if signed_in is None:
-            raise RuntimeError("the first password login failed")
-        access_token = signed_in["access_token"]
-
-        for check in (client_credentials, userinfo, introspect, login):
-            if not await check():
-                raise RuntimeError(f"{check.__name__} failed before measuring")
-
-        results = [
-            await measure("client_credentials grant", client_credentials, seconds, concurrency),
-            await measure("introspection", introspect, seconds, concurrency),
-            await measure("password login (full)", login, seconds, concurrency),
-            await measure("userinfo (PAT)", userinfo, seconds, concurrency),
-        ]
+                table.setdefault(name, []).append(result)
+            logins = await measure("password login (full)", login, seconds, concurrency)
+            table.setdefault(logins.name, []).append(logins)
+    for browser in browsers:
+        await browser.close()
 
     settings = load_settings()
     profile = Argon2Profile(
@@ -247,23 +313,33 @@ async def bench(issuer: str, creds: dict[str, Any], seconds: float, concurrency:
 
     print(
         f"zitui serve on {issuer}; argon2id m={profile.memory_kib} KiB t={profile.time_cost} "
-        f"p={profile.parallelism}, {settings.hash_slots} hash slots; "
-        f"{concurrency} concurrent clients, {seconds:g} s per measure"
+        f"p={profile.parallelism}, {settings.hash_slots} hash slots; {concurrency} concurrent "
+        f"clients; median of {runs} runs of {seconds:g} s per measure"
     )
     print(f"{'measure':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'count':>8}{'errors':>8}")
-    for r in results:
+    for name, results in table.items():
+        r = median_run(results)
         print(
-            f"{r.name:<28}{r.rate:>10.1f}{r.percentile(0.5):>10.2f}{r.percentile(0.99):>10.2f}"
-            f"{len(r.latencies):>8}{r.errors:>8}"
+            f"{name:<28}{r.rate:>10.1f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
+            f"{r.count:>8}{sum(x.errors for x in results):>8}"
         )
     print(f"{'argon2 hashes (ceiling)':<28}{ceiling:>10.1f}")
-    print(f"logins are {100 * results[2].rate / ceiling:.1f}% of the argon2 ceiling")
+    login_rate = median_run(table["password login (full)"]).rate
+    print(f"logins are {100 * login_rate / ceiling:.1f}% of the argon2 ceiling")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="measure `zitui serve --workers N` for each N given (default: 1 2)",
+    )
     args = parser.parse_args()
     settings = load_settings()
     profile_env = {
@@ -280,14 +356,25 @@ def main() -> None:
         applied = run(["apply", str(blueprint), "--data", str(data), "--out", str(out)], env)
         if applied.returncode != 0:
             sys.exit(f"zitui apply failed: {applied.stderr}")
-        process = spawn(["serve", "--listen", listen], env, log=base / "serve.log")
-        try:
-            wait_healthy(issuer, process, timeout=60)
-            creds = json.loads(out.read_text())
-            asyncio.run(bench(issuer, creds, args.seconds, args.concurrency))
-        finally:
-            process.terminate()
-            process.communicate(timeout=15)
+        creds = json.loads(out.read_text())
+        for workers in args.workers:
+            serve = ["serve", "--listen", listen, "--workers", str(workers)]
+            process = spawn(serve, env, log=base / "serve.log")
+            try:
+                wait_healthy(issuer, process, timeout=60)
+                print(f"\n== zitui serve --workers {workers}")
+                asyncio.run(
+                    bench(
+                        issuer,
+                        creds,
+                        seconds=args.seconds,
+                        concurrency=args.concurrency,
+                        runs=args.runs,
+                    )
+                )
+            finally:
+                process.terminate()
+                process.communicate(timeout=30)
 
 
 if __name__ == "__main__":

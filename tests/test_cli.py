@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import socket
 import time
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from tests.dbfile import counts
 from tests.processes import free_port, run, spawn, wait_healthy, zitui_env
@@ -133,3 +135,69 @@ def test_ctrl_c_during_first_run_keeps_nothing_and_the_next_start_completes(tmp_
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=30)
     assert second.returncode == 0
+
+
+def test_access_log_setting_is_a_switch(tmp_path: Path):
+    from zitui.config import load_settings
+    from zitui.errors import InvalidArgument
+
+    assert load_settings(environ={}).access_log is False
+    assert load_settings(environ={"ZITUI_ACCESS_LOG": "on"}).access_log is True
+    assert load_settings(environ={"ZITUI_ACCESS_LOG": "False"}).access_log is False
+    with pytest.raises(InvalidArgument) as refused:
+        load_settings(environ={"ZITUI_ACCESS_LOG": "maybe"})
+    assert (refused.value.code, refused.value.field) == ("config.type", "access_log")
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in status  # reaped by nobody yet, but no longer running
+
+
+def test_serve_with_workers_shares_the_port_and_stops_them_all(tmp_path: Path):
+    data = tmp_path / "data"
+    port = free_port()
+    env = zitui_env(data, ZITUI_ADMIN_PASSWORD="")
+    process = spawn(["serve", "--listen", f"127.0.0.1:{port}", "--workers", "2"], env)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+        workers = _children(process.pid)
+        assert len(workers) == 2
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(20):  # new connections land on either worker
+                client.headers["connection"] = "close"
+                assert client.get("/.well-known/openid-configuration").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    # The first run happened once, in the parent, before the workers started.
+    assert out.count("first run: administrator") == 1
+    assert counts(data)["instances"] == 1
+    assert "Traceback" not in err
+    assert all(_gone(pid) for pid in workers)
+
+
+def test_a_worker_that_dies_stops_the_set_with_exit_1(tmp_path: Path):
+    port = free_port()
+    env = zitui_env(tmp_path / "data")
+    process = spawn(["serve", "--listen", f"127.0.0.1:{port}", "--workers", "2"], env)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+        first, second = _children(process.pid)
+        os.kill(first, signal.SIGKILL)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 1
+    assert f"worker {first} ended unexpectedly" in err
+    assert _gone(second)

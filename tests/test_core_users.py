@@ -374,19 +374,23 @@ async def test_user_listing_uses_indexes(services, admin, acme):
         if "FROM users" in statement and "count(" not in statement:
             statements.append((statement, parameters))
 
-    sa.event.listen(services.store.engine.sync_engine, "before_cursor_execute", capture)
+    sa.event.listen(services.store.sync_engine, "before_cursor_execute", capture)
     try:
         await services.users.list_users(admin, org_id=acme.id, search="x")
         await services.users.list_users(admin, org_id=acme.id)
     finally:
-        sa.event.remove(services.store.engine.sync_engine, "before_cursor_execute", capture)
-    async with services.store.engine.connect() as conn:
-        for statement, parameters in statements:
-            plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)).all()
-            details = [row[-1] for row in plan]
-            print(details)
-            assert any(d.startswith("SEARCH users USING INDEX") for d in details), details
-            assert any(d.startswith("SEARCH org_domains USING INDEX") for d in details), details
+        sa.event.remove(services.store.sync_engine, "before_cursor_execute", capture)
+    assert statements
+
+    def plans(conn):
+        return [
+            [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+            for sql, params in statements
+        ]
+
+    for details in await services.store.run_sync(plans):
+        assert any(d.startswith("SEARCH users USING INDEX") for d in details), details
+        assert any(d.startswith("SEARCH org_domains USING INDEX") for d in details), details
 
 
 async def test_anonymous_callers_are_unauthenticated(services, bob):

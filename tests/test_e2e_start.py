@@ -59,7 +59,7 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
 
 
 def _launch(terminal: Terminal, tmp_path: Path, port: int) -> Path:
-    env = zitui_env(tmp_path / "data", TERM="xterm-256color")
+    env = zitui_env(tmp_path / "data", TERM="xterm-256color", ZITUI_ACCESS_LOG="on")
     exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
     exit_file = tmp_path / "exit-code"
     script = tmp_path / "run.sh"

@@ -7,14 +7,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.processes import free_port
 from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
+from zitui.runner import bind_socket, make_server
 from zitui.server import paths
-from zitui.server.app import create_app
 from zitui.server.login.flow import BROWSER_COOKIE
 
 REFUSED_LOAD = "Failed to load resource: the server responded with a status of 4"
@@ -26,11 +25,10 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium i
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     settings = make_settings(tmp_path_factory.mktemp("data"), listen=f"127.0.0.1:{port}")
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    # The production server set-up (zitui.runner), on a socket bound the same way.
+    server = make_server(settings, None)
+    sock = bind_socket(settings)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -39,6 +37,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import httpx2
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests.conftest import make_settings
 from tests.processes import free_port
+from zitui.runner import bind_socket, make_server
 from zitui.server import paths
-from zitui.server.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,11 +35,10 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium i
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     settings = make_settings(tmp_path_factory.mktemp("data"), listen=f"127.0.0.1:{port}")
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    # The production server set-up (zitui.runner), on a socket bound the same way.
+    server = make_server(settings, None)
+    sock = bind_socket(settings)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -50,6 +48,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     server.should_exit = True
     thread.join(timeout=10)
+    sock.close()
 
 
 @pytest.fixture(scope="module")

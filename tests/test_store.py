@@ -27,15 +27,15 @@ async def test_migrations_produce_exactly_the_model_tables(services):
             warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression")
             return compare_metadata(MigrationContext.configure(sync_conn), SQLModel.metadata)
 
-    async with services.store.engine.connect() as conn:
-        assert await conn.run_sync(diff) == []
+    assert await services.store.run_sync(diff) == []
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(services):
-    async with services.store.engine.connect() as conn:
-        assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
-        assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
-        assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 5000
+    def pragmas(conn):
+        return [conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in PRAGMAS]
+
+    PRAGMAS = ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+    assert await services.store.run_sync(pragmas) == ["wal", 1, 5000, 1]
 
 
 async def test_default_policies_are_zitadel_defaults(services, admin):
@@ -124,8 +124,7 @@ async def test_migrations_run_down_and_up_again_on_a_populated_store(services, a
         command.downgrade(config, "0001")
         command.upgrade(config, "head")
 
-    async with services.store.engine.begin() as conn:
-        await conn.run_sync(down_and_up)
+    await services.store.run_sync(down_and_up, write=True)
     assert (await services.orgs.get_org(admin, org.id)).name == "Acme"
     users = await services.users.list_users(admin)
     assert [u.username for u in users.items] == ["admin"]

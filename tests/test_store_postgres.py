@@ -37,8 +37,7 @@ async def test_first_run_commands_and_queries_work_on_postgres(
         def diff(sync_conn):
             return compare_metadata(MigrationContext.configure(sync_conn), SQLModel.metadata)
 
-        async with services.store.engine.connect() as conn:
-            assert await conn.run_sync(diff) == []
+        assert await services.store.run_sync(diff) == []
 
         admin = (await services.auth.login_operator("admin", ADMIN_PASSWORD, RequestMeta())).context
         org = await services.orgs.create_org(admin, "Acme")

@@ -50,8 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, network],
         help="run the server and the operator TUI in one process",
     )
-    commands.add_parser(
+    serve = commands.add_parser(
         "serve", parents=[common, network], help="run the server only (SIGTERM stops it cleanly)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the port; 0 = one per CPU (env ZITUI_WORKERS, default 1)",
     )
     commands.add_parser("tui", parents=[common], help="run the operator TUI only")
     apply = commands.add_parser(
@@ -105,6 +111,15 @@ def _commands(args: argparse.Namespace) -> dict[str, Command]:
     return {"start": runner.start, "serve": runner.serve, "tui": runner.run_tui, "apply": apply}
 
 
+def _loop_factory(command: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop for the server alone; the TUI keeps the standard loop Textual is tested on."""
+    if command != "serve":
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     flags = {k: v for k, v in vars(args).items() if k != "command"}
@@ -114,8 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"zitui: {exc.message}", file=sys.stderr)
         return 2
     configure_logging(settings, to_stderr=args.command == "serve")
+    if args.command == "serve" and settings.worker_count > 1:
+        from zitui.workers import serve_with_workers
+
+        return serve_with_workers(settings)
     try:
-        return asyncio.run(_commands(args)[args.command](settings))
+        with asyncio.Runner(loop_factory=_loop_factory(args.command)) as loop_runner:
+            return loop_runner.run(_commands(args)[args.command](settings))
     except ZituiError as exc:
         print(f"zitui: {exc.message}", file=sys.stderr)
         return 1

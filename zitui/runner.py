@@ -56,11 +56,13 @@ def bind_socket(settings: Settings) -> socket.socket:
 
 def make_server(settings: Settings, services: Services | None) -> EmbeddedServer:
     from zitui.server.app import create_app
+    from zitui.server.protocol import BoundedHttpToolsProtocol
 
     config = uvicorn.Config(
         create_app(settings, services),
+        http=BoundedHttpToolsProtocol,
         log_config=None,
-        access_log=True,
+        access_log=settings.access_log,
         lifespan="on",
         timeout_graceful_shutdown=10,
         proxy_headers=False,
@@ -75,12 +77,17 @@ def first_run_line(setup: SetupResult) -> str:
     )
 
 
-async def serve(settings: Settings) -> int:
-    """The server alone; SIGTERM or SIGINT finish the open requests, then exit 0."""
-    sock = bind_socket(settings)
+async def serve(settings: Settings, sock: socket.socket | None = None) -> int:
+    """The server alone; SIGTERM or SIGINT finish the open requests, then exit 0.
+
+    A worker of `zitui serve --workers` gets the socket its parent bound, and a store the
+    parent has already set up.
+    """
+    worker = sock is not None
+    sock = sock or bind_socket(settings)
     services, setup = await open_services(settings)
     try:
-        if setup.generated_password:
+        if setup.generated_password and not worker:
             print(first_run_line(setup), flush=True)
         server = make_server(settings, services)
         loop = asyncio.get_running_loop()

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -14,10 +15,6 @@ from zitui.errors import StoreUnavailable
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 OUR_TABLES = {"alembic_version", "instances"}
-
-
-def sqlite_url(data_dir: Path) -> str:
-    return f"sqlite+aiosqlite:///{data_dir / 'zitui.db'}"
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -64,17 +61,28 @@ def _check_sqlite(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def create_engine(url: str, *, busy_timeout_ms: int) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
-    if sqlite_path(url) is None:
-        return create_async_engine(url, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
-    _configure_sqlite(engine, busy_timeout_ms)
+def create_engine(url: str) -> AsyncEngine:
+    """The asyncio engine of a server database (PostgreSQL)."""
+    engine = create_async_engine(url, pool_pre_ping=True)
+    _begin_by_mode(engine.sync_engine)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def create_sqlite_engine(path: Path, *, busy_timeout_ms: int) -> sa.Engine:
+    """A synchronous engine for the SQLite file: WAL, foreign keys, a busy timeout and
+    explicit BEGINs. Its connections are used on the event loop's thread (see store.py)
+    and, for migrations, from a worker thread, never by two at once."""
+    engine = sa.create_engine(
+        f"sqlite+pysqlite:///{path}",
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+        # Readers that await while holding a snapshot each keep a connection: the pool
+        # never makes a caller wait (a wait would block the loop), it opens another.
+        poolclass=sa.QueuePool,
+        pool_size=8,
+        max_overflow=-1,
+    )
+
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         dbapi_connection.isolation_level = None
@@ -85,7 +93,15 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    _begin_by_mode(engine)
+    return engine
+
+
+def _begin_by_mode(engine: sa.Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
         # Writers take the write lock up front: a deferred transaction that later upgrades
         # to a writer gets SQLITE_BUSY at once instead of waiting out the busy timeout.

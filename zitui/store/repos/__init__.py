@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from zitui.store.repos.app_keys import AppKeyRepository
 from zitui.store.repos.apps import AppRepository
+from zitui.store.repos.base import Connection
 from zitui.store.repos.events import EventRepository
 from zitui.store.repos.instances import InstanceRepository
 from zitui.store.repos.keys import SigningKeyRepository
@@ -26,7 +25,7 @@ from zitui.store.repos.users import UserRepository
 class Repositories:
     """What a transaction offers; every repository shares its connection."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.instances = InstanceRepository(conn)
         self.orgs = OrgRepository(conn)
         self.users = UserRepository(conn)

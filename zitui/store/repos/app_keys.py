@@ -27,13 +27,14 @@ class PublicAppKey:
 class AppKeyRepository(Repository):
     async def insert(self, key: AppKey, *, public_key_pem: str) -> None:
         await self.conn.execute(
-            APP_KEYS.insert().values(
-                id=key.id,
-                app_id=key.app_id,
-                public_key_pem=public_key_pem,
-                created_at=key.created_at,
-                expires_at=key.expires_at,
-            )
+            APP_KEYS.insert(),
+            {
+                "id": key.id,
+                "app_id": key.app_id,
+                "public_key_pem": public_key_pem,
+                "created_at": key.created_at,
+                "expires_at": key.expires_at,
+            },
         )
 
     async def find(self, key_id: str) -> PublicAppKey | None:

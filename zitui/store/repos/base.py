@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import CursorResult, ScalarResult
 
 from zitui.errors import AlreadyExists
 
@@ -22,8 +23,58 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+class Connection(Protocol):
+    """What repositories use of a connection: SQLAlchemy's AsyncConnection has it, and so
+    has InlineConnection."""
+
+    async def execute(
+        self, statement: Any, parameters: Any = None
+    ) -> CursorResult[*tuple[Any, ...]]: ...
+
+    async def scalar(self, statement: Any, parameters: Any = None) -> Any: ...
+
+    async def scalars(self, statement: Any, parameters: Any = None) -> ScalarResult[Any]: ...
+
+    def begin_nested(self) -> AbstractAsyncContextManager[Any]: ...
+
+    @property
+    def dialect(self) -> sa.Dialect: ...
+
+
+class InlineConnection:
+    """A synchronous SQLAlchemy connection behind the awaitable methods repositories call.
+
+    The statements run at once on the caller's thread; the awaits never suspend.
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: sa.Connection) -> None:
+        self.sync = sync
+
+    async def execute(
+        self, statement: Any, parameters: Any = None
+    ) -> CursorResult[*tuple[Any, ...]]:
+        return self.sync.execute(statement, parameters)
+
+    async def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        return self.sync.scalar(statement, parameters)
+
+    async def scalars(self, statement: Any, parameters: Any = None) -> ScalarResult[Any]:
+        return self.sync.scalars(statement, parameters)
+
+    @asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        with self.sync.begin_nested():
+            yield
+
+    @property
+    def dialect(self) -> sa.Dialect:
+        return self.sync.dialect
+
+
 class Repository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     async def _insert(
@@ -36,7 +87,7 @@ class Repository:
         """
         try:
             async with self.conn.begin_nested():
-                await self.conn.execute(tbl.insert().values(**values))
+                await self.conn.execute(tbl.insert(), values)
         except sa_exc.IntegrityError as exc:
             raise conflict(str(exc.orig)) from exc
 

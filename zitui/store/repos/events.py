@@ -27,18 +27,19 @@ class EventFilter:
 class EventRepository(Repository):
     async def append(self, event: Event, *, request_ip: str = "", user_agent: str = "") -> None:
         await self.conn.execute(
-            EVENTS.insert().values(
-                id=event.id,
-                created_at=event.created_at,
-                event_type=event.event_type,
-                aggregate_type=event.aggregate_type,
-                aggregate_id=event.aggregate_id,
-                org_id=event.org_id,
-                actor_id=event.actor_id,
-                request_ip=request_ip[:64],
-                user_agent=user_agent[:400],
-                payload=event.payload,
-            )
+            EVENTS.insert(),
+            {
+                "id": event.id,
+                "created_at": event.created_at,
+                "event_type": event.event_type,
+                "aggregate_type": event.aggregate_type,
+                "aggregate_id": event.aggregate_id,
+                "org_id": event.org_id,
+                "actor_id": event.actor_id,
+                "request_ip": request_ip[:64],
+                "user_agent": user_agent[:400],
+                "payload": event.payload,
+            },
         )
 
     def _filtered(self, where: EventFilter) -> sa.Select[tuple[EventRow]]:

@@ -37,14 +37,15 @@ class InstanceRepository(Repository):
 
     async def insert(self, instance: Instance, *, key_check: str) -> None:
         await self.conn.execute(
-            INSTANCES.insert().values(
-                id=instance.id,
-                name=instance.name,
-                domain=instance.domain,
-                default_org_id=instance.default_org_id,
-                key_check=key_check,
-                created_at=instance.created_at,
-            )
+            INSTANCES.insert(),
+            {
+                "id": instance.id,
+                "name": instance.name,
+                "domain": instance.domain,
+                "default_org_id": instance.default_org_id,
+                "key_check": key_check,
+                "created_at": instance.created_at,
+            },
         )
 
     async def mark_setup_completed(self, instance_id: str, at: datetime) -> None:

@@ -33,15 +33,16 @@ def _key(row: Any) -> SigningKey:
 class SigningKeyRepository(Repository):
     async def insert(self, key: SigningKey) -> None:
         await self.conn.execute(
-            KEYS.insert().values(
-                kid=key.kid,
-                alg=key.alg,
-                public_jwk=key.public_jwk,
-                private_key_enc=key.private_key_enc,
-                created_at=key.created_at,
-                activates_at=key.activates_at,
-                expires_at=key.expires_at,
-            )
+            KEYS.insert(),
+            {
+                "kid": key.kid,
+                "alg": key.alg,
+                "public_jwk": key.public_jwk,
+                "private_key_enc": key.private_key_enc,
+                "created_at": key.created_at,
+                "activates_at": key.activates_at,
+                "expires_at": key.expires_at,
+            },
         )
 
     async def list_unexpired(self, now: datetime) -> list[SigningKey]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -60,13 +59,14 @@ def _token_conflict(_: str) -> AlreadyExists:
 class MachineRepository(Repository):
     async def insert_key(self, key: MachineKey, *, public_key_pem: str) -> None:
         await self.conn.execute(
-            KEYS.insert().values(
-                id=key.id,
-                user_id=key.user_id,
-                public_key_pem=public_key_pem,
-                created_at=key.created_at,
-                expires_at=key.expires_at,
-            )
+            KEYS.insert(),
+            {
+                "id": key.id,
+                "user_id": key.user_id,
+                "public_key_pem": public_key_pem,
+                "created_at": key.created_at,
+                "expires_at": key.expires_at,
+            },
         )
 
     async def list_keys(self, user_id: str) -> list[MachineKey]:
@@ -119,12 +119,7 @@ class MachineRepository(Repository):
         return bool(result.rowcount)
 
     async def find_by_pat_digest(self, digest: str) -> TokenOwner | None:
-        query = (
-            sa.select(PATS.c.id, PATS.c.user_id, USERS.c.org_id, USERS.c.state, PATS.c.expires_at)
-            .join(USERS, USERS.c.id == PATS.c.user_id)
-            .where(PATS.c.token_digest == digest)
-        )
-        row = (await self.conn.execute(query)).first()
+        row = (await self.conn.execute(_PAT_BY_DIGEST, {"digest": digest})).first()
         if row is None:
             return None
         return TokenOwner(
@@ -142,16 +137,14 @@ class MachineRepository(Repository):
         A bare username shared by machine users of several organisations is ambiguous and
         finds nothing; the login-name form then names one.
         """
-        query = (
-            sa.select(USERS.c.id, USERS.c.org_id, USERS.c.state, USERS.c.secret_digest)
-            .where(
-                USERS.c.kind == UserKind.MACHINE.value,
-                USERS.c.secret_digest.is_not(None),
-                _client_id_matches(client_id.strip()),
-            )
-            .limit(2)
-        )
-        rows = (await self.conn.execute(query)).all()
+        name = client_id.strip()
+        username, at, domain = name.rpartition("@")
+        if at:
+            query = _SECRET_BY_LOGIN_NAME
+            params = {"name": name, "username": username, "domain": domain.lower()}
+        else:
+            query, params = _SECRET_BY_USERNAME, {"name": name}
+        rows = (await self.conn.execute(query, params)).all()
         if len(rows) != 1:
             return None
         user_id, org_id, state, digest = rows[0]
@@ -160,14 +153,29 @@ class MachineRepository(Repository):
         )
 
 
-def _client_id_matches(client_id: str) -> Any:
-    # Exact usernames, so the login-name form is a lookup in `uq_users_org_username`.
-    bare = USERS.c.username == client_id
-    username, at, domain = client_id.rpartition("@")
-    if not at:
-        return bare
-    on_domain = sa.and_(
-        USERS.c.username == username,
-        USERS.c.org_id.in_(sa.select(DOMAINS.c.org_id).where(DOMAINS.c.domain == domain.lower())),
-    )
-    return sa.or_(bare, on_domain)
+# Exact usernames, so the login-name form is a lookup in `uq_users_org_username`. Built
+# once with bound parameters: these serve every client_credentials grant and PAT request.
+_SECRET_COLUMNS = sa.select(USERS.c.id, USERS.c.org_id, USERS.c.state, USERS.c.secret_digest)
+_IS_MACHINE_WITH_SECRET = sa.and_(
+    USERS.c.kind == UserKind.MACHINE.value, USERS.c.secret_digest.is_not(None)
+)
+_SECRET_BY_USERNAME = _SECRET_COLUMNS.where(
+    _IS_MACHINE_WITH_SECRET, USERS.c.username == sa.bindparam("name")
+).limit(2)
+_SECRET_BY_LOGIN_NAME = _SECRET_COLUMNS.where(
+    _IS_MACHINE_WITH_SECRET,
+    sa.or_(
+        USERS.c.username == sa.bindparam("name"),
+        sa.and_(
+            USERS.c.username == sa.bindparam("username"),
+            USERS.c.org_id.in_(
+                sa.select(DOMAINS.c.org_id).where(DOMAINS.c.domain == sa.bindparam("domain"))
+            ),
+        ),
+    ),
+).limit(2)
+_PAT_BY_DIGEST = (
+    sa.select(PATS.c.id, PATS.c.user_id, USERS.c.org_id, USERS.c.state, PATS.c.expires_at)
+    .join(USERS, USERS.c.id == PATS.c.user_id)
+    .where(PATS.c.token_digest == sa.bindparam("digest"))
+)

@@ -61,17 +61,50 @@ def _auth_request(row: Any) -> StoredAuthRequest:
     return StoredAuthRequest(**values)
 
 
+# The statements of every sign-in, built once with bound parameters.
+_REQUEST_BY_ID = sa.select(AUTH_REQUESTS).where(AUTH_REQUESTS.c.id == sa.bindparam("id"))
+_LINK = (
+    AUTH_REQUESTS.update()
+    .where(
+        AUTH_REQUESTS.c.id == sa.bindparam("b_id"),
+        AUTH_REQUESTS.c.status != AuthRequestStatus.CODE_ISSUED.value,
+    )
+    .values(
+        session_id=sa.bindparam("b_session_id"),
+        user_id=sa.bindparam("b_user_id"),
+        auth_time=sa.bindparam("b_auth_time", type_=AUTH_REQUESTS.c.auth_time.type),
+        amr=sa.bindparam("b_amr", type_=AUTH_REQUESTS.c.amr.type),
+        status=AuthRequestStatus.LINKED.value,
+    )
+)
+_MARK_CODE_ISSUED = (
+    AUTH_REQUESTS.update()
+    .where(
+        AUTH_REQUESTS.c.id == sa.bindparam("b_id"),
+        AUTH_REQUESTS.c.status == AuthRequestStatus.LINKED.value,
+    )
+    .values(status=AuthRequestStatus.CODE_ISSUED.value)
+)
+_CODE_BY_DIGEST = sa.select(CODES.c.auth_request_id, CODES.c.expires_at, CODES.c.used_at).where(
+    CODES.c.code_digest == sa.bindparam("digest")
+)
+_USE_CODE = (
+    CODES.update()
+    .where(CODES.c.code_digest == sa.bindparam("digest"), CODES.c.used_at.is_(None))
+    .values(used_at=sa.bindparam("at", type_=CODES.c.used_at.type))
+)
+
+
 class AuthRequestRepository(Repository):
     async def insert(self, request: StoredAuthRequest) -> None:
         values = {c.name: getattr(request, c.name) for c in AUTH_REQUESTS.c}
         for name in _TUPLES:
             values[name] = list(values[name])
         values["status"] = request.status.value
-        await self.conn.execute(AUTH_REQUESTS.insert().values(values))
+        await self.conn.execute(AUTH_REQUESTS.insert(), values)
 
     async def find(self, request_id: str) -> StoredAuthRequest | None:
-        query = sa.select(AUTH_REQUESTS).where(AUTH_REQUESTS.c.id == request_id)
-        row = (await self.conn.execute(query)).mappings().first()
+        row = (await self.conn.execute(_REQUEST_BY_ID, {"id": request_id})).mappings().first()
         return None if row is None else _auth_request(row)
 
     async def link(
@@ -84,60 +117,41 @@ class AuthRequestRepository(Repository):
         amr: Collection[str],
     ) -> bool:
         """Link a session to a request that has no code yet; False if it has one."""
-        result = await self.conn.execute(
-            AUTH_REQUESTS.update()
-            .where(
-                AUTH_REQUESTS.c.id == request_id,
-                AUTH_REQUESTS.c.status != AuthRequestStatus.CODE_ISSUED.value,
-            )
-            .values(
-                session_id=session_id,
-                user_id=user_id,
-                auth_time=auth_time,
-                amr=list(amr),
-                status=AuthRequestStatus.LINKED.value,
-            )
-        )
+        values = {
+            "b_id": request_id,
+            "b_session_id": session_id,
+            "b_user_id": user_id,
+            "b_auth_time": auth_time,
+            "b_amr": list(amr),
+        }
+        result = await self.conn.execute(_LINK, values)
         return bool(result.rowcount)
 
     async def mark_code_issued(self, request_id: str) -> bool:
         """Move a linked request on; False when another call was first (one code per request)."""
-        result = await self.conn.execute(
-            AUTH_REQUESTS.update()
-            .where(
-                AUTH_REQUESTS.c.id == request_id,
-                AUTH_REQUESTS.c.status == AuthRequestStatus.LINKED.value,
-            )
-            .values(status=AuthRequestStatus.CODE_ISSUED.value)
-        )
+        result = await self.conn.execute(_MARK_CODE_ISSUED, {"b_id": request_id})
         return bool(result.rowcount)
 
     async def insert_code(
         self, digest: str, request_id: str, *, created_at: datetime, expires_at: datetime
     ) -> None:
         await self.conn.execute(
-            CODES.insert().values(
-                code_digest=digest,
-                auth_request_id=request_id,
-                created_at=created_at,
-                expires_at=expires_at,
-            )
+            CODES.insert(),
+            {
+                "code_digest": digest,
+                "auth_request_id": request_id,
+                "created_at": created_at,
+                "expires_at": expires_at,
+            },
         )
 
     async def find_code(self, digest: str) -> StoredCode | None:
-        query = sa.select(CODES.c.auth_request_id, CODES.c.expires_at, CODES.c.used_at).where(
-            CODES.c.code_digest == digest
-        )
-        row = (await self.conn.execute(query)).first()
+        row = (await self.conn.execute(_CODE_BY_DIGEST, {"digest": digest})).first()
         return None if row is None else StoredCode(*row)
 
     async def use_code(self, digest: str, *, at: datetime) -> bool:
         """Mark a code used; False when it was used already (a concurrent redemption)."""
-        result = await self.conn.execute(
-            CODES.update()
-            .where(CODES.c.code_digest == digest, CODES.c.used_at.is_(None))
-            .values(used_at=at)
-        )
+        result = await self.conn.execute(_USE_CODE, {"digest": digest, "at": at})
         return bool(result.rowcount)
 
     async def delete_expired(self, before: datetime) -> int:
@@ -174,6 +188,39 @@ _CLIENT = sa.select(
 ).join(PROJECTS, PROJECTS.c.id == APPS.c.project_id)
 
 
+_CLIENT_BY_CLIENT_ID = _CLIENT.where(APPS.c.client_id == sa.bindparam("client_id"))
+_CLIENT_BY_APP_ID = _CLIENT.where(APPS.c.id == sa.bindparam("app_id"))
+_CLIENT_IDS_OF_PROJECTS = (
+    sa.select(PROJECTS.c.id, APPS.c.client_id)
+    .select_from(PROJECTS)
+    .join(
+        APPS,
+        sa.and_(APPS.c.project_id == PROJECTS.c.id, APPS.c.state == State.ACTIVE.value),
+        isouter=True,
+    )
+    .where(PROJECTS.c.id.in_(sa.bindparam("project_ids", expanding=True)))
+    .order_by(PROJECTS.c.id, APPS.c.client_id)
+)
+_GRANTED_ROLES = (
+    sa.select(
+        USER_GRANTS.c.project_id,
+        USER_GRANTS.c.org_id,
+        DOMAINS.c.domain,
+        USER_GRANTS.c.role_keys,
+    )
+    .join(
+        DOMAINS,
+        sa.and_(DOMAINS.c.org_id == USER_GRANTS.c.org_id, DOMAINS.c.is_primary.is_(True)),
+        isouter=True,
+    )
+    .where(
+        USER_GRANTS.c.user_id == sa.bindparam("user_id"),
+        USER_GRANTS.c.project_id.in_(sa.bindparam("project_ids", expanding=True)),
+        USER_GRANTS.c.state == State.ACTIVE.value,
+    )
+)
+
+
 def _client(row: Any) -> OidcClient:
     return OidcClient(
         app_id=row[0],
@@ -203,30 +250,20 @@ class OidcClientRepository(Repository):
     """Clients, audiences, roles and organisations as tokens and claims need them."""
 
     async def find_by_client_id(self, client_id: str) -> OidcClient | None:
-        row = (await self.conn.execute(_CLIENT.where(APPS.c.client_id == client_id))).first()
+        row = (await self.conn.execute(_CLIENT_BY_CLIENT_ID, {"client_id": client_id})).first()
         return None if row is None else _client(row)
 
     async def find_by_app_id(self, app_id: str) -> OidcClient | None:
-        row = (await self.conn.execute(_CLIENT.where(APPS.c.id == app_id))).first()
+        row = (await self.conn.execute(_CLIENT_BY_APP_ID, {"app_id": app_id})).first()
         return None if row is None else _client(row)
 
     async def client_ids_of_projects(self, project_ids: Collection[str]) -> dict[str, list[str]]:
         """The active apps' client ids of each project that exists, by project id."""
         if not project_ids:
             return {}
-        query = (
-            sa.select(PROJECTS.c.id, APPS.c.client_id)
-            .select_from(PROJECTS)
-            .join(
-                APPS,
-                sa.and_(APPS.c.project_id == PROJECTS.c.id, APPS.c.state == State.ACTIVE.value),
-                isouter=True,
-            )
-            .where(PROJECTS.c.id.in_(sorted(project_ids)))
-            .order_by(PROJECTS.c.id, APPS.c.client_id)
-        )
+        params = {"project_ids": sorted(project_ids)}
         found: dict[str, list[str]] = {}
-        for project_id, client_id in (await self.conn.execute(query)).all():
+        for project_id, client_id in await self.conn.execute(_CLIENT_IDS_OF_PROJECTS, params):
             clients = found.setdefault(project_id, [])
             if client_id is not None:
                 clients.append(client_id)
@@ -236,24 +273,7 @@ class OidcClientRepository(Repository):
         """The user's active grants on these projects, with the granting organisation's domain."""
         if not project_ids:
             return []
-        query = (
-            sa.select(
-                USER_GRANTS.c.project_id,
-                USER_GRANTS.c.org_id,
-                DOMAINS.c.domain,
-                USER_GRANTS.c.role_keys,
-            )
-            .join(
-                DOMAINS,
-                sa.and_(DOMAINS.c.org_id == USER_GRANTS.c.org_id, DOMAINS.c.is_primary.is_(True)),
-                isouter=True,
-            )
-            .where(
-                USER_GRANTS.c.user_id == user_id,
-                USER_GRANTS.c.project_id.in_(sorted(project_ids)),
-                USER_GRANTS.c.state == State.ACTIVE.value,
-            )
-        )
+        params = {"user_id": user_id, "project_ids": sorted(project_ids)}
         return [
             GrantedRoles(
                 project_id=row[0],
@@ -261,7 +281,7 @@ class OidcClientRepository(Repository):
                 org_primary_domain=row[2] or "",
                 role_keys=tuple(row[3]),
             )
-            for row in (await self.conn.execute(query)).all()
+            for row in (await self.conn.execute(_GRANTED_ROLES, params)).all()
         ]
 
     async def org_has_project(self, org_id: str, project_id: str) -> bool:

@@ -63,6 +63,9 @@ def _domain_conflict(_: str) -> AlreadyExists:
     )
 
 
+_BY_ID = _SELECT.where(ORGS.c.id == sa.bindparam("org_id"))
+
+
 class OrgRepository(Repository):
     async def insert(self, org: Organization) -> None:
         values = {
@@ -95,7 +98,7 @@ class OrgRepository(Repository):
         await self._insert(DOMAINS, values, conflict=_domain_conflict)
 
     async def find(self, org_id: str) -> Organization | None:
-        row = (await self.conn.execute(_SELECT.where(ORGS.c.id == org_id))).mappings().first()
+        row = (await self.conn.execute(_BY_ID, {"org_id": org_id})).mappings().first()
         return None if row is None else _org(row)
 
     async def find_by_name(self, name: str) -> Organization | None:

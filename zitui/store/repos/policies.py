@@ -13,12 +13,14 @@ from zitui.store.repos.base import Repository, table
 POLICIES = table(PolicyRow)
 
 
+_SETTINGS = sa.select(POLICIES.c.settings).where(
+    POLICIES.c.kind == sa.bindparam("kind"), POLICIES.c.org_id == sa.bindparam("org_id")
+)
+
+
 class PolicyRepository(Repository):
     async def find(self, kind: str, org_id: str = "") -> dict[str, Any] | None:
-        query = sa.select(POLICIES.c.settings).where(
-            POLICIES.c.kind == kind, POLICIES.c.org_id == org_id
-        )
-        settings = await self.conn.scalar(query)
+        settings = await self.conn.scalar(_SETTINGS, {"kind": kind, "org_id": org_id})
         return None if settings is None else dict(settings)
 
     async def find_effective(self, kind: str, org_id: str) -> dict[str, Any] | None:
@@ -29,9 +31,14 @@ class PolicyRepository(Repository):
         self, policy_id: str, kind: str, settings: dict[str, Any], *, org_id: str, at: datetime
     ) -> None:
         await self.conn.execute(
-            POLICIES.insert().values(
-                id=policy_id, kind=kind, org_id=org_id, settings=settings, updated_at=at
-            )
+            POLICIES.insert(),
+            {
+                "id": policy_id,
+                "kind": kind,
+                "org_id": org_id,
+                "settings": settings,
+                "updated_at": at,
+            },
         )
 
     async def kinds(self, org_id: str = "") -> set[str]:

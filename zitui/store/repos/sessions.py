@@ -61,15 +61,36 @@ def _session(row: Any) -> Session:
     )
 
 
+# The statements of every sign-in, built once with bound parameters.
+_BY_ID = _SELECT.where(SESSIONS.c.id == sa.bindparam("id"))
+_BY_ID_AND_BROWSER = _BY_ID.where(SESSIONS.c.browser_digest == sa.bindparam("browser"))
+_BY_BROWSER_AND_USER = sa.select(SESSIONS.c.id, SESSIONS.c.terminated_at).where(
+    SESSIONS.c.browser_digest == sa.bindparam("browser"),
+    SESSIONS.c.user_id == sa.bindparam("user_id"),
+)
+_AT = sa.bindparam("at", type_=SESSIONS.c.last_used_at.type)
+_CHECKED = (
+    SESSIONS.update()
+    .where(SESSIONS.c.id == sa.bindparam("b_id"))
+    .values(password_checked_at=_AT, last_used_at=_AT, terminated_at=None)
+)
+_TOUCH = (
+    SESSIONS.update()
+    .where(SESSIONS.c.id == sa.bindparam("b_id"), SESSIONS.c.terminated_at.is_(None))
+    .values(last_used_at=_AT)
+)
+
+
 class SessionRepository(Repository):
     """Every query but `record_password_check` sees active (not terminated) sessions only."""
 
     async def find(self, session_id: str, *, browser_digest: str | None = None) -> Session | None:
         """The session; with `browser_digest`, only if it belongs to that browser."""
-        query = _SELECT.where(SESSIONS.c.id == session_id)
-        if browser_digest is not None:
-            query = query.where(SESSIONS.c.browser_digest == browser_digest)
-        row = (await self.conn.execute(query)).mappings().first()
+        if browser_digest is None:
+            query, params = _BY_ID, {"id": session_id}
+        else:
+            query, params = _BY_ID_AND_BROWSER, {"id": session_id, "browser": browser_digest}
+        row = (await self.conn.execute(query, params)).mappings().first()
         return None if row is None else _session(row)
 
     async def list_for_browser(self, browser_digest: str) -> list[Session]:
@@ -111,25 +132,17 @@ class SessionRepository(Repository):
             }
             try:
                 async with self.conn.begin_nested():
-                    await self.conn.execute(SESSIONS.insert().values(**values))
+                    await self.conn.execute(SESSIONS.insert(), values)
                 return new_id
             except sa_exc.IntegrityError:
                 existing = await self._row(browser_digest, user_id)
                 if existing is None:
                     raise
-        await self.conn.execute(
-            SESSIONS.update()
-            .where(SESSIONS.c.id == existing.id)
-            .values(password_checked_at=at, last_used_at=at, terminated_at=None)
-        )
+        await self.conn.execute(_CHECKED, {"b_id": existing.id, "at": at})
         return str(existing.id)
 
     async def touch(self, session_id: str, *, at: datetime) -> None:
-        await self.conn.execute(
-            SESSIONS.update()
-            .where(SESSIONS.c.id == session_id, SESSIONS.c.terminated_at.is_(None))
-            .values(last_used_at=at)
-        )
+        await self.conn.execute(_TOUCH, {"b_id": session_id, "at": at})
 
     async def terminate(self, session_ids: Collection[str], *, at: datetime) -> None:
         if session_ids:
@@ -140,7 +153,5 @@ class SessionRepository(Repository):
             )
 
     async def _row(self, browser_digest: str, user_id: str) -> Any:
-        query = sa.select(SESSIONS.c.id, SESSIONS.c.terminated_at).where(
-            SESSIONS.c.browser_digest == browser_digest, SESSIONS.c.user_id == user_id
-        )
-        return (await self.conn.execute(query)).first()
+        params = {"browser": browser_digest, "user_id": user_id}
+        return (await self.conn.execute(_BY_BROWSER_AND_USER, params)).first()

@@ -49,6 +49,6 @@ class SmtpRepository(Repository):
             "updated_at": at,
         }
         if new:
-            await self.conn.execute(SMTP.insert().values(id=smtp_id, **values))
+            await self.conn.execute(SMTP.insert(), {"id": smtp_id, **values})
         else:
             await self.conn.execute(SMTP.update().where(SMTP.c.id == smtp_id).values(**values))

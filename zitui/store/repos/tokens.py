@@ -22,6 +22,17 @@ _ACCESS_COLUMNS = [c for c in ACCESS.c if c.name != "token_digest"]
 _REFRESH_COLUMNS = [c for c in REFRESH.c if c.name != "token_digest"]
 _TUPLES = ("scopes", "audience", "amr")
 
+# Built once with bound parameters, so each call reuses the compiled statement.
+_INSERT_ACCESS = ACCESS.insert()
+_INSERT_REFRESH = REFRESH.insert()
+_ACCESS_BY_DIGEST = sa.select(*_ACCESS_COLUMNS).where(
+    ACCESS.c.token_digest == sa.bindparam("digest")
+)
+_ACCESS_BY_ID = sa.select(*_ACCESS_COLUMNS).where(ACCESS.c.id == sa.bindparam("token_id"))
+_REFRESH_BY_DIGEST = sa.select(*_REFRESH_COLUMNS).where(
+    REFRESH.c.token_digest == sa.bindparam("digest")
+)
+
 
 def _values(record: Any, columns: list[sa.Column[Any]]) -> dict[str, Any]:
     values = {c.name: getattr(record, c.name) for c in columns}
@@ -41,16 +52,14 @@ class AccessTokenRepository(Repository):
     async def insert(self, token: AccessTokenInfo, *, digest: str | None) -> None:
         """Store a token; opaque ones with their digest, JWTs (`digest=None`) by `id` only."""
         values = _values(token, _ACCESS_COLUMNS) | {"token_digest": digest}
-        await self.conn.execute(ACCESS.insert().values(values))
+        await self.conn.execute(_INSERT_ACCESS, values)
 
     async def find_by_digest(self, digest: str) -> AccessTokenInfo | None:
-        query = sa.select(*_ACCESS_COLUMNS).where(ACCESS.c.token_digest == digest)
-        row = (await self.conn.execute(query)).mappings().first()
+        row = (await self.conn.execute(_ACCESS_BY_DIGEST, {"digest": digest})).mappings().first()
         return None if row is None else _record(AccessTokenInfo, row)
 
     async def find(self, token_id: str) -> AccessTokenInfo | None:
-        query = sa.select(*_ACCESS_COLUMNS).where(ACCESS.c.id == token_id)
-        row = (await self.conn.execute(query)).mappings().first()
+        row = (await self.conn.execute(_ACCESS_BY_ID, {"token_id": token_id})).mappings().first()
         return None if row is None else _record(AccessTokenInfo, row)
 
     async def revoke(self, token_id: str, *, at: datetime) -> None:
@@ -77,11 +86,11 @@ class AccessTokenRepository(Repository):
 class RefreshTokenRepository(Repository):
     async def insert(self, token: RefreshTokenInfo, *, digest: str) -> None:
         values = _values(token, _REFRESH_COLUMNS) | {"token_digest": digest}
-        await self.conn.execute(REFRESH.insert().values(values))
+        await self.conn.execute(_INSERT_REFRESH, values)
 
     async def find_by_digest(self, digest: str) -> RefreshTokenInfo | None:
-        query = sa.select(*_REFRESH_COLUMNS).where(REFRESH.c.token_digest == digest)
-        row = (await self.conn.execute(query)).mappings().first()
+        query, params = _REFRESH_BY_DIGEST, {"digest": digest}
+        row = (await self.conn.execute(query, params)).mappings().first()
         return None if row is None else _record(RefreshTokenInfo, row)
 
     async def rotate(self, token_id: str, *, at: datetime) -> bool:

@@ -39,6 +39,19 @@ _SELECT = sa.select(
 )
 
 
+# The hot lookups are built once with bound parameters: SQLAlchemy then reuses their
+# compiled form and cache key instead of rebuilding both on every call.
+_BY_ID = _SELECT.where(USERS.c.id == sa.bindparam("user_id"))
+_CREDENTIALS = sa.select(USERS.c.password_hash, USERS.c.failed_password_attempts).where(
+    USERS.c.id == sa.bindparam("user_id")
+)
+_RESET_FAILURES = (
+    USERS.update()
+    .where(USERS.c.id == sa.bindparam("user_id"), USERS.c.failed_password_attempts != 0)
+    .values(failed_password_attempts=0)
+)
+
+
 @dataclass(frozen=True)
 class Credentials:
     """What a password check needs; never leaves the core."""
@@ -106,7 +119,7 @@ class UserRepository(Repository):
             await self.conn.execute(USERS.insert(), [_row_values(user) for user in users])
 
     async def find(self, user_id: str) -> User | None:
-        row = (await self.conn.execute(_SELECT.where(USERS.c.id == user_id))).mappings().first()
+        row = (await self.conn.execute(_BY_ID, {"user_id": user_id})).mappings().first()
         return None if row is None else _user(row)
 
     async def find_by_username(self, org_id: str, username: str) -> User | None:
@@ -142,10 +155,7 @@ class UserRepository(Repository):
         return list((await self.conn.scalars(query)).all())
 
     async def find_credentials(self, user_id: str) -> Credentials | None:
-        query = sa.select(USERS.c.password_hash, USERS.c.failed_password_attempts).where(
-            USERS.c.id == user_id
-        )
-        row = (await self.conn.execute(query)).first()
+        row = (await self.conn.execute(_CREDENTIALS, {"user_id": user_id})).first()
         user = await self.find(user_id)
         if row is None or user is None:
             return None
@@ -179,9 +189,7 @@ class UserRepository(Repository):
         return int(count or 0)
 
     async def reset_password_failures(self, user_id: str) -> None:
-        await self.conn.execute(
-            USERS.update().where(USERS.c.id == user_id).values(failed_password_attempts=0)
-        )
+        await self.conn.execute(_RESET_FAILURES, {"user_id": user_id})
 
     async def list(
         self, *, org_ids: Collection[str] | None, search: str, offset: int, limit: int
