@@ -58,6 +58,21 @@ class LeanBrowser:
         body: bytes = b"",
         headers: dict[str, str] | None = None,
     ) -> Reply:
+        reused = self._writer is not None and not self._writer.is_closing()
+        try:
+            return await self._exchange(method, target, body, headers)
+        except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+            partial = getattr(exc, "partial", b"")
+            if not reused or partial:
+                raise
+            # The server closed the idle keep-alive connection (uvicorn does after 5 s), as
+            # a browser finds out: open a new one and send the request again.
+            await self.close()
+            return await self._exchange(method, target, body, headers)
+
+    async def _exchange(
+        self, method: str, target: str, body: bytes, headers: dict[str, str] | None
+    ) -> Reply:
         if self._writer is None or self._writer.is_closing():
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None

@@ -145,3 +145,71 @@ async def test_atomic_block_commits_all_commands_or_none(services, admin):
         await services.orgs.create_org(admin, "Beta")
     names = {o.name for o in (await services.orgs.list_orgs(admin)).items}
     assert {"Alpha", "Beta"} <= names
+
+
+async def test_a_write_transaction_inside_another_in_one_task_is_refused(services):
+    async with services.store.transaction():
+        with pytest.raises(RuntimeError, match="atomic"):
+            async with services.store.transaction():
+                pass
+
+
+async def _other_process_holds_the_write_lock(path: Path) -> sqlite3.Connection:
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+async def test_a_writer_waits_for_another_process_without_blocking_the_loop(tmp_path: Path):
+    import asyncio
+
+    from zitui.store import migrate, open_store
+
+    path = tmp_path / "zitui.db"
+    store = await open_store(f"sqlite:///{path}", busy_timeout_ms=5000)
+    await migrate(store)
+    other = await _other_process_holds_the_write_lock(path)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    async def write() -> None:
+        async with store.transaction() as tx:
+            await tx.instances.find()
+
+    ticking = asyncio.create_task(ticker())
+    writing = asyncio.create_task(write())
+    try:
+        await asyncio.sleep(0.3)
+        assert not writing.done()  # still waiting for the lock
+        assert ticks >= 20  # while the loop went on serving others
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, 5)
+    finally:
+        ticking.cancel()
+        other.close()
+        await store.close()
+
+
+async def test_a_writer_gives_up_as_locked_after_the_busy_timeout(tmp_path: Path):
+    import time
+
+    from zitui.store import open_store
+
+    path = tmp_path / "zitui.db"
+    store = await open_store(f"sqlite:///{path}", busy_timeout_ms=300)
+    other = await _other_process_holds_the_write_lock(path)
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreUnavailable) as refused:
+            async with store.transaction():
+                pass
+        assert refused.value.code == "store.locked"
+        assert 0.25 < time.monotonic() - started < 3
+    finally:
+        other.close()
+        await store.close()

@@ -42,7 +42,9 @@ T = TypeVar("T")
 _ambient: ContextVar[Connection | None] = ContextVar("zitui_ambient_tx", default=None)
 
 # How long a writer waits between attempts while another process holds SQLite's write lock.
-_BUSY_BACKOFF_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
+# Another `serve` worker holds it for a fraction of a millisecond: first just let the loop
+# run other requests, then back off.
+_BUSY_BACKOFF_S = (0.0, 0.0, 0.0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
 
 
 class Store:
