@@ -149,6 +149,12 @@ def test_access_log_setting_is_a_switch(tmp_path: Path):
     assert (refused.value.code, refused.value.field) == ("config.type", "access_log")
 
 
+def test_a_negative_worker_count_is_refused_with_exit_2(tmp_path: Path):
+    done = run(["serve", "--workers", "-1"], zitui_env(tmp_path / "data"))
+    assert done.returncode == 2
+    assert "workers must be 0" in done.stderr
+
+
 def _children(pid: int) -> list[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return [int(child) for child in text.split()]

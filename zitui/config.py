@@ -125,6 +125,10 @@ def load_settings(
             values[name] = value
     settings = Settings(**{name: _coerce(name, value) for name, value in values.items()})
     split_listen(settings.listen)
+    if settings.workers < 0:
+        raise InvalidArgument(
+            "config.workers", "workers must be 0 (one per CPU) or more", field="workers"
+        )
     return settings
 
 
