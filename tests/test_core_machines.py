@@ -245,7 +245,7 @@ async def test_machine_secret_is_stored_as_digest_and_replaced(
         by_login = await tx.machines.find_secret(f"robot@{acme.primary_domain}")
         assert await tx.machines.find_secret("nobody") is None
     assert by_name == by_login
-    assert (by_name.user_id, by_name.secret_digest) == (robot.id, _sha256(secret))
+    assert (by_name.user.id, by_name.secret_digest) == (robot.id, _sha256(secret))
 
     _, second = await services.machines.generate_machine_secret(admin, robot.id)
     assert second != secret
@@ -270,7 +270,7 @@ async def test_same_machine_name_in_two_orgs_needs_the_login_name(services, admi
     async with services.store.reader() as tx:
         assert await tx.machines.find_secret("robot") is None
         found = await tx.machines.find_secret(f"robot@{beta.primary_domain}")
-    assert found.user_id == twin.id
+    assert found.user.id == twin.id
 
 
 async def test_no_secret_reaches_the_audit_log(services, admin, robot):

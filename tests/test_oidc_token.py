@@ -156,6 +156,23 @@ async def test_grant_type_errors(harness: Harness, world: World) -> None:
     assert_oauth_error(not_allowed, "unauthorized_client")
 
 
+async def test_malformed_form_bodies_are_invalid_requests(harness: Harness, world: World) -> None:
+    client = world.clients["basic"]
+    form = {**basic(client), "Content-Type": "application/x-www-form-urlencoded"}
+    twice = await harness.http.post(
+        paths.TOKEN, content=b"grant_type=authorization_code&code=a&code=b", headers=form
+    )
+    assert_oauth_error(twice, "invalid_request")
+    assert "code is given more than once" in twice.json()["error_description"]
+    not_utf8 = await harness.http.post(paths.TOKEN, content=b"grant_type=\xff\xfe", headers=form)
+    assert_oauth_error(not_utf8, "invalid_request")
+    # A multipart body still works, through the general form parser.
+    multipart = await harness.http.post(
+        paths.TOKEN, files={"grant_type": (None, "password")}, headers=basic(client)
+    )
+    assert_oauth_error(multipart, "unsupported_grant_type")
+
+
 async def test_two_authentication_methods_at_once_are_refused(
     harness: Harness, world: World
 ) -> None:

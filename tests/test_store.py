@@ -213,3 +213,84 @@ async def test_a_writer_gives_up_as_locked_after_the_busy_timeout(tmp_path: Path
     finally:
         other.close()
         await store.close()
+
+
+async def test_two_zitui_processes_take_turns_at_writing_without_blocking_loops(tmp_path: Path):
+    """Two stores on one file stand for two processes (each has its own lock file handle)."""
+    import asyncio
+
+    from zitui.store import migrate, open_store
+
+    url = f"sqlite:///{tmp_path / 'zitui.db'}"
+    first = await open_store(url, busy_timeout_ms=5000)
+    await migrate(first)
+    second = await open_store(url, busy_timeout_ms=5000)
+    holding, release = asyncio.Event(), asyncio.Event()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    async def hold() -> None:
+        async with first.transaction() as tx:
+            await tx.instances.find()
+            holding.set()
+            await release.wait()
+
+    async def write() -> None:
+        async with second.transaction() as tx:
+            await tx.instances.find()
+
+    holder = asyncio.create_task(hold())
+    ticking = asyncio.create_task(ticker())
+    await holding.wait()
+    writer = asyncio.create_task(write())
+    try:
+        await asyncio.sleep(0.3)
+        assert not writer.done()  # waits for the other process's transaction
+        assert ticks >= 20  # and the loop keeps running meanwhile
+        release.set()
+        await asyncio.wait_for(asyncio.gather(holder, writer), 5)
+    finally:
+        ticking.cancel()
+        await first.close()
+        await second.close()
+
+
+async def test_a_write_waiting_for_another_process_gives_up_and_leaves_the_lock_usable(
+    tmp_path: Path,
+):
+    import asyncio
+
+    from zitui.store import migrate, open_store
+
+    url = f"sqlite:///{tmp_path / 'zitui.db'}"
+    first = await open_store(url, busy_timeout_ms=5000)
+    await migrate(first)
+    second = await open_store(url, busy_timeout_ms=200)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with first.transaction():
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    try:
+        with pytest.raises(StoreUnavailable) as refused:
+            async with second.transaction():
+                pass
+        assert refused.value.code == "store.locked"
+        release.set()
+        await holder
+        # The abandoned wait gets the lock when the holder ends, and lets it go at once.
+        async with second.transaction() as tx:
+            assert await tx.instances.find() is None
+    finally:
+        release.set()
+        await first.close()
+        await second.close()

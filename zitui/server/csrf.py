@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zitui.errors import PermissionDenied
+from zitui.server import paths
 from zitui.server.state import get_services
 
 COOKIE_NAME = "zitui_csrf"
@@ -80,7 +81,7 @@ class CSRFCookieMiddleware:
         self.secure = secure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in paths.MACHINE_ENDPOINTS:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})

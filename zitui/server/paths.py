@@ -33,3 +33,5 @@ LOGOUT_DONE = f"{LOGIN_PREFIX}/logout/done"
 
 # Clients of these paths are programs: their errors are JSON whatever they accept.
 JSON_PREFIXES = ("/oauth/", "/oidc/", "/api/")
+# Endpoints that clients call with tokens or client credentials and that never render a form.
+MACHINE_ENDPOINTS = frozenset({TOKEN, INTROSPECT, REVOKE, KEYS, USERINFO, DISCOVERY})

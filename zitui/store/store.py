@@ -13,11 +13,15 @@ docs/design.md § Store.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -34,7 +38,7 @@ from zitui.store.engine import (
     sqlite_path,
 )
 from zitui.store.repos import Repositories
-from zitui.store.repos.base import Connection, InlineConnection
+from zitui.store.repos.base import Connection, EngineConnection, InlineConnection
 
 T = TypeVar("T")
 
@@ -45,6 +49,74 @@ _ambient: ContextVar[Connection | None] = ContextVar("zitui_ambient_tx", default
 # Another `serve` worker holds it for a fraction of a millisecond: first just let the loop
 # run other requests, then back off.
 _BUSY_BACKOFF_S = (0.0, 0.0, 0.0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
+# Reader connections kept open between snapshots.
+_IDLE_READERS = 8
+# Tries of the process lock, each after one turn of the loop, before a thread waits for it.
+_SPINS = 4
+
+
+class ProcessWriteLock:
+    """An exclusive `flock` on `<database>.lock`, which every zitui process holding a store
+    takes before `BEGIN IMMEDIATE`.
+
+    SQLite's own lock can only be polled without blocking the loop, and a poller loses to the
+    process that just committed and begins again at once: with two `serve` workers writing,
+    one starved for hundreds of milliseconds. A blocked `flock` is woken by the kernel the
+    moment the holder lets go. The wait runs in a daemon thread, so the loop goes on serving;
+    a wait abandoned (timeout, cancellation) releases the lock at once if it arrives later.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd = -1
+
+    async def acquire(self, timeout_s: float) -> None:
+        if self._fd < 0:  # opened on first use, and again after `close`
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Another process holds it for the fraction of a millisecond its insert takes: let
+        # the loop serve others a few times before paying for a waiting thread.
+        for _ in range(_SPINS):
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        state = {"abandoned": False, "held": False}
+        mutex = threading.Lock()
+
+        def wait() -> None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            with mutex:
+                if state["abandoned"]:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    return
+                state["held"] = True
+            loop.call_soon_threadsafe(_resolve, done)
+
+        threading.Thread(target=wait, name="zitui-write-lock", daemon=True).start()
+        try:
+            await asyncio.wait_for(done, timeout_s)
+        except BaseException:
+            with mutex:
+                state["abandoned"] = True
+                if state["held"]:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+            raise
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Store:
@@ -137,12 +209,12 @@ class EngineStore(Store):
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Connection]:
         async with self._connection(write=True) as conn, conn.begin():
-            yield conn
+            yield EngineConnection(conn)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Connection]:
         async with self._connection(write=False) as conn, conn.begin():
-            yield conn
+            yield EngineConnection(conn)
 
     @asynccontextmanager
     async def _connection(self, *, write: bool) -> AsyncIterator[Any]:
@@ -179,13 +251,15 @@ class SqliteStore(Store):
     after an asyncio sleep, until `busy_timeout_ms` has passed.
     """
 
-    def __init__(self, engine: sa.Engine, url: str, *, busy_timeout_ms: int) -> None:
+    def __init__(self, engine: sa.Engine, url: str, *, path: Path, busy_timeout_ms: int) -> None:
         self._engine = engine
         self.url = url
         self._busy_timeout_s = busy_timeout_ms / 1000
         self._lock = asyncio.Lock()
+        self._process_lock = ProcessWriteLock(path.with_name(path.name + ".lock"))
         self._holder: asyncio.Task[Any] | None = None
         self._writer: sa.Connection | None = None
+        self._idle: list[sa.Connection] = []
 
     @property
     def sync_engine(self) -> sa.Engine:
@@ -204,6 +278,17 @@ class SqliteStore(Store):
             ) from None
         self._holder = task
         try:
+            try:
+                await self._process_lock.acquire(self._busy_timeout_s)
+            except TimeoutError:
+                raise StoreUnavailable(
+                    "store.locked", "the store is locked by another process; try again later"
+                ) from None
+        except BaseException:
+            self._holder = None
+            self._lock.release()
+            raise
+        try:
             conn = self._writer_connection()
             await self._begin_immediate(conn)
             try:
@@ -218,21 +303,31 @@ class SqliteStore(Store):
                 raise
             self._guard(conn.commit)
         finally:
+            self._process_lock.release()
             self._holder = None
             self._lock.release()
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Connection]:
-        conn = self._guard(self._engine.connect)
+        # Idle reader connections are kept here rather than in the pool: a checkout and its
+        # reset cost more than the snapshot they serve.
+        conn = self._idle.pop() if self._idle else self._guard(self._engine.connect)
         try:
             self._guard(conn.begin)
             yield InlineConnection(conn)
         except sa_exc.DatabaseError as exc:
+            conn.close()
             if isinstance(exc, sa_exc.IntegrityError):
                 raise
             raise translate_database_error(exc) from exc
-        finally:
-            conn.close()  # ends the snapshot and returns the connection to the pool
+        except BaseException:
+            conn.close()
+            raise
+        conn.rollback()  # ends the snapshot
+        if len(self._idle) < _IDLE_READERS:
+            self._idle.append(conn)
+        else:
+            conn.close()
 
     def _writer_connection(self) -> sa.Connection:
         if self._writer is None or self._writer.closed or self._writer.invalidated:
@@ -249,7 +344,8 @@ class SqliteStore(Store):
             try:
                 conn.begin()
                 return
-            except sa_exc.OperationalError as exc:
+            except (sa_exc.OperationalError, sqlite3.OperationalError) as exc:
+                # BEGIN goes straight to the driver (engine.py), so its error is sqlite3's.
                 conn.rollback()
                 if not _is_busy(exc) or time.monotonic() >= deadline:
                     raise translate_database_error(exc) from exc
@@ -262,7 +358,7 @@ class SqliteStore(Store):
             return call()
         except sa_exc.IntegrityError:
             raise
-        except sa_exc.DatabaseError as exc:
+        except (sa_exc.DatabaseError, sqlite3.DatabaseError) as exc:
             raise translate_database_error(exc) from exc
 
     async def run_sync(self, fn: Callable[[sa.Connection], T], *, write: bool = False) -> T:
@@ -279,22 +375,25 @@ class SqliteStore(Store):
             raise translate_database_error(exc) from exc
 
     async def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         self._engine.dispose()
+        self._process_lock.close()
 
 
-def _is_busy(exc: sa_exc.OperationalError) -> bool:
-    orig = exc.orig
+def _is_busy(exc: sa_exc.OperationalError | sqlite3.OperationalError) -> bool:
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     code = getattr(orig, "sqlite_errorcode", None)
     if code is not None:
         return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return "locked" in str(orig) or "busy" in str(orig)
 
 
-def translate_database_error(exc: sa_exc.DatabaseError) -> StoreUnavailable:
-    message = str(exc.orig)
+def translate_database_error(exc: sa_exc.DatabaseError | sqlite3.Error) -> StoreUnavailable:
+    message = str(exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc)
     if "locked" in message or "busy" in message:
         return StoreUnavailable(
             "store.locked", "the store is locked by another process; try again in a moment"
@@ -312,6 +411,7 @@ async def open_store(url: str, *, busy_timeout_ms: int = 5000) -> Store:
         store = SqliteStore(
             create_sqlite_engine(path, busy_timeout_ms=busy_timeout_ms),
             url,
+            path=path,
             busy_timeout_ms=busy_timeout_ms,
         )
     else:
@@ -329,7 +429,7 @@ async def migrate(store: Store) -> None:
     await store.run_sync(migrations.upgrade_to_head, write=True)
 
 
-def _ensure_parent(path: Any) -> None:
+def _ensure_parent(path: Path) -> None:
     if not path.parent.is_dir():
         raise StoreUnavailable("store.no_directory", f"{path.parent} is not a directory")
 

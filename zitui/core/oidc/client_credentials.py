@@ -12,30 +12,30 @@ from zitui.core.oidc import scopes as sc
 from zitui.core.oidc.client_auth import BasicCredentials
 from zitui.core.oidc.errors import invalid_client, invalid_scope
 from zitui.core.oidc.grant_context import GrantContext
-from zitui.core.oidc.issuance import Authorization, TokenResponse, audience_of
+from zitui.core.oidc.issuance import Authorization, PreparedTokens, audience_of
 from zitui.core.oidc.scopes import Scopes
-from zitui.records import UserState
+from zitui.records import User, UserState
 
 GRANT_TYPE = "client_credentials"
 
 
-async def client_credentials(grant: GrantContext, basic: BasicCredentials | None) -> TokenResponse:
+async def client_credentials(grant: GrantContext, basic: BasicCredentials | None) -> PreparedTokens:
     form = grant.form
     client_id = basic.client_id if basic else form.get("client_id", "")
     secret = basic.secret if basic else form.get("client_secret", "")
     found = await grant.tx.machines.find_secret(client_id) if client_id and secret else None
     if found is None or not tokens.equal(tokens.digest(secret), found.secret_digest):
         raise invalid_client("unknown machine user or wrong secret", basic=basic is not None)
-    if found.user_state is not UserState.ACTIVE:
+    if found.user.state is not UserState.ACTIVE:
         raise invalid_client("the machine user is not active", basic=basic is not None)
-    return await issue_for_machine(grant, user_id=found.user_id, scopes=grant.requested_scopes())
+    return await issue_for_machine(grant, found.user, scopes=grant.requested_scopes())
 
 
-async def issue_for_machine(grant: GrantContext, *, user_id: str, scopes: Scopes) -> TokenResponse:
-    """An access token for a machine user acting as itself (this grant and JWT profile)."""
+async def issue_for_machine(grant: GrantContext, user: User, *, scopes: Scopes) -> PreparedTokens:
+    """An access token for an active machine user acting as itself (this grant and the JWT
+    profile), prepared in the grant's read snapshot; the token service stores it."""
     if sc.OFFLINE_ACCESS in scopes:
         raise invalid_scope("machine grants issue no refresh tokens")
-    user = await grant.active_user(user_id)
     audience, projects = await audience_of(grant.tx, client_id="", project_id=None, scopes=scopes)
     authorization = Authorization(
         user=user,
@@ -46,4 +46,4 @@ async def issue_for_machine(grant: GrantContext, *, user_id: str, scopes: Scopes
         projects=projects,
         token_type=user.access_token_type,
     )
-    return await grant.issuer.issue(grant.tx, authorization, now=grant.now, id_token=False)
+    return await grant.issuer.prepare(grant.tx, authorization, now=grant.now, id_token=False)

@@ -97,6 +97,16 @@ class TokenResponse:
         return body
 
 
+@dataclass(frozen=True)
+class PreparedTokens:
+    """Tokens made and signed by `TokenIssuer.prepare`, not stored yet."""
+
+    response: TokenResponse
+    access: AccessTokenInfo
+    access_digest: str | None
+    refresh: RefreshTokenInfo | None
+
+
 async def audience_of(
     tx: Repositories, *, client_id: str, project_id: str | None, scopes: Scopes
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -167,21 +177,44 @@ class TokenIssuer:
     ) -> TokenResponse:
         """An access token, with a refresh token when `refresh` describes one, and an ID
         token when asked; `refresh` is the new token's record (see `next_refresh_token`)."""
-        refresh_value = None
-        if refresh is not None:
-            refresh_value = tokens.random_token(REFRESH_TOKEN_BYTES)
-            await tx.refresh_tokens.insert(refresh, digest=tokens.digest(refresh_value))
-        access = await self._access_token(
+        made = await self.prepare(tx, authorization, now=now, id_token=id_token, refresh=refresh)
+        return await self.store(tx, made)
+
+    async def prepare(
+        self,
+        tx: Repositories,
+        authorization: Authorization,
+        *,
+        now: datetime,
+        id_token: bool,
+        refresh: RefreshTokenInfo | None = None,
+    ) -> PreparedTokens:
+        """Make and sign the tokens, reading what their claims need; nothing is written.
+
+        Machine grants prepare in a read snapshot and `store` in a short write transaction,
+        so the write lock (one for all processes on SQLite) is held only for the inserts.
+        """
+        refresh_value = tokens.random_token(REFRESH_TOKEN_BYTES) if refresh else None
+        access, info, digest = await self._access_token(
             tx, authorization, now=now, refresh_id=refresh.id if refresh else None
         )
         signed_id_token = await self._id_token(tx, authorization, now, access) if id_token else None
-        return TokenResponse(
+        response = TokenResponse(
             access_token=access,
             expires_in=int(self.lifetimes.access_token.total_seconds()),
             scope=authorization.scopes.text,
             id_token=signed_id_token,
             refresh_token=refresh_value,
         )
+        return PreparedTokens(response, info, digest, refresh)
+
+    async def store(self, tx: Repositories, made: PreparedTokens) -> TokenResponse:
+        """Record prepared tokens; only then may the response go out."""
+        if made.refresh is not None and made.response.refresh_token:
+            digest = tokens.digest(made.response.refresh_token)
+            await tx.refresh_tokens.insert(made.refresh, digest=digest)
+        await tx.access_tokens.insert(made.access, digest=made.access_digest)
+        return made.response
 
     def next_refresh_token(
         self,
@@ -218,7 +251,8 @@ class TokenIssuer:
         *,
         now: datetime,
         refresh_id: str | None,
-    ) -> str:
+    ) -> tuple[str, AccessTokenInfo, str | None]:
+        """The token, its record, and the digest it is found by (None: a JWT, found by id)."""
         app = authorization.app
         info = AccessTokenInfo(
             id=new_id(),
@@ -237,11 +271,9 @@ class TokenIssuer:
             revoked_at=None,
         )
         if authorization.token_type is TokenType.JWT:
-            await tx.access_tokens.insert(info, digest=None)
-            return await self._jwt_access_token(tx, authorization, info)
+            return await self._jwt_access_token(tx, authorization, info), info, None
         value = tokens.random_token(ACCESS_TOKEN_BYTES)
-        await tx.access_tokens.insert(info, digest=tokens.digest(value))
-        return value
+        return value, info, tokens.digest(value)
 
     async def _jwt_access_token(
         self, tx: Repositories, authorization: Authorization, info: AccessTokenInfo

@@ -12,12 +12,12 @@ from zitui.core.oidc import rfc7523
 from zitui.core.oidc.client_credentials import issue_for_machine
 from zitui.core.oidc.errors import invalid_grant
 from zitui.core.oidc.grant_context import GrantContext
-from zitui.core.oidc.issuance import TokenResponse
+from zitui.core.oidc.issuance import PreparedTokens
 
 GRANT_TYPE = rfc7523.GRANT_TYPE
 
 
-async def jwt_bearer(grant: GrantContext) -> TokenResponse:
+async def jwt_bearer(grant: GrantContext) -> PreparedTokens:
     assertion = rfc7523.read(grant.required("assertion"), error="invalid_grant")
     key = await grant.tx.machines.find_key(assertion.kid)
     if key is None:
@@ -31,4 +31,5 @@ async def jwt_bearer(grant: GrantContext) -> TokenResponse:
         now=grant.now,
         key_expires_at=key.expires_at,
     )
-    return await issue_for_machine(grant, user_id=key.user_id, scopes=grant.requested_scopes())
+    user = await grant.active_user(key.user_id)
+    return await issue_for_machine(grant, user, scopes=grant.requested_scopes())

@@ -1,6 +1,7 @@
 """The token service: the token endpoint's grants, userinfo, introspection and revocation.
 
-These are the hot paths: each call is one transaction of indexed SQLAlchemy Core queries,
+These are the hot paths: each call is one transaction of indexed SQLAlchemy Core queries
+(machine grants: a read snapshot, then a write transaction for the insert alone),
 signing keys come from `KeyService`'s cache, and no audit event is written per token (the
 sign-in that led to a code is audited when the session is linked to the request).
 """
@@ -34,12 +35,8 @@ from zitui.records import OidcClient, UserState
 from zitui.store import Repositories, Store
 
 ALL_METHODS = frozenset(Presented)
-GRANT_TYPES = (
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    "urn:ietf:params:oauth:grant-type:jwt-bearer",
-)
+MACHINE_GRANTS = ("client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+GRANT_TYPES = ("authorization_code", "refresh_token", *MACHINE_GRANTS)
 
 
 class TokenService:
@@ -64,6 +61,17 @@ class TokenService:
                 raise invalid_request("grant_type is required")
             raise OAuthError("unsupported_grant_type", f"{grant_type} is not supported")
         issuer = TokenIssuer(self.issuer, self._lifetimes, await self._keys.signing_key())
+        if grant_type in MACHINE_GRANTS:
+            # Nothing to consume, only a token to add: check and sign in a read snapshot,
+            # then hold the write lock just for the insert.
+            async with self._store.reader() as tx:
+                grant = GrantContext(tx, issuer, request.form, request.endpoint, ctx.now())
+                if grant_type == "client_credentials":
+                    made = await client_credentials(grant, request.basic)
+                else:
+                    made = await jwt_bearer(grant)
+            async with self._store.transaction() as tx:
+                return (await issuer.store(tx, made)).to_dict()
         try:
             async with self._store.transaction() as tx:
                 grant = GrantContext(tx, issuer, request.form, request.endpoint, ctx.now())
@@ -129,10 +137,6 @@ class TokenService:
             )
 
     async def _grant(self, grant: GrantContext, grant_type: str, request: ClientRequest) -> Any:
-        if grant_type == "client_credentials":
-            return await client_credentials(grant, request.basic)
-        if grant_type.endswith(":jwt-bearer"):
-            return await jwt_bearer(grant)
         client = await self._client(grant.tx, request, grant_type)
         if grant_type == "authorization_code":
             return await exchange_code(grant, client)

@@ -9,8 +9,10 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import CursorResult, ScalarResult
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from zitui.errors import AlreadyExists
+from zitui.store.prepared import Prepared
 
 T = TypeVar("T")
 
@@ -55,12 +57,21 @@ class InlineConnection:
     async def execute(
         self, statement: Any, parameters: Any = None
     ) -> CursorResult[*tuple[Any, ...]]:
+        if type(statement) is Prepared:
+            fast = statement.run(self.sync, parameters)
+            if fast is not None:
+                return fast  # type: ignore[return-value]  # rows or rowcount, as repos use
+            statement = statement.statement
         return self.sync.execute(statement, parameters)
 
     async def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        if type(statement) is Prepared:
+            return (await self.execute(statement, parameters)).scalar()
         return self.sync.scalar(statement, parameters)
 
     async def scalars(self, statement: Any, parameters: Any = None) -> ScalarResult[Any]:
+        if type(statement) is Prepared:
+            return (await self.execute(statement, parameters)).scalars()
         return self.sync.scalars(statement, parameters)
 
     @asynccontextmanager
@@ -71,6 +82,38 @@ class InlineConnection:
     @property
     def dialect(self) -> sa.Dialect:
         return self.sync.dialect
+
+
+class EngineConnection:
+    """SQLAlchemy's AsyncConnection (PostgreSQL) behind the same methods: a `Prepared`
+    statement is an ordinary one there."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def execute(
+        self, statement: Any, parameters: Any = None
+    ) -> CursorResult[*tuple[Any, ...]]:
+        return await self.conn.execute(_plain(statement), parameters)
+
+    async def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        return await self.conn.scalar(_plain(statement), parameters)
+
+    async def scalars(self, statement: Any, parameters: Any = None) -> ScalarResult[Any]:
+        return await self.conn.scalars(_plain(statement), parameters)
+
+    def begin_nested(self) -> AbstractAsyncContextManager[Any]:
+        return self.conn.begin_nested()
+
+    @property
+    def dialect(self) -> sa.Dialect:
+        return self.conn.dialect
+
+
+def _plain(statement: Any) -> Any:
+    return statement.statement if type(statement) is Prepared else statement
 
 
 class Repository:

@@ -11,9 +11,11 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from zitui.errors import AlreadyExists
-from zitui.records import MachineKey, PersonalAccessToken, UserKind, UserState
+from zitui.records import MachineKey, PersonalAccessToken, User, UserKind, UserState
 from zitui.store.models import MachineKeyRow, OrgDomainRow, PersonalAccessTokenRow, UserRow
+from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, table
+from zitui.store.repos.users import SELECT_USERS, user_from_row
 
 KEYS = table(MachineKeyRow)
 PATS = table(PersonalAccessTokenRow)
@@ -44,11 +46,9 @@ class TokenOwner:
 
 @dataclass(frozen=True)
 class MachineSecret:
-    """A machine user's client-secret digest, found by client id."""
+    """A machine user with its client-secret digest, found by client id."""
 
-    user_id: str
-    org_id: str
-    user_state: UserState
+    user: User
     secret_digest: str
 
 
@@ -144,37 +144,40 @@ class MachineRepository(Repository):
             params = {"name": name, "username": username, "domain": domain.lower()}
         else:
             query, params = _SECRET_BY_USERNAME, {"name": name}
-        rows = (await self.conn.execute(query, params)).all()
+        rows = (await self.conn.execute(query, params)).mappings().all()
         if len(rows) != 1:
             return None
-        user_id, org_id, state, digest = rows[0]
-        return MachineSecret(
-            user_id=user_id, org_id=org_id, user_state=UserState(state), secret_digest=digest
-        )
+        return MachineSecret(user=user_from_row(rows[0]), secret_digest=rows[0]["secret_digest"])
 
 
 # Exact usernames, so the login-name form is a lookup in `uq_users_org_username`. Built
 # once with bound parameters: these serve every client_credentials grant and PAT request.
-_SECRET_COLUMNS = sa.select(USERS.c.id, USERS.c.org_id, USERS.c.state, USERS.c.secret_digest)
+# The user comes along: a client_credentials grant needs no second lookup.
+_SECRET_COLUMNS = SELECT_USERS.add_columns(USERS.c.secret_digest)
+_CLAIMED = DOMAINS.alias("claimed")  # not the primary-domain join of SELECT_USERS
 _IS_MACHINE_WITH_SECRET = sa.and_(
     USERS.c.kind == UserKind.MACHINE.value, USERS.c.secret_digest.is_not(None)
 )
-_SECRET_BY_USERNAME = _SECRET_COLUMNS.where(
-    _IS_MACHINE_WITH_SECRET, USERS.c.username == sa.bindparam("name")
-).limit(2)
-_SECRET_BY_LOGIN_NAME = _SECRET_COLUMNS.where(
-    _IS_MACHINE_WITH_SECRET,
-    sa.or_(
-        USERS.c.username == sa.bindparam("name"),
-        sa.and_(
-            USERS.c.username == sa.bindparam("username"),
-            USERS.c.org_id.in_(
-                sa.select(DOMAINS.c.org_id).where(DOMAINS.c.domain == sa.bindparam("domain"))
+_SECRET_BY_USERNAME = Prepared(
+    _SECRET_COLUMNS.where(_IS_MACHINE_WITH_SECRET, USERS.c.username == sa.bindparam("name")).limit(
+        2
+    )
+)
+_SECRET_BY_LOGIN_NAME = Prepared(
+    _SECRET_COLUMNS.where(
+        _IS_MACHINE_WITH_SECRET,
+        sa.or_(
+            USERS.c.username == sa.bindparam("name"),
+            sa.and_(
+                USERS.c.username == sa.bindparam("username"),
+                USERS.c.org_id.in_(
+                    sa.select(_CLAIMED.c.org_id).where(_CLAIMED.c.domain == sa.bindparam("domain"))
+                ),
             ),
         ),
-    ),
-).limit(2)
-_PAT_BY_DIGEST = (
+    ).limit(2)
+)
+_PAT_BY_DIGEST = Prepared(
     sa.select(PATS.c.id, PATS.c.user_id, USERS.c.org_id, USERS.c.state, PATS.c.expires_at)
     .join(USERS, USERS.c.id == PATS.c.user_id)
     .where(PATS.c.token_digest == sa.bindparam("digest"))

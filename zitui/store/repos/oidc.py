@@ -33,6 +33,7 @@ from zitui.store.models import (
     ProjectRow,
     UserGrantRow,
 )
+from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, table
 
 AUTH_REQUESTS = table(AuthRequestRow)
@@ -62,8 +63,8 @@ def _auth_request(row: Any) -> StoredAuthRequest:
 
 
 # The statements of every sign-in, built once with bound parameters.
-_REQUEST_BY_ID = sa.select(AUTH_REQUESTS).where(AUTH_REQUESTS.c.id == sa.bindparam("id"))
-_LINK = (
+_REQUEST_BY_ID = Prepared(sa.select(AUTH_REQUESTS).where(AUTH_REQUESTS.c.id == sa.bindparam("id")))
+_LINK = Prepared(
     AUTH_REQUESTS.update()
     .where(
         AUTH_REQUESTS.c.id == sa.bindparam("b_id"),
@@ -77,7 +78,7 @@ _LINK = (
         status=AuthRequestStatus.LINKED.value,
     )
 )
-_MARK_CODE_ISSUED = (
+_MARK_CODE_ISSUED = Prepared(
     AUTH_REQUESTS.update()
     .where(
         AUTH_REQUESTS.c.id == sa.bindparam("b_id"),
@@ -85,10 +86,12 @@ _MARK_CODE_ISSUED = (
     )
     .values(status=AuthRequestStatus.CODE_ISSUED.value)
 )
-_CODE_BY_DIGEST = sa.select(CODES.c.auth_request_id, CODES.c.expires_at, CODES.c.used_at).where(
-    CODES.c.code_digest == sa.bindparam("digest")
+_CODE_BY_DIGEST = Prepared(
+    sa.select(CODES.c.auth_request_id, CODES.c.expires_at, CODES.c.used_at).where(
+        CODES.c.code_digest == sa.bindparam("digest")
+    )
 )
-_USE_CODE = (
+_USE_CODE = Prepared(
     CODES.update()
     .where(CODES.c.code_digest == sa.bindparam("digest"), CODES.c.used_at.is_(None))
     .values(used_at=sa.bindparam("at", type_=CODES.c.used_at.type))
@@ -188,8 +191,8 @@ _CLIENT = sa.select(
 ).join(PROJECTS, PROJECTS.c.id == APPS.c.project_id)
 
 
-_CLIENT_BY_CLIENT_ID = _CLIENT.where(APPS.c.client_id == sa.bindparam("client_id"))
-_CLIENT_BY_APP_ID = _CLIENT.where(APPS.c.id == sa.bindparam("app_id"))
+_CLIENT_BY_CLIENT_ID = Prepared(_CLIENT.where(APPS.c.client_id == sa.bindparam("client_id")))
+_CLIENT_BY_APP_ID = Prepared(_CLIENT.where(APPS.c.id == sa.bindparam("app_id")))
 _CLIENT_IDS_OF_PROJECTS = (
     sa.select(PROJECTS.c.id, APPS.c.client_id)
     .select_from(PROJECTS)

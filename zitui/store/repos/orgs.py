@@ -17,6 +17,7 @@ from zitui.store.models import (
     ProjectGrantRow,
     ProjectRow,
 )
+from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, escape_like, table
 
 ORGS = table(OrgRow)
@@ -63,7 +64,7 @@ def _domain_conflict(_: str) -> AlreadyExists:
     )
 
 
-_BY_ID = _SELECT.where(ORGS.c.id == sa.bindparam("org_id"))
+_BY_ID = Prepared(_SELECT.where(ORGS.c.id == sa.bindparam("org_id")))
 
 
 class OrgRepository(Repository):

@@ -8,13 +8,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from zitui.store.models import PolicyRow
+from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, table
 
 POLICIES = table(PolicyRow)
 
 
-_SETTINGS = sa.select(POLICIES.c.settings).where(
-    POLICIES.c.kind == sa.bindparam("kind"), POLICIES.c.org_id == sa.bindparam("org_id")
+_SETTINGS = Prepared(
+    sa.select(POLICIES.c.settings).where(
+        POLICIES.c.kind == sa.bindparam("kind"), POLICIES.c.org_id == sa.bindparam("org_id")
+    )
 )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import exc as sa_exc
 
 from zitui.records import Session
 from zitui.store.models import OrgDomainRow, SessionRow, UserRow
+from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, table
 
 SESSIONS = table(SessionRow)
@@ -62,19 +63,24 @@ def _session(row: Any) -> Session:
 
 
 # The statements of every sign-in, built once with bound parameters.
-_BY_ID = _SELECT.where(SESSIONS.c.id == sa.bindparam("id"))
-_BY_ID_AND_BROWSER = _BY_ID.where(SESSIONS.c.browser_digest == sa.bindparam("browser"))
-_BY_BROWSER_AND_USER = sa.select(SESSIONS.c.id, SESSIONS.c.terminated_at).where(
-    SESSIONS.c.browser_digest == sa.bindparam("browser"),
-    SESSIONS.c.user_id == sa.bindparam("user_id"),
+_SELECT_BY_ID = _SELECT.where(SESSIONS.c.id == sa.bindparam("id"))
+_BY_ID = Prepared(_SELECT_BY_ID)
+_BY_ID_AND_BROWSER = Prepared(
+    _SELECT_BY_ID.where(SESSIONS.c.browser_digest == sa.bindparam("browser"))
+)
+_BY_BROWSER_AND_USER = Prepared(
+    sa.select(SESSIONS.c.id, SESSIONS.c.terminated_at).where(
+        SESSIONS.c.browser_digest == sa.bindparam("browser"),
+        SESSIONS.c.user_id == sa.bindparam("user_id"),
+    )
 )
 _AT = sa.bindparam("at", type_=SESSIONS.c.last_used_at.type)
-_CHECKED = (
+_CHECKED = Prepared(
     SESSIONS.update()
     .where(SESSIONS.c.id == sa.bindparam("b_id"))
     .values(password_checked_at=_AT, last_used_at=_AT, terminated_at=None)
 )
-_TOUCH = (
+_TOUCH = Prepared(
     SESSIONS.update()
     .where(SESSIONS.c.id == sa.bindparam("b_id"), SESSIONS.c.terminated_at.is_(None))
     .values(last_used_at=_AT)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from zitui.records import AccessTokenInfo, RefreshTokenInfo
 from zitui.store.models import AccessTokenRow, RefreshTokenRow
+from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, table
 
 ACCESS = table(AccessTokenRow)
@@ -23,14 +24,14 @@ _REFRESH_COLUMNS = [c for c in REFRESH.c if c.name != "token_digest"]
 _TUPLES = ("scopes", "audience", "amr")
 
 # Built once with bound parameters, so each call reuses the compiled statement.
-_INSERT_ACCESS = ACCESS.insert()
-_INSERT_REFRESH = REFRESH.insert()
-_ACCESS_BY_DIGEST = sa.select(*_ACCESS_COLUMNS).where(
-    ACCESS.c.token_digest == sa.bindparam("digest")
+_INSERT_ACCESS = Prepared(ACCESS.insert())
+_INSERT_REFRESH = Prepared(REFRESH.insert())
+_ACCESS_BY_DIGEST = Prepared(
+    sa.select(*_ACCESS_COLUMNS).where(ACCESS.c.token_digest == sa.bindparam("digest"))
 )
-_ACCESS_BY_ID = sa.select(*_ACCESS_COLUMNS).where(ACCESS.c.id == sa.bindparam("token_id"))
-_REFRESH_BY_DIGEST = sa.select(*_REFRESH_COLUMNS).where(
-    REFRESH.c.token_digest == sa.bindparam("digest")
+_ACCESS_BY_ID = Prepared(sa.select(*_ACCESS_COLUMNS).where(ACCESS.c.id == sa.bindparam("token_id")))
+_REFRESH_BY_DIGEST = Prepared(
+    sa.select(*_REFRESH_COLUMNS).where(REFRESH.c.token_digest == sa.bindparam("digest"))
 )
 
 

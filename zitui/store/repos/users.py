@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from zitui.errors import AlreadyExists
 from zitui.records import TokenType, User, UserKind, UserState
 from zitui.store.models import OrgDomainRow, UserRow
+from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, escape_like, table
 
 USERS = table(UserRow)
@@ -41,11 +42,13 @@ _SELECT = sa.select(
 
 # The hot lookups are built once with bound parameters: SQLAlchemy then reuses their
 # compiled form and cache key instead of rebuilding both on every call.
-_BY_ID = _SELECT.where(USERS.c.id == sa.bindparam("user_id"))
-_CREDENTIALS = sa.select(USERS.c.password_hash, USERS.c.failed_password_attempts).where(
-    USERS.c.id == sa.bindparam("user_id")
+_BY_ID = Prepared(_SELECT.where(USERS.c.id == sa.bindparam("user_id")))
+_CREDENTIALS = Prepared(
+    sa.select(USERS.c.password_hash, USERS.c.failed_password_attempts).where(
+        USERS.c.id == sa.bindparam("user_id")
+    )
 )
-_RESET_FAILURES = (
+_RESET_FAILURES = Prepared(
     USERS.update()
     .where(USERS.c.id == sa.bindparam("user_id"), USERS.c.failed_password_attempts != 0)
     .values(failed_password_attempts=0)
@@ -88,6 +91,10 @@ def _user(row: Any) -> User:
         has_secret=bool(row["has_secret"]),
     )
 
+
+# For other repositories that return a user with what they look up (machines.find_secret).
+SELECT_USERS = _SELECT
+user_from_row = _user
 
 _RECORD_COLUMNS = tuple(c.name for c in USERS.c if c.name in User.__dataclass_fields__)
 
