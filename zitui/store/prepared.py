@@ -17,12 +17,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.sql.dml import Insert
+
+from zitui.store.types import UTCDateTime
 
 Processor = Callable[[Any], Any] | None
 
@@ -120,8 +123,21 @@ def _plan(statement: sa.Executable, dialect: sa.Dialect, keys: frozenset[str]) -
     if not (compiled.isinsert or compiled.isupdate or compiled.isdelete):
         columns = compiled._result_columns
         result_keys = tuple(entry.keyname for entry in columns)
-        readers = tuple(entry.type._cached_result_processor(dialect, None) for entry in columns)
+        readers = tuple(_reader(entry.type, dialect) for entry in columns)
     return _Plan(compiled.string, names, bound, binders, result_keys, readers)
+
+
+def _reader(column_type: Any, dialect: sa.Dialect) -> Processor:
+    # SQLAlchemy parses SQLite's datetime text with a regular expression; the C parser of
+    # `fromisoformat` reads the same text (`2026-11-26 12:00:00.123456`) several times faster.
+    if isinstance(column_type, UTCDateTime):
+        return _utc_datetime
+    processor: Processor = column_type._cached_result_processor(dialect, None)
+    return processor
+
+
+def _utc_datetime(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _scalar_defaults(table: sa.Table, keys: frozenset[str]) -> dict[str, Any] | None:
