@@ -25,6 +25,9 @@ environment = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # Templates ship with the program: no stat of every file a page extends or includes on
+    # each render to see whether it changed.
+    auto_reload=False,
 )
 
 

@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joserfc.jwk import KeySet, RSAKey
@@ -73,6 +73,12 @@ class KeyRing:
         return head + self.upcoming + self.previous
 
 
+def _next_change(keys: Sequence[SigningKey], now: datetime) -> datetime:
+    """The first moment after `now` at which a key starts or expires."""
+    moments = [t for k in keys for t in (starts(k), k.expires_at) if t > now]
+    return min(moments, default=datetime.max.replace(tzinfo=UTC))
+
+
 class KeyService(AppKeyCommands):
     """Signing keys for tokens (`signing_key`, `jwks`, `rotate`) and applications' keys."""
 
@@ -99,6 +105,8 @@ class KeyService(AppKeyCommands):
         self._checked_at = 0.0
         self._private: dict[str, PrivateSigningKey] = {}
         self._keyset: tuple[tuple[str, ...], KeySet] | None = None
+        # (keys it was made from, made at, valid until, ring)
+        self._ring: tuple[tuple[SigningKey, ...], datetime, datetime, KeyRing] | None = None
         self._lock = asyncio.Lock()
 
     async def signing_key(self) -> PrivateSigningKey:
@@ -127,10 +135,16 @@ class KeyService(AppKeyCommands):
 
     async def ring(self) -> KeyRing:
         keys = await self._cached()
-        ring = KeyRing.at(keys, self._clock.now())
+        now = self._clock.now()
+        cached = self._ring
+        if cached is not None and cached[0] is keys and cached[1] <= now < cached[2]:
+            return cached[3]  # every token request asks; the ring only changes at key times
+        ring = KeyRing.at(keys, now)
         if ring.current is None or not ring.upcoming:
             await self.maintain()
-            ring = KeyRing.at(await self._cached(), self._clock.now())
+            keys, now = await self._cached(), self._clock.now()
+            ring = KeyRing.at(keys, now)
+        self._ring = (keys, now, _next_change(keys, now), ring)
         return ring
 
     async def rotate(self, ctx: Context) -> SigningKey:

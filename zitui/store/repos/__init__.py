@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar, overload
+
 from zitui.store.repos.app_keys import AppKeyRepository
 from zitui.store.repos.apps import AppRepository
-from zitui.store.repos.base import Connection
+from zitui.store.repos.base import Connection, Repository
 from zitui.store.repos.events import EventRepository
 from zitui.store.repos.instances import InstanceRepository
 from zitui.store.repos.keys import SigningKeyRepository
@@ -21,27 +23,58 @@ from zitui.store.repos.tokens import AccessTokenRepository, RefreshTokenReposito
 from zitui.store.repos.user_grants import UserGrantRepository
 from zitui.store.repos.users import UserRepository
 
+R = TypeVar("R", bound=Repository)
+
+
+class _repository(Generic[R]):  # noqa: N801 - used like a decorator-made attribute
+    """A repository made on first access and kept on the instance."""
+
+    def __init__(self, kind: type[R]) -> None:
+        self.kind = kind
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _repository[R]: ...
+
+    @overload
+    def __get__(self, instance: Repositories, owner: type) -> R: ...
+
+    def __get__(self, instance: Repositories | None, owner: type) -> R | _repository[R]:
+        if instance is None:
+            return self
+        made = self.kind(instance._conn)
+        instance.__dict__[self.name] = made  # later reads skip this descriptor
+        return made
+
 
 class Repositories:
-    """What a transaction offers; every repository shares its connection."""
+    """What a transaction offers; every repository shares its connection.
+
+    Each repository is made on first use: a transaction touches two or three of them, and
+    making all nineteen cost a token request more than its lookups' Python.
+    """
 
     def __init__(self, conn: Connection) -> None:
-        self.instances = InstanceRepository(conn)
-        self.orgs = OrgRepository(conn)
-        self.users = UserRepository(conn)
-        self.memberships = MembershipRepository(conn)
-        self.policies = PolicyRepository(conn)
-        self.signing_keys = SigningKeyRepository(conn)
-        self.events = EventRepository(conn)
-        self.machines = MachineRepository(conn)
-        self.smtp = SmtpRepository(conn)
-        self.projects = ProjectRepository(conn)
-        self.apps = AppRepository(conn)
-        self.project_grants = ProjectGrantRepository(conn)
-        self.user_grants = UserGrantRepository(conn)
-        self.app_keys = AppKeyRepository(conn)
-        self.auth_requests = AuthRequestRepository(conn)
-        self.oidc_clients = OidcClientRepository(conn)
-        self.access_tokens = AccessTokenRepository(conn)
-        self.refresh_tokens = RefreshTokenRepository(conn)
-        self.sessions = SessionRepository(conn)
+        self._conn = conn
+
+    instances = _repository(InstanceRepository)
+    orgs = _repository(OrgRepository)
+    users = _repository(UserRepository)
+    memberships = _repository(MembershipRepository)
+    policies = _repository(PolicyRepository)
+    signing_keys = _repository(SigningKeyRepository)
+    events = _repository(EventRepository)
+    machines = _repository(MachineRepository)
+    smtp = _repository(SmtpRepository)
+    projects = _repository(ProjectRepository)
+    apps = _repository(AppRepository)
+    project_grants = _repository(ProjectGrantRepository)
+    user_grants = _repository(UserGrantRepository)
+    app_keys = _repository(AppKeyRepository)
+    auth_requests = _repository(AuthRequestRepository)
+    oidc_clients = _repository(OidcClientRepository)
+    access_tokens = _repository(AccessTokenRepository)
+    refresh_tokens = _repository(RefreshTokenRepository)
+    sessions = _repository(SessionRepository)
