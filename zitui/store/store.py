@@ -271,10 +271,11 @@ class EngineStore(Store):
 class SqliteStore(Store):
     """The embedded SQLite file, queried on the event loop's thread.
 
-    One writer connection behind an asyncio lock; readers take pooled connections (WAL
-    readers never wait for the writer). The writer's SQLite busy timeout is zero: when
-    another process holds the write lock, BEGIN IMMEDIATE fails at once and is retried
-    after an asyncio sleep, until `busy_timeout_ms` has passed.
+    One writer connection behind an asyncio lock, then the process lock (`ProcessWriteLock`)
+    that zitui's processes take in turn; readers keep their own connections (WAL readers
+    never wait for the writer). The writer's SQLite busy timeout is zero: when another
+    program holds SQLite's lock, BEGIN IMMEDIATE fails at once and is retried after an
+    asyncio sleep. Either wait ends with `store.locked` after `busy_timeout_ms`.
     """
 
     def __init__(self, engine: sa.Engine, url: str, *, path: Path, busy_timeout_ms: int) -> None:
@@ -327,7 +328,11 @@ class SqliteStore(Store):
             except BaseException:
                 conn.rollback()
                 raise
-            self._guard(conn.commit)
+            try:
+                self._guard(conn.commit)
+            except BaseException:
+                conn.rollback()  # leaves the writer connection usable for the next one
+                raise
         finally:
             self._process_lock.release()
             self._holder = None
