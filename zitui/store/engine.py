@@ -63,9 +63,7 @@ def _check_sqlite(conn: sqlite3.Connection, path: Path) -> None:
 
 def create_engine(url: str) -> AsyncEngine:
     """The asyncio engine of a server database (PostgreSQL)."""
-    engine = create_async_engine(url, pool_pre_ping=True)
-    _begin_by_mode(engine.sync_engine)
-    return engine
+    return create_async_engine(url, pool_pre_ping=True)
 
 
 # Reads map the file instead of copying pages into each connection's cache, which another
@@ -99,17 +97,6 @@ def create_sqlite_engine(path: Path, *, busy_timeout_ms: int) -> sa.Engine:
         cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         cursor.close()
 
-    _begin_by_mode(engine)
-    return engine
-
-
-_BEGIN = {mode: f"BEGIN {mode}" for mode in ("IMMEDIATE", "DEFERRED")}
-
-
-def _begin_by_mode(engine: sa.Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        return
-
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
         # Writers take the write lock up front: a deferred transaction that later upgrades
@@ -117,3 +104,8 @@ def _begin_by_mode(engine: sa.Engine) -> None:
         mode = "IMMEDIATE" if conn.get_execution_options().get("zitui_write") else "DEFERRED"
         # Straight to the driver: SQLAlchemy's statement path costs more than BEGIN itself.
         conn.connection.driver_connection.execute(_BEGIN[mode])
+
+    return engine
+
+
+_BEGIN = {mode: f"BEGIN {mode}" for mode in ("IMMEDIATE", "DEFERRED")}

@@ -5,9 +5,9 @@ Two backends share one interface. PostgreSQL goes through SQLAlchemy's asyncio e
 indexed SQLite query from the page cache takes microseconds, far less than the hand-over to
 a driver thread and back (the cost that dominated every token request before). Writers take
 an asyncio lock first, so one coroutine never waits inside SQLite for a lock another
-coroutine of the same loop holds; a writer of another process (a second `zitui tui`,
-`zitui apply`) is waited for with asyncio sleeps, never by blocking the loop. See
-docs/design.md § Store.
+coroutine of the same loop holds, then a file lock that zitui's processes (a second
+`zitui tui`, `zitui apply`, `serve` workers) take in turn, waited for in a thread, never by
+blocking the loop. See docs/design.md § Store.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -46,9 +46,9 @@ T = TypeVar("T")
 # The connection of an enclosing `Store.atomic()` block, if any, for this task.
 _ambient: ContextVar[Connection | None] = ContextVar("zitui_ambient_tx", default=None)
 
-# How long a writer waits between attempts while another process holds SQLite's write lock.
-# Another `serve` worker holds it for a fraction of a millisecond: first just let the loop
-# run other requests, then back off.
+# How long a writer waits between attempts while another program (not a zitui process, which
+# queues on the file lock first) holds SQLite's write lock: first just let the loop run other
+# requests, then back off.
 _BUSY_BACKOFF_S = (0.0, 0.0, 0.0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
 # Reader connections kept open between snapshots.
 _IDLE_READERS = 8
@@ -294,6 +294,23 @@ class SqliteStore(Store):
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Connection]:
+        await self._take_write_locks()
+        try:
+            conn = self._writer_connection()
+            await self._begin_immediate(conn)
+            try:
+                yield InlineConnection(conn)
+                self._guard(conn.commit)
+            except BaseException as exc:
+                conn.rollback()  # also after a failed commit: the writer stays usable
+                _reraise(exc)
+        finally:
+            self._process_lock.release()
+            self._holder = None
+            self._lock.release()
+
+    async def _take_write_locks(self) -> None:
+        """This process's turn (the asyncio lock), then all processes' turn (the flock)."""
         task = asyncio.current_task()
         if task is not None and task is self._holder:
             raise RuntimeError("a write transaction inside another one; use Store.atomic()")
@@ -303,40 +320,16 @@ class SqliteStore(Store):
             raise StoreUnavailable(
                 "store.busy", "the store is busy with a long write; try again in a moment"
             ) from None
-        self._holder = task
         try:
-            try:
-                await self._process_lock.acquire(self._busy_timeout_s)
-            except TimeoutError:
+            await self._process_lock.acquire(self._busy_timeout_s)
+        except BaseException as exc:
+            self._lock.release()
+            if isinstance(exc, TimeoutError):
                 raise StoreUnavailable(
                     "store.locked", "the store is locked by another process; try again later"
                 ) from None
-        except BaseException:
-            self._holder = None
-            self._lock.release()
             raise
-        try:
-            conn = self._writer_connection()
-            await self._begin_immediate(conn)
-            try:
-                yield InlineConnection(conn)
-            except sa_exc.DatabaseError as exc:
-                conn.rollback()
-                if isinstance(exc, sa_exc.IntegrityError):
-                    raise
-                raise translate_database_error(exc) from exc
-            except BaseException:
-                conn.rollback()
-                raise
-            try:
-                self._guard(conn.commit)
-            except BaseException:
-                conn.rollback()  # leaves the writer connection usable for the next one
-                raise
-        finally:
-            self._process_lock.release()
-            self._holder = None
-            self._lock.release()
+        self._holder = task
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Connection]:
@@ -346,14 +339,9 @@ class SqliteStore(Store):
         try:
             self._guard(conn.begin)
             yield InlineConnection(conn)
-        except sa_exc.DatabaseError as exc:
+        except BaseException as exc:
             conn.close()
-            if isinstance(exc, sa_exc.IntegrityError):
-                raise
-            raise translate_database_error(exc) from exc
-        except BaseException:
-            conn.close()
-            raise
+            _reraise(exc)
         conn.rollback()  # ends the snapshot
         if len(self._idle) < _IDLE_READERS:
             self._idle.append(conn)
@@ -387,10 +375,8 @@ class SqliteStore(Store):
     def _guard(call: Callable[[], T]) -> T:
         try:
             return call()
-        except sa_exc.IntegrityError:
-            raise
         except (sa_exc.DatabaseError, sqlite3.DatabaseError) as exc:
-            raise translate_database_error(exc) from exc
+            _reraise(exc)
 
     async def run_sync(self, fn: Callable[[sa.Connection], T], *, write: bool = False) -> T:
         def work() -> T:
@@ -421,6 +407,17 @@ def _is_busy(exc: sa_exc.OperationalError | sqlite3.OperationalError) -> bool:
     if code is not None:
         return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return "locked" in str(orig) or "busy" in str(orig)
+
+
+def _reraise(exc: BaseException) -> NoReturn:
+    """Raise what a failure inside a transaction becomes: an unusable database is
+    StoreUnavailable; an IntegrityError (a repository's bug, or a race it handles) and
+    anything else are raised as they are."""
+    if isinstance(exc, sa_exc.DatabaseError | sqlite3.DatabaseError) and not isinstance(
+        exc, sa_exc.IntegrityError | sqlite3.IntegrityError
+    ):
+        raise translate_database_error(exc) from exc
+    raise exc
 
 
 def translate_database_error(exc: sa_exc.DatabaseError | sqlite3.Error) -> StoreUnavailable:
