@@ -353,6 +353,8 @@ class AuthRequestRow(SQLModel, table=True):
         nullable=True,
     )
     user_id: str | None = Field(default=None, max_length=40, nullable=True)
+    # The address that sent the request: pending requests are capped per address.
+    client_ip: str = Field(default="", max_length=64, index=True)
     auth_time: datetime | None = _ts(default=None, nullable=True)
     amr: list[str] = Field(sa_type=sa.JSON)
     status: str = Field(max_length=20)
@@ -414,3 +416,61 @@ class AccessTokenRow(SQLModel, table=True):
     created_at: datetime = _ts()
     expires_at: datetime = _ts(index=True)
     revoked_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class LoginFlowRow(SQLModel, table=True):
+    """One pass through the hosted login (or the console's sign-in): the core login flow.
+
+    `checks` maps a factor ("password", …) to when this flow proved it; `internal` holds what
+    later steps need and nobody may see (challenges, pending secrets, upstream state).
+    """
+
+    __tablename__ = "login_flows"
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(default="login", max_length=20)
+    browser_digest: str = Field(max_length=64, index=True)
+    auth_request_id: str | None = Field(
+        default=None,
+        foreign_key="auth_requests.id",
+        ondelete="CASCADE",
+        max_length=40,
+        nullable=True,
+        index=True,
+    )
+    org_id: str = Field(default="", max_length=40)
+    user_id: str | None = Field(
+        default=None, foreign_key="users.id", ondelete="CASCADE", max_length=40, nullable=True
+    )
+    session_id: str | None = Field(
+        default=None, foreign_key="sessions.id", ondelete="SET NULL", max_length=40, nullable=True
+    )
+    login_name: str = Field(default="", max_length=400)
+    step: str = Field(max_length=40)
+    checks: dict[str, Any] = Field(sa_type=sa.JSON)
+    attempts: dict[str, Any] = Field(sa_type=sa.JSON)
+    internal: dict[str, Any] = Field(sa_type=sa.JSON)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+
+
+class ThrottleRow(SQLModel, table=True):
+    """Attempts counted per key (a login name's digest, a client address) across processes."""
+
+    __tablename__ = "throttles"
+
+    key: str = Field(primary_key=True, max_length=120)
+    attempts: int = Field(default=0)
+    window_started_at: datetime = _ts()
+    blocked_until: datetime | None = _ts(default=None, nullable=True)
+    expires_at: datetime = _ts(index=True)
+
+
+class UsedAssertionRow(SQLModel, table=True):
+    """A client or grant assertion's `jti` (RFC 7523 §3), kept until the assertion expires."""
+
+    __tablename__ = "used_assertions"
+
+    jti_digest: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = _ts(index=True)
