@@ -60,6 +60,26 @@ class ReauthRequired(ZituiError):
     kind = "reauth_required"
 
 
+class RetryLater(ZituiError):
+    """Refused for now; `retry_after` seconds from now the same request may succeed."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int) -> None:
+        super().__init__(code, message)
+        self.retry_after = max(1, retry_after)
+
+
+class RateLimited(RetryLater):
+    """Too many attempts for a login name or from an address (throttling)."""
+
+    kind = "rate_limited"
+
+
+class Overloaded(RetryLater):
+    """The server is busy (a full queue of password hashes)."""
+
+    kind = "overloaded"
+
+
 class StoreUnavailable(ZituiError):
     """The data directory or database cannot be used (locked, corrupt, foreign, unwritable)."""
 
@@ -81,6 +101,8 @@ HTTP_STATUS: dict[str, int] = {
     FlowExpired.kind: 410,
     PreconditionFailed.kind: 412,
     ReauthRequired.kind: 401,
+    RateLimited.kind: 429,
+    Overloaded.kind: 503,
     StoreUnavailable.kind: 503,
     WrongMasterKey.kind: 503,
     ZituiError.kind: 500,

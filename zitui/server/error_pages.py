@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from zitui.errors import ZituiError, http_status
+from zitui.errors import RetryLater, ZituiError, http_status
 from zitui.i18n import lookup, translate
 from zitui.server.headers import add_security_headers
 from zitui.server.negotiation import request_locale, wants_json
@@ -25,6 +25,7 @@ HTTP_ERROR_CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     413: "request_too_large",
+    429: "too_many_requests",
     500: "server_error",
     503: "unavailable",
 }
@@ -68,7 +69,13 @@ async def zitui_error(request: Request, exc: Exception) -> Response:
         log.warning("%s %s: %s (%s)", request.method, request.url.path, exc.message, exc.code)
     # The code doubles as the message's i18n key; untranslated messages show as raised.
     message = lookup(request_locale(request), exc.code) or exc.message
-    return error_response(request, status_code, exc.code, message)
+    headers = retry_after(exc)
+    return error_response(request, status_code, exc.code, message, headers=headers)
+
+
+def retry_after(exc: ZituiError) -> dict[str, str] | None:
+    """`Retry-After` (RFC 9110 §10.2.3) for an error that may succeed later."""
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
 
 
 def server_error_handler(*, hsts: bool) -> Handler:
