@@ -326,6 +326,7 @@ class StoredAuthRequest:
     status: AuthRequestStatus
     created_at: datetime
     expires_at: datetime
+    client_ip: str = ""  # who sent it: pending requests are capped per address
 
 
 @dataclass(frozen=True)
