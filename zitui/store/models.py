@@ -446,6 +446,8 @@ class LoginFlowRow(SQLModel, table=True):
         default=None, foreign_key="sessions.id", ondelete="SET NULL", max_length=40, nullable=True
     )
     login_name: str = Field(default="", max_length=400)
+    # The address that started the flow: open flows are capped per address.
+    client_ip: str = Field(default="", max_length=64, index=True)
     step: str = Field(max_length=40)
     checks: dict[str, Any] = Field(sa_type=sa.JSON)
     attempts: dict[str, Any] = Field(sa_type=sa.JSON)

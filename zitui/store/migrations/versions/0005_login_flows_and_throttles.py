@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=40), nullable=True),
         sa.Column("session_id", sa.String(length=40), nullable=True),
         sa.Column("login_name", sa.String(length=400), nullable=False),
+        sa.Column("client_ip", sa.String(length=64), nullable=False),
         sa.Column("step", sa.String(length=40), nullable=False),
         sa.Column("checks", sa.JSON(), nullable=False),
         sa.Column("attempts", sa.JSON(), nullable=False),
@@ -54,6 +55,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_login_flows_browser_digest"), ["browser_digest"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_login_flows_client_ip"), ["client_ip"], unique=False)
         batch_op.create_index(batch_op.f("ix_login_flows_expires_at"), ["expires_at"], unique=False)
 
     op.create_table(
