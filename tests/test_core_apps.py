@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -184,24 +185,26 @@ RULES: list[tuple[AppType, AuthMethod, list[str], dict[str, Any], str | None]] =
     (WEB, BASIC, [CALLBACK], {"grant_types": ["password"]}, "grant_types"),
     (WEB, BASIC, [CALLBACK], {"response_types": ["token"]}, "response_types"),
     (WEB, BASIC, [CALLBACK], {"response_types": []}, "response_types"),
+    (WEB, BASIC, [CALLBACK], {"grant_types": []}, "grant_types"),
+    (NATIVE, NONE, [], {"grant_types": ["authorization_code", "refresh_token"]}, "redirect_uris"),
+    # only what the provider serves: no implicit, hybrid, device or token exchange flows
+    (SPA, NONE, [CALLBACK], {"response_types": ["id_token"]}, "response_types"),
     (
         SPA,
         NONE,
         [CALLBACK],
         {"response_types": ["id_token token"], "grant_types": ["implicit"]},
-        None,
+        "response_types",
     ),
-    (SPA, NONE, [CALLBACK], {"response_types": ["id_token"]}, "grant_types"),
     (SPA, NONE, [CALLBACK], {"grant_types": ["implicit"]}, "grant_types"),
+    (NATIVE, NONE, [], {"grant_types": ["device_code"]}, "grant_types"),
     (
-        SPA,
+        NATIVE,
         NONE,
-        ["http://localhost/cb"],
-        {"response_types": ["id_token"], "grant_types": ["implicit"], "dev_mode": False},
-        "redirect_uris",
+        [CALLBACK],
+        {"grant_types": ["authorization_code", "token_exchange"]},
+        "grant_types",
     ),
-    (NATIVE, NONE, [], {"grant_types": ["device_code"]}, None),
-    (NATIVE, NONE, [], {"grant_types": ["device_code", "refresh_token"]}, None),
     # origins
     (SPA, NONE, [CALLBACK], {"additional_origins": ["https://app.example.com:8443"]}, None),
     (
@@ -431,3 +434,72 @@ async def test_apps_follow_project_permissions(services, admin, owner, portal, a
     await denied(
         services, lambda: services.apps.deactivate_app(viewer, app.id), "project.app.write"
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "code"),
+    [
+        ("grant_types", ["authorization_code", "device_code"], "app.grant_types.unsupported"),
+        ("grant_types", ["authorization_code", "token_exchange"], "app.grant_types.unsupported"),
+        ("grant_types", ["authorization_code", "implicit"], "app.grant_types.unsupported"),
+        ("grant_types", ["authorization_code", "password"], "app.grant_types.unknown"),
+        ("response_types", ["code", "id_token"], "app.response_types.unsupported"),
+        ("response_types", ["code", "id_token token"], "app.response_types.unsupported"),
+        ("response_types", ["code", "token"], "app.response_types.unknown"),
+    ],
+)
+async def test_only_the_flows_the_provider_serves_can_be_configured(
+    services, owner, portal, field, values, code
+):
+    with pytest.raises(InvalidArgument) as created:
+        await services.apps.create_oidc_app(owner, portal, _web(**{field: values}))
+    assert (created.value.code, created.value.field) == (code, field)
+    assert values[-1] in created.value.message
+    app, _ = await services.apps.create_oidc_app(owner, portal, _web())
+    change = OidcConfigChange(**{field: values})
+    await _no_event(
+        services, lambda: services.apps.update_oidc_config(owner, app.id, change), InvalidArgument
+    )
+
+
+async def test_flow_types_are_stored_in_one_order(services, owner, portal):
+    app, _ = await services.apps.create_oidc_app(
+        owner, portal, _web(grant_types=["refresh_token", "authorization_code"])
+    )
+    assert app.grant_types == ("authorization_code", "refresh_token")
+
+
+async def test_stored_values_no_longer_offered_are_ignored_and_dropped_on_save(
+    services, owner, portal
+):
+    """Apps stored before the offer was narrowed may hold ZITADEL's other flows."""
+    app, _ = await services.apps.create_oidc_app(owner, portal, _web(name="Old"))
+    async with services.store.transaction() as tx:
+        await tx.apps.update(
+            replace(
+                app,
+                response_types=("code", "id_token"),
+                grant_types=("authorization_code", "implicit", "device_code", "token_exchange"),
+            )
+        )
+    read = await services.apps.get_app(owner, app.id)
+    assert (read.response_types, read.grant_types) == (("code",), ("authorization_code",))
+    assert (await services.apps.find_app_by_name(owner, portal, "old")) == read
+    assert (await services.apps.list_apps(owner, portal)).items == (read,)
+    renamed = await services.apps.rename_app(owner, app.id, "Older")
+    assert renamed.grant_types == ("authorization_code",)
+
+    event = await _one_event(
+        services,
+        lambda: services.apps.update_oidc_config(owner, app.id, OidcConfigChange(dev_mode=True)),
+    )
+    assert event.payload == {
+        "project_id": portal,
+        "response_types": ["code"],
+        "grant_types": ["authorization_code"],
+        "dev_mode": True,
+        "secret_generated": False,
+    }
+    async with services.store.reader() as tx:
+        stored = await tx.apps.find(app.id)
+    assert stored is not None and stored.grant_types == ("authorization_code",)

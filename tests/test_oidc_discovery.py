@@ -3,8 +3,12 @@ and openid-client read them."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests import oidc_fixtures as fx
 from tests.oidc_fixtures import Harness
+from zitui.core import oidc_config
+from zitui.core.oidc import served, tokens
 from zitui.server import paths
 
 clock, harness = fx.clock, fx.harness
@@ -89,3 +93,32 @@ async def test_cors_preflight_is_answered(harness: Harness) -> None:
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "*"
     assert "POST" in response.headers["access-control-allow-methods"]
+
+
+# ZITADEL's flows that zitui does not serve, as an app would name them and as the endpoints
+# would receive them.
+UNSERVED_GRANTS = [
+    "implicit",
+    "device_code",
+    "token_exchange",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+]
+
+
+async def test_apps_are_offered_exactly_what_is_served(harness: Harness) -> None:
+    document = (await harness.http.get(paths.DISCOVERY)).json()
+    assert document["response_types_supported"] == list(oidc_config.RESPONSE_TYPES) == ["code"]
+    assert tuple(document["grant_types_supported"]) == served.GRANT_TYPES == tokens.GRANT_TYPES
+    assert oidc_config.GRANT_TYPES == ("authorization_code", "refresh_token")
+    assert set(oidc_config.GRANT_TYPES) <= set(document["grant_types_supported"])
+    assert not set(UNSERVED_GRANTS) & set(document["grant_types_supported"])
+
+
+@pytest.mark.parametrize("grant_type", UNSERVED_GRANTS)
+async def test_the_token_endpoint_refuses_what_is_not_served(
+    harness: Harness, grant_type: str
+) -> None:
+    response = await harness.http.post(paths.TOKEN, data={"grant_type": grant_type})
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"

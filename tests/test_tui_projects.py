@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.widgets import Checkbox, Select
+from textual.widgets import Checkbox, Select, SelectionList
 
 from tests.conftest import ADMIN_PASSWORD
 from tests.tui_fixtures import (
     SIZE,
+    choose,
+    cursor_to,
     error_messages,
     fill,
     first_column,
@@ -23,9 +26,10 @@ from tests.tui_fixtures import (
     type_text,
     write_lines,
 )
+from zitui.core.apps import NewOidcApp
 from zitui.core.services import Services
 from zitui.core.users import NewHumanUser
-from zitui.records import AuthMethod, Organization, Scope
+from zitui.records import AppType, AuthMethod, Organization, Scope
 from zitui.screens import ZituiApp, make_app
 from zitui.screens.application import AppScreen
 from zitui.screens.apps import AppsScreen
@@ -209,3 +213,58 @@ async def test_a_project_owner_sees_only_their_project(
 
 def actions(app: ZituiApp) -> set[str]:
     return {b.binding.action for b in app.screen.active_bindings.values()}
+
+
+def choices(app: ZituiApp, selector: str) -> list[str]:
+    selection = app.screen.query_one(selector, SelectionList)
+    return [selection.get_option_at_index(i).value for i in range(selection.option_count)]
+
+
+def chosen(app: ZituiApp, selector: str) -> list[str]:
+    return list(app.screen.query_one(selector, SelectionList).selected)
+
+
+async def test_the_app_form_offers_only_the_flows_the_provider_serves(
+    acme: tuple[Services, Organization],
+) -> None:
+    services, org = acme
+    system = services.system_context()
+    project = await services.projects.create_project(system, org.id, "Portal")
+    legacy, _ = await services.apps.create_oidc_app(
+        system,
+        project.id,
+        NewOidcApp("Legacy", AppType.WEB, AuthMethod.BASIC, ["https://legacy.example.com/cb"]),
+    )
+    async with services.store.transaction() as tx:  # as stored before the offer was narrowed
+        stale = ("authorization_code", "device_code", "token_exchange")
+        await tx.apps.update(replace(legacy, grant_types=stale))
+    app = make_app(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "admin", ADMIN_PASSWORD)
+        await press(pilot, "r", "enter", "a", "c")
+        assert isinstance(app.screen, FormModal)
+        assert choices(app, "#response_types") == ["code"]
+        assert choices(app, "#grant_types") == ["authorization_code", "refresh_token"]
+        assert chosen(app, "#grant_types") == ["authorization_code"]
+        await fill(pilot, "#name", "Web")
+        await write_lines(pilot, "#redirect_uris", "https://web.example.com/cb")
+        await choose(pilot, "#grant_types", "authorization_code", "refresh_token")
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, SecretModal)
+        await press(pilot, "escape")
+
+        await cursor_to(pilot, "apps", "Legacy")
+        await press(pilot, "enter")
+        assert isinstance(app.screen, AppScreen)
+        details = text(app, "#app-details")
+        assert "device_code" not in details and "token_exchange" not in details
+        await press(pilot, "e")
+        assert choices(app, "#grant_types") == ["authorization_code", "refresh_token"]
+        assert chosen(app, "#grant_types") == ["authorization_code"]
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, AppScreen)
+    apps = {a.name: a for a in (await services.apps.list_apps(system, project.id)).items}
+    assert apps["Web"].grant_types == ("authorization_code", "refresh_token")
+    async with services.store.reader() as tx:
+        stored = await tx.apps.find(legacy.id)
+    assert stored is not None and stored.grant_types == ("authorization_code",)

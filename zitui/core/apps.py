@@ -5,6 +5,13 @@ Client ids follow ZITADEL's shape, `<18 random digits>@<project name as a DNS la
 database constraint, and never changed afterwards (a project rename keeps it). Client
 secrets are 64 letters and digits (~380 bits), shown once and stored as a SHA-256 digest:
 they are high-entropy, so the token endpoint checks them without argon2.
+
+An app stored before the response and grant types on offer were narrowed to the served ones
+may still hold one of ZITADEL's others (`implicit`, `device_code`, `token_exchange`,
+`id_token`): every read here shows only the offered values, and the next change of the app's
+settings stores them so. The endpoints refuse those flows whatever an app holds, so the
+leftovers are harmless until then; rewriting them at start-up would mean an event per app in
+every process that opens the store.
 """
 
 from __future__ import annotations
@@ -25,9 +32,12 @@ from zitui.core.ids import new_id
 from zitui.core.oidc_config import (
     DEFAULT_GRANT_TYPES,
     DEFAULT_RESPONSE_TYPES,
+    GRANT_TYPES,
+    RESPONSE_TYPES,
     SECRET_METHODS,
     OidcConfig,
     checked,
+    offered,
 )
 from zitui.core.permissions import Resource
 from zitui.core.projects import load_project, project_resource
@@ -137,16 +147,16 @@ class AppService:
         await self._app(ctx, "project.app.write", app_id)
         name = validation.text(name, field="name")
         async with self._store.transaction() as tx:
-            app = await load_app(tx, app_id)
+            app = await _load_stored(tx, app_id)
             if app.name == name:
-                return app
+                return as_offered(app)
             other = await tx.apps.find_by_name(app.project_id, name)
             if other and other.id != app_id:
                 raise _name_taken()
             renamed = replace(app, name=name, updated_at=ctx.now())
             await tx.apps.update(renamed)
             await record_app_event(tx, ctx, "project.application.changed", app, {"name": name})
-        return renamed
+        return as_offered(renamed)
 
     async def update_oidc_config(
         self, ctx: Context, app_id: str, change: OidcConfigChange
@@ -168,7 +178,7 @@ class AppService:
         config = checked(change.applied_to(app_config(current)))
         uses_secret = config.auth_method in SECRET_METHODS
         async with self._store.transaction() as tx:
-            app = await load_app(tx, app_id)
+            app = await _load_stored(tx, app_id)
             secret = new_client_secret() if uses_secret and not app.has_secret else None
             before, after = _config_payload(app_config(app)), _config_payload(config)
             changes = {k: v for k, v in after.items() if before[k] != v}
@@ -220,7 +230,8 @@ class AppService:
     async def find_app_by_name(self, ctx: Context, project_id: str, name: str) -> App | None:
         await self._project(ctx, "project.app.read", project_id)
         async with self._store.reader() as tx:
-            return await tx.apps.find_by_name(project_id, name.strip())
+            found = await tx.apps.find_by_name(project_id, name.strip())
+        return None if found is None else as_offered(found)
 
     async def list_apps(
         self, ctx: Context, project_id: str, *, offset: int = 0, limit: int = 50
@@ -228,9 +239,11 @@ class AppService:
         """The project's applications by name."""
         offset, limit = validation.page(offset, limit)
         await self._project(ctx, "project.app.read", project_id)
-        async with self._store.reader() as tx:
+        async with self._store.scan() as tx:
             items, total = await tx.apps.list_for_project(project_id, offset=offset, limit=limit)
-        return Page(items=tuple(items), total=total, offset=offset, limit=limit)
+        return Page(
+            items=tuple(as_offered(app) for app in items), total=total, offset=offset, limit=limit
+        )
 
     async def _project(self, ctx: Context, permission: str, project_id: str) -> Project:
         async with self._store.reader() as tx:
@@ -248,7 +261,7 @@ class AppService:
     async def _set_state(self, ctx: Context, app_id: str, state: State, event_type: str) -> App:
         await self._app(ctx, "project.app.write", app_id)
         async with self._store.transaction() as tx:
-            app = await load_app(tx, app_id)
+            app = await _load_stored(tx, app_id)
             if app.state is state:
                 raise PreconditionFailed(
                     f"app.already_{state.value}", f"the application is already {state.value}"
@@ -256,7 +269,7 @@ class AppService:
             changed = replace(app, state=state, updated_at=ctx.now())
             await tx.apps.update(changed)
             await record_app_event(tx, ctx, event_type, app, {})
-        return changed
+        return as_offered(changed)
 
 
 def _resource(app: App) -> Resource:
@@ -286,10 +299,24 @@ def _name_taken() -> AlreadyExists:
 
 
 async def load_app(tx: Repositories, app_id: str) -> App:
+    """The app as the services show it: only the response and grant types on offer."""
+    return as_offered(await _load_stored(tx, app_id))
+
+
+async def _load_stored(tx: Repositories, app_id: str) -> App:
     app = await tx.apps.find(app_id)
     if app is None:
         raise NotFound("app.not_found", "no such application", field="app_id")
     return app
+
+
+def as_offered(app: App) -> App:
+    """`app` without response or grant types that are no longer offered."""
+    return replace(
+        app,
+        response_types=offered(app.response_types, RESPONSE_TYPES),
+        grant_types=offered(app.grant_types, GRANT_TYPES),
+    )
 
 
 async def record_app_event(

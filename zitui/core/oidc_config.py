@@ -3,6 +3,11 @@
 Sources: ZITADEL `internal/domain/application_oidc.go` (its compliance checks), RFC 6749
 §3.1.2 (redirection endpoint: absolute, no fragment), RFC 8252 §7 (native apps: private-use
 schemes and loopback redirects).
+
+The response and grant types an app may have are exactly those the provider serves
+(`zitui/core/oidc/served.py`): the code flow with refresh tokens. ZITADEL's implicit, hybrid,
+device and token-exchange values are refused, and where an app stored before holds one, it
+is read as absent (`offered`).
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from enum import Enum
 from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit
 
+from zitui.core.oidc import served
 from zitui.errors import InvalidArgument
 from zitui.records import AppType, AuthMethod, TokenType
 
 E = TypeVar("E", bound=Enum)
 
-RESPONSE_TYPES = ("code", "id_token", "id_token token")
-GRANT_TYPES = ("authorization_code", "implicit", "refresh_token", "device_code", "token_exchange")
+RESPONSE_TYPES = served.RESPONSE_TYPES
+GRANT_TYPES = served.APP_GRANT_TYPES
 DEFAULT_RESPONSE_TYPES = ("code",)
 DEFAULT_GRANT_TYPES = ("authorization_code",)
 MAX_CLOCK_SKEW_S = 5
@@ -97,15 +103,15 @@ def checked(config: OidcConfig) -> OidcConfig:
     if app_type is AppType.API:
         return _checked_api(base)
     _check_flows(base)
-    implicit = "implicit" in base.grant_types
     return replace(
         base,
+        response_types=offered(base.response_types, RESPONSE_TYPES),
+        grant_types=offered(base.grant_types, GRANT_TYPES),
         redirect_uris=tuple(
-            _redirect_uri(u, base, field="redirect_uris", implicit=implicit)
-            for u in base.redirect_uris
+            _redirect_uri(u, base, field="redirect_uris") for u in base.redirect_uris
         ),
         post_logout_redirect_uris=tuple(
-            _redirect_uri(u, base, field="post_logout_redirect_uris", implicit=False)
+            _redirect_uri(u, base, field="post_logout_redirect_uris")
             for u in base.post_logout_redirect_uris
         ),
         additional_origins=tuple(dict.fromkeys(_origin(o) for o in base.additional_origins)),
@@ -127,46 +133,39 @@ def _checked_api(config: OidcConfig) -> OidcConfig:
     return replace(config, response_types=(), grant_types=())
 
 
+def offered(values: Sequence[str], allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The values that are on offer, in the offer's order; any other value counts as absent."""
+    return tuple(value for value in allowed if value in values)
+
+
 def _check_flows(config: OidcConfig) -> None:
-    """Response types, grant types and redirect URIs must fit together."""
+    """Response types, grant types and redirect URIs must fit together.
+
+    Only the code flow is served, so every browser app has the code response type, the
+    authorization_code grant and a redirect URI; refresh tokens are optional.
+    """
     responses, grants = set(config.response_types), set(config.grant_types)
-    _subset(responses, RESPONSE_TYPES, "response_types")
-    _subset(grants, GRANT_TYPES, "grant_types")
+    _served(responses, RESPONSE_TYPES, served.UNSERVED_RESPONSE_TYPES, "response_types")
+    _served(grants, GRANT_TYPES, served.UNSERVED_GRANT_TYPES, "grant_types")
     if not responses:
         raise _invalid("response_types.required", "choose a response type", "response_types")
-    if "code" in responses and not grants & {"authorization_code", "device_code"}:
-        raise _invalid(
-            "grant_types.code",
-            "the code response type needs the authorization_code or device_code grant",
-            "grant_types",
-        )
-    if responses & {"id_token", "id_token token"} and "implicit" not in grants:
-        raise _invalid(
-            "grant_types.implicit", "id_token response types need the implicit grant", "grant_types"
-        )
-    if "authorization_code" in grants and "code" not in responses:
-        raise _invalid(
-            "response_types.code",
-            "the authorization_code grant needs the code response type",
-            "response_types",
-        )
-    if "implicit" in grants and not responses & {"id_token", "id_token token"}:
-        raise _invalid(
-            "response_types.implicit",
-            "the implicit grant needs an id_token response type",
-            "response_types",
-        )
-    if "refresh_token" in grants and not grants & {"authorization_code", "device_code"}:
+    if "refresh_token" in grants and "authorization_code" not in grants:
         raise _invalid(
             "grant_types.refresh",
-            "refresh tokens come with the authorization_code or device_code grant",
+            "refresh tokens come with the authorization_code grant",
             "grant_types",
         )
-    if grants & {"authorization_code", "implicit"} and not config.redirect_uris:
+    if "authorization_code" not in grants:
+        raise _invalid(
+            "grant_types.code",
+            "the code response type needs the authorization_code grant",
+            "grant_types",
+        )
+    if not config.redirect_uris:
         raise _invalid("redirect_uris.required", "add at least one redirect URI", "redirect_uris")
 
 
-def _redirect_uri(uri: str, config: OidcConfig, *, field: str, implicit: bool) -> str:
+def _redirect_uri(uri: str, config: OidcConfig, *, field: str) -> str:
     """One redirect or post-logout URI, checked against the app's type and dev mode."""
     parts = _split(uri, field)
     scheme = parts.scheme.lower()
@@ -188,12 +187,6 @@ def _redirect_uri(uri: str, config: OidcConfig, *, field: str, implicit: bool) -
             raise _invalid(
                 "redirect_uri.http_not_allowed",
                 f"{uri}: use https (http only in dev mode, or to loopback for native apps)",
-                field,
-            )
-        if implicit:
-            raise _invalid(
-                "redirect_uri.implicit_http",
-                f"{uri}: the implicit flow needs https outside dev mode",
                 field,
             )
     return uri
@@ -242,12 +235,19 @@ def _strings(values: Sequence[str], field: str) -> tuple[str, ...]:
     return cleaned
 
 
-def _subset(values: set[str], allowed: tuple[str, ...], field: str) -> None:
-    unknown = sorted(values - set(allowed))
-    if unknown:
-        raise _invalid(
-            f"{field}.unknown", f"{unknown[0]} is not one of {', '.join(allowed)}", field
-        )
+def _served(
+    values: set[str], allowed: tuple[str, ...], unserved: tuple[str, ...], field: str
+) -> None:
+    """Refuse a value the provider does not serve; ZITADEL's own values get their own code."""
+    for value in sorted(values - set(allowed)):
+        choices = ", ".join(allowed)
+        if value in unserved:
+            raise _invalid(
+                f"{field}.unsupported",
+                f"{value} is not served by zitui; choose from {choices}",
+                field,
+            )
+        raise _invalid(f"{field}.unknown", f"{value} is not one of {choices}", field)
 
 
 def _enum(kind: type[E], value: object, field: str) -> E:

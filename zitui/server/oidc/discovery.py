@@ -4,7 +4,8 @@ Only members the conformance suite's schema knows are listed (an unknown member 
 warning), and each says what zitui really does: `request_parameter_supported` and
 `request_uri_parameter_supported` are false explicitly (the latter defaults to true), and
 `authorization_response_iss_parameter_supported` is true because every authorization
-response, errors included, carries `iss` (RFC 9207).
+response, errors included, carries `iss` (RFC 9207). The response and grant types are the
+served ones (`zitui/core/oidc/served.py`), which are also all an app can be set up with.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from zitui.core.crypto.signing import ALG
-from zitui.core.oidc import claims, rfc7636, scopes
+from zitui.core.oidc import claims, rfc7636, scopes, served
 from zitui.core.oidc.responses import RESPONSE_MODES
-from zitui.core.oidc.tokens import GRANT_TYPES
 from zitui.i18n import SUPPORTED_LOCALES
 from zitui.server import paths
 from zitui.server.oidc.common import CORS, CORS_PREFLIGHT
@@ -43,9 +43,9 @@ def metadata(issuer: str) -> dict[str, Any]:
         "end_session_endpoint": url(paths.END_SESSION),
         "jwks_uri": url(paths.KEYS),
         "scopes_supported": list(scopes.SUPPORTED),
-        "response_types_supported": ["code"],
+        "response_types_supported": list(served.RESPONSE_TYPES),
         "response_modes_supported": list(RESPONSE_MODES),
-        "grant_types_supported": list(GRANT_TYPES),
+        "grant_types_supported": list(served.GRANT_TYPES),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [ALG],
         "token_endpoint_auth_methods_supported": CLIENT_AUTH,
