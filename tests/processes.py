@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,18 @@ def spawn(
     finally:
         if log:
             sink.close()
+
+
+@contextlib.contextmanager
+def reaped(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """Whatever happens in the block, the process is gone after it: killed if it still runs,
+    then waited for, so no test leaves a server behind (or a ResourceWarning for it)."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) -> httpx2.Response:

@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from tests.dbfile import counts
-from tests.processes import free_port, run, spawn, wait_healthy, zitui_env
+from tests.processes import free_port, reaped, run, spawn, wait_healthy, zitui_env
 from zitui import __version__
 
 
@@ -114,24 +114,22 @@ def test_ctrl_c_during_first_run_keeps_nothing_and_the_next_start_completes(tmp_
     port = free_port()
     # A deliberately slow password hash keeps the first run busy long enough to interrupt it.
     slow = zitui_env(data, ZITUI_ARGON2_MEMORY_KIB="65536", ZITUI_ARGON2_TIME_COST="40")
-    process = spawn(["serve", "--listen", f"127.0.0.1:{port}"], slow)
-    deadline = time.monotonic() + 20
-    while not (data / "zitui.db").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    with reaped(spawn(["serve", "--listen", f"127.0.0.1:{port}"], slow)) as process:
+        deadline = time.monotonic() + 20
+        while not (data / "zitui.db").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "interrupted" in err
     assert counts(data)["instances"] == 0
 
-    second = spawn(["serve", "--listen", f"127.0.0.1:{port}"], zitui_env(data))
-    try:
+    with reaped(spawn(["serve", "--listen", f"127.0.0.1:{port}"], zitui_env(data))) as second:
         wait_healthy(f"http://127.0.0.1:{port}", second)
         assert counts(data)["events"] == 1
         assert counts(data)["users"] == 1
         assert httpx2.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-    finally:
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=30)
     assert second.returncode == 0

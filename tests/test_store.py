@@ -294,3 +294,45 @@ async def test_a_write_waiting_for_another_process_gives_up_and_leaves_the_lock_
         release.set()
         await first.close()
         await second.close()
+
+
+async def test_a_cancelled_writer_always_ends_cancelled_and_writes_nothing(services):
+    """Ctrl-C cancels the main task: whichever turn of the loop it lands on while a writer
+    takes its locks, the writer must end cancelled, never go on as if nothing happened."""
+    import asyncio
+
+    from zitui.core.ids import new_id
+
+    store = services.store
+
+    async def written(name: str) -> bool:
+        async with store.reader() as tx:
+            return await tx.policies.find("test", name) is not None
+
+    async def write(name: str) -> None:
+        async with store.transaction() as tx:
+            await tx.policies.insert(new_id(), "test", {}, org_id=name, at=services.clock.now())
+
+    async def hold(release: asyncio.Event) -> None:
+        async with store.transaction():
+            await release.wait()
+
+    for contended in (False, True):
+        for turns in range(12):
+            release = asyncio.Event()
+            holder = asyncio.create_task(hold(release)) if contended else None
+            name = f"{contended}-{turns}"
+            writer = asyncio.create_task(write(name))
+            for turn in range(turns):
+                if turn == 1:
+                    release.set()  # the writer queued behind the holder gets its turn
+                await asyncio.sleep(0)
+            if writer.cancel():
+                with pytest.raises(asyncio.CancelledError):
+                    await writer
+                assert not await written(name)
+            else:
+                await writer
+            release.set()
+            if holder is not None:
+                await holder

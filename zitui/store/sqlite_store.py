@@ -84,7 +84,10 @@ class SqliteStore(Store):
         if task is not None and task is self._holder:
             raise RuntimeError("a write transaction inside another one; use Store.atomic()")
         try:
-            await asyncio.wait_for(self._lock.acquire(), self._busy_timeout_s)
+            # Not `asyncio.wait_for`, which can drop a cancellation (write_lock.py); a free
+            # lock is taken here without yielding to the loop.
+            async with asyncio.timeout(self._busy_timeout_s):
+                await self._lock.acquire()
         except TimeoutError:
             raise StoreUnavailable(
                 "store.busy", "the store is busy with a long write; try again in a moment"

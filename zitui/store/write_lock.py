@@ -50,7 +50,10 @@ class ProcessWriteLock:
         wait = _Wait(asyncio.get_running_loop())
         self._waits.put(wait)
         try:
-            await asyncio.wait_for(wait.done, timeout_s)
+            # Not `asyncio.wait_for`: on Python 3.11 it returns the result and drops the
+            # cancellation (Ctrl-C) that lands as the awaited future completes.
+            async with asyncio.timeout(timeout_s):
+                await wait.done
         except BaseException:
             with wait.mutex:
                 wait.abandoned = True
