@@ -416,6 +416,18 @@ class GrantedRoles:
 
 
 @dataclass(frozen=True)
+class AudienceProject:
+    """A project as a token's audience needs it, seen from one organisation."""
+
+    project_id: str
+    org_id: str  # the owner
+    granted: bool  # an active project grant to the organisation asked about
+    has_project_check: bool
+    role_check: bool
+    client_ids: tuple[str, ...]  # of its active apps
+
+
+@dataclass(frozen=True)
 class Session:
     """One user signed in on one browser, with when each factor was last checked."""
 

@@ -24,6 +24,7 @@ from zitui.core.audit import record
 from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context
 from zitui.core.crypto import tokens
+from zitui.core.oidc.audience import asked_projects, check_signed_in
 from zitui.core.oidc.authorization_request import (
     AuthorizeParams,
     checked_request,
@@ -35,6 +36,7 @@ from zitui.core.oidc.issuance import Lifetimes
 from zitui.core.oidc.keys import KeyService
 from zitui.core.oidc.responses import Redirect, ToLogin
 from zitui.core.oidc.rp_logout import RPInitiatedLogout
+from zitui.core.oidc.scopes import Scopes
 from zitui.core.sessions import SessionService, satisfies
 from zitui.errors import (
     FlowExpired,
@@ -227,6 +229,18 @@ class AuthRequestService(RPInitiatedLogout):
             raise PermissionDenied(refusal.code, refusal.message)
 
     async def _code(self, stored: StoredAuthRequest, now: datetime) -> Redirect:
+        if asked_projects(Scopes(stored.scopes)):
+            try:
+                async with self._store.reader() as tx:
+                    await check_signed_in(tx, stored)
+            except OAuthError as refused:
+                return Redirect.error(
+                    stored.redirect_uri,
+                    stored.response_mode,
+                    refused,
+                    state=stored.state,
+                    issuer=self.issuer,
+                )
         code = tokens.random_token(CODE_BYTES)
         async with self._store.transaction() as tx:
             if not await tx.auth_requests.mark_code_issued(stored.id):

@@ -10,9 +10,10 @@ from __future__ import annotations
 from zitui.core.crypto import tokens
 from zitui.core.oidc import rfc7636
 from zitui.core.oidc import scopes as sc
+from zitui.core.oidc.audience import audience_of
 from zitui.core.oidc.errors import GrantReplayed, invalid_grant
 from zitui.core.oidc.grant_context import GrantContext
-from zitui.core.oidc.issuance import Authorization, TokenResponse, audience_of
+from zitui.core.oidc.issuance import Authorization, TokenResponse
 from zitui.core.oidc.scopes import Scopes
 from zitui.records import AuthRequestStatus, OidcClient
 
@@ -40,16 +41,16 @@ async def exchange_code(grant: GrantContext, client: OidcClient) -> TokenRespons
         raise GrantReplayed(request.id, "the code was used already")
     user = await grant.active_user(request.user_id)
     scopes = Scopes(request.scopes)
-    audience, projects = await audience_of(
-        tx, client_id=client.client_id, project_id=client.project_id, scopes=scopes
+    audience = await audience_of(
+        tx, client=client, user=user, scopes=scopes, api_audience=grant.issuer.issuer
     )
     authorization = Authorization(
         user=user,
         client_id=client.client_id,
         app=client,
         scopes=scopes,
-        audience=audience,
-        projects=projects,
+        audience=audience.values,
+        projects=audience.projects,
         token_type=client.access_token_type,
         auth_time=request.auth_time,
         amr=request.amr,

@@ -20,6 +20,7 @@ from zitui.core.crypto.signing import ALG
 from zitui.core.ids import new_id
 from zitui.core.oidc import rfc7636
 from zitui.core.oidc import scopes as sc
+from zitui.core.oidc.audience import check_requested
 from zitui.core.oidc.errors import OAuthError, invalid_request, invalid_scope
 from zitui.core.oidc.responses import QUERY, RESPONSE_MODES
 from zitui.core.oidc.scopes import Scopes
@@ -125,6 +126,7 @@ async def checked_request(
         raise invalid_request("response_mode must be query or form_post")
     _check_response_type(client, params.get("response_type"))
     scopes = _checked_scopes(params.get("scope"))
+    await check_requested(tx, client, scopes)
     challenge, method = rfc7636.checked_challenge(
         params.get("code_challenge"), params.get("code_challenge_method")
     )

@@ -40,7 +40,9 @@ class BearerGrant:
     expires_at: datetime | None
     session_id: str | None = None
     auth_time: datetime | None = None
-    personal: bool = False  # a personal access token
+    # A personal access token names no projects: its audience is every project this
+    # organisation (its machine user's) owns or holds a grant of.
+    audience_org: str | None = None
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -74,7 +76,7 @@ async def resolve(
         audience=(),
         issued_at=now,
         expires_at=owner.expires_at,
-        personal=True,
+        audience_org=owner.org_id,
     )
 
 

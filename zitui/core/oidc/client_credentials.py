@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from zitui.core.crypto import tokens
 from zitui.core.oidc import scopes as sc
+from zitui.core.oidc.audience import audience_of
 from zitui.core.oidc.client_auth import BasicCredentials
 from zitui.core.oidc.errors import invalid_client, invalid_scope
 from zitui.core.oidc.grant_context import GrantContext
-from zitui.core.oidc.issuance import Authorization, PreparedTokens, audience_of
+from zitui.core.oidc.issuance import Authorization, PreparedTokens
 from zitui.core.oidc.scopes import Scopes
 from zitui.records import User, UserState
 
@@ -36,14 +37,16 @@ async def issue_for_machine(grant: GrantContext, user: User, *, scopes: Scopes) 
     profile), prepared in the grant's read snapshot; the token service stores it."""
     if sc.OFFLINE_ACCESS in scopes:
         raise invalid_scope("machine grants issue no refresh tokens")
-    audience, projects = await audience_of(grant.tx, client_id="", project_id=None, scopes=scopes)
+    audience = await audience_of(
+        grant.tx, client=None, user=user, scopes=scopes, api_audience=grant.issuer.issuer
+    )
     authorization = Authorization(
         user=user,
         client_id=user.id,
         app=None,
         scopes=scopes,
-        audience=audience,
-        projects=projects,
+        audience=audience.values,
+        projects=audience.projects,
         token_type=user.access_token_type,
     )
     return await grant.issuer.prepare(grant.tx, authorization, now=grant.now, id_token=False)

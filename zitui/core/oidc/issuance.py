@@ -107,25 +107,6 @@ class PreparedTokens:
     refresh: RefreshTokenInfo | None
 
 
-async def audience_of(
-    tx: Repositories, *, client_id: str, project_id: str | None, scopes: Scopes
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """ZITADEL's audience: the client, its project with every client of it, and the projects
-    asked for with `urn:zitadel:iam:org:project:id:{id}:aud` (unknown ones are dropped).
-
-    Returns the audience and the projects in it.
-    """
-    wanted = ([project_id] if project_id else []) + list(scopes.audience_projects)
-    found = await tx.oidc_clients.client_ids_of_projects(set(wanted))
-    audience = [client_id] if client_id else []
-    projects: list[str] = []
-    for project in dict.fromkeys(wanted):
-        if project in found:
-            projects.append(project)
-            audience += [project, *found[project]]
-    return tuple(dict.fromkeys(audience)), tuple(projects)
-
-
 async def subject_claims(
     tx: Repositories,
     authorization: Authorization,

@@ -13,9 +13,10 @@ from dataclasses import replace
 
 from zitui.core.crypto import tokens
 from zitui.core.oidc import scopes as sc
+from zitui.core.oidc.audience import audience_of
 from zitui.core.oidc.errors import GrantReplayed, invalid_grant, invalid_scope
 from zitui.core.oidc.grant_context import GrantContext
-from zitui.core.oidc.issuance import Authorization, TokenResponse, audience_of
+from zitui.core.oidc.issuance import Authorization, TokenResponse
 from zitui.core.oidc.scopes import Scopes
 from zitui.records import OidcClient
 
@@ -42,16 +43,16 @@ async def refresh(grant: GrantContext, client: OidcClient) -> TokenResponse:
     if not await tx.refresh_tokens.rotate(token.id, at=now):
         raise GrantReplayed(token.family_id, "the refresh token was used already")
     user = await grant.active_user(token.user_id)
-    audience, projects = await audience_of(
-        tx, client_id=client.client_id, project_id=client.project_id, scopes=scopes
+    audience = await audience_of(
+        tx, client=client, user=user, scopes=scopes, api_audience=grant.issuer.issuer
     )
     authorization = Authorization(
         user=user,
         client_id=client.client_id,
         app=client,
         scopes=scopes,
-        audience=audience,
-        projects=projects,
+        audience=audience.values,
+        projects=audience.projects,
         token_type=client.access_token_type,
         auth_time=token.auth_time,
         amr=token.amr,

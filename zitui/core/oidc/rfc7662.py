@@ -1,8 +1,8 @@
 """Token introspection responses (RFC 7662 §2.2), with ZITADEL's extra claims.
 
-ZITADEL answers `active: true` only to a caller whose project (or client id) is in the
-token's audience: an API app cannot learn about tokens meant for another project. Personal
-access tokens carry no audience and are answered to any authenticated caller.
+As ZITADEL does, `active: true` goes only to a caller whose project is in the token's
+audience (`audience.reaches`, personal access tokens included): an API app cannot learn about
+tokens meant for another project.
 """
 
 from __future__ import annotations
@@ -10,15 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from zitui.core.oidc.bearer import BearerGrant
-from zitui.records import OidcClient
 
 INACTIVE: dict[str, Any] = {"active": False}
-
-
-def meant_for(grant: BearerGrant, caller: OidcClient) -> bool:
-    if grant.personal:
-        return True
-    return caller.project_id in grant.audience or caller.client_id in grant.audience
 
 
 def response(grant: BearerGrant, claims: dict[str, Any], *, issuer: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from joserfc.jwk import KeySet
 from zitui.core.clock import Clock
 from zitui.core.context import Context
 from zitui.core.oidc import rfc7009, rfc7662
+from zitui.core.oidc.audience import asked_projects, reaches
 from zitui.core.oidc.authorization_code import exchange_code
 from zitui.core.oidc.bearer import BearerGrant, looks_like_jwt, resolve
 from zitui.core.oidc.client_auth import ClientRequest, Presented, authenticate_client
@@ -109,7 +110,7 @@ class TokenService:
             if not token:
                 raise invalid_request("token is required")
             grant = await resolve(tx, token, keys=keys, issuer=self.issuer, now=ctx.now())
-            if grant is None or not rfc7662.meant_for(grant, caller.client):
+            if grant is None or not await reaches(tx, grant, caller.client.project_id):
                 return rfc7662.INACTIVE
             claims = await self._claims(tx, grant)
         if claims is None:
@@ -159,7 +160,7 @@ class TokenService:
         if user is None or user.state is not UserState.ACTIVE:
             return None
         client = await tx.oidc_clients.find_by_app_id(grant.app_id) if grant.app_id else None
-        wanted = ([client.project_id] if client else []) + list(grant.scopes.audience_projects)
+        wanted = ([client.project_id] if client else []) + list(asked_projects(grant.scopes))
         authorization = Authorization(
             user=user,
             client_id=grant.client_id,

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from zitui.records import (
     AppType,
+    AudienceProject,
     AuthMethod,
     AuthRequestStatus,
     GrantedRoles,
@@ -193,8 +194,20 @@ _CLIENT = sa.select(
 
 _CLIENT_BY_CLIENT_ID = Prepared(_CLIENT.where(APPS.c.client_id == sa.bindparam("client_id")))
 _CLIENT_BY_APP_ID = Prepared(_CLIENT.where(APPS.c.id == sa.bindparam("app_id")))
-_CLIENT_IDS_OF_PROJECTS = (
-    sa.select(PROJECTS.c.id, APPS.c.client_id)
+_GRANTED_TO_ORG = sa.and_(
+    PROJECT_GRANTS.c.project_id == PROJECTS.c.id,
+    PROJECT_GRANTS.c.granted_org_id == sa.bindparam("org_id"),
+    PROJECT_GRANTS.c.state == State.ACTIVE.value,
+)
+_AUDIENCE_PROJECTS = (
+    sa.select(
+        PROJECTS.c.id,
+        PROJECTS.c.org_id,
+        sa.exists().where(_GRANTED_TO_ORG).label("granted"),
+        PROJECTS.c.has_project_check,
+        PROJECTS.c.role_check,
+        APPS.c.client_id,
+    )
     .select_from(PROJECTS)
     .join(
         APPS,
@@ -203,6 +216,21 @@ _CLIENT_IDS_OF_PROJECTS = (
     )
     .where(PROJECTS.c.id.in_(sa.bindparam("project_ids", expanding=True)))
     .order_by(PROJECTS.c.id, APPS.c.client_id)
+)
+_ORG_HAS_PROJECT = Prepared(
+    sa.select(
+        sa.or_(
+            sa.exists().where(
+                PROJECTS.c.id == sa.bindparam("project_id"),
+                PROJECTS.c.org_id == sa.bindparam("org_id"),
+            ),
+            sa.exists().where(
+                PROJECT_GRANTS.c.project_id == sa.bindparam("project_id"),
+                PROJECT_GRANTS.c.granted_org_id == sa.bindparam("org_id"),
+                PROJECT_GRANTS.c.state == State.ACTIVE.value,
+            ),
+        )
+    )
 )
 _GRANTED_ROLES = (
     sa.select(
@@ -260,17 +288,28 @@ class OidcClientRepository(Repository):
         row = (await self.conn.execute(_CLIENT_BY_APP_ID, {"app_id": app_id})).first()
         return None if row is None else _client(row)
 
-    async def client_ids_of_projects(self, project_ids: Collection[str]) -> dict[str, list[str]]:
-        """The active apps' client ids of each project that exists, by project id."""
+    async def audience_projects(
+        self, project_ids: Collection[str], *, org_id: str
+    ) -> dict[str, AudienceProject]:
+        """The projects that exist, by id, each with its owner, whether it is granted to
+        `org_id`, its checks, and its active apps' client ids (one indexed query)."""
         if not project_ids:
             return {}
-        params = {"project_ids": sorted(project_ids)}
-        found: dict[str, list[str]] = {}
-        for project_id, client_id in await self.conn.execute(_CLIENT_IDS_OF_PROJECTS, params):
-            clients = found.setdefault(project_id, [])
-            if client_id is not None:
-                clients.append(client_id)
-        return found
+        params = {"project_ids": sorted(project_ids), "org_id": org_id}
+        rows: dict[str, list[Any]] = {}
+        for row in await self.conn.execute(_AUDIENCE_PROJECTS, params):
+            rows.setdefault(row[0], []).append(row)
+        return {
+            project_id: AudienceProject(
+                project_id=project_id,
+                org_id=found[0][1],
+                granted=bool(found[0][2]),
+                has_project_check=bool(found[0][3]),
+                role_check=bool(found[0][4]),
+                client_ids=tuple(row[5] for row in found if row[5] is not None),
+            )
+            for project_id, found in rows.items()
+        }
 
     async def granted_roles(self, user_id: str, project_ids: Collection[str]) -> list[GrantedRoles]:
         """The user's active grants on these projects, with the granting organisation's domain."""
@@ -289,16 +328,8 @@ class OidcClientRepository(Repository):
 
     async def org_has_project(self, org_id: str, project_id: str) -> bool:
         """Whether the organisation owns the project or holds an active grant of it."""
-        owns = sa.select(PROJECTS.c.id).where(
-            PROJECTS.c.id == project_id, PROJECTS.c.org_id == org_id
-        )
-        granted = sa.select(PROJECT_GRANTS.c.project_id).where(
-            PROJECT_GRANTS.c.project_id == project_id,
-            PROJECT_GRANTS.c.granted_org_id == org_id,
-            PROJECT_GRANTS.c.state == State.ACTIVE.value,
-        )
-        query = sa.select(sa.or_(sa.exists(owns), sa.exists(granted)))
-        return bool(await self.conn.scalar(query))
+        params = {"org_id": org_id, "project_id": project_id}
+        return bool(await self.conn.scalar(_ORG_HAS_PROJECT, params))
 
     async def org_of_primary_domain(self, domain: str) -> str | None:
         query = sa.select(DOMAINS.c.org_id).where(
