@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD
+from zitui.core.access import AccessEnded
 from zitui.core.context import Context, RequestMeta
 from zitui.core.services import Services
 from zitui.core.users import NewHumanUser
 from zitui.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, ZituiError
 from zitui.records import Event, Scope
 from zitui.store import EventFilter
+
+NOTHING_ENDED = AccessEnded().payload()  # the user had no sessions or tokens
 
 
 async def _events(services: Services) -> list[Event]:
@@ -78,7 +81,7 @@ async def test_each_command_writes_exactly_one_event(services, admin, org_id):
         services, lambda: services.users.set_password(admin, bob.id, "New-Pass-456")
     )
     assert changed.event_type == "user.human.password.changed"
-    assert changed.payload == {"change_required": True}
+    assert changed.payload == {"change_required": True, "access_ended": NOTHING_ENDED}
 
     member = await _one_event(
         services,

@@ -13,10 +13,13 @@ from tests.dbfile import rows
 from tests.test_core_audit import _events, _no_event, _one_event
 from tests.test_core_orgs import assert_denied, sign_in_org_owner
 from tests.test_core_permissions import _sign_in, _user_in
+from zitui.core.access import AccessEnded
 from zitui.core.context import Context
 from zitui.core.services import Services
 from zitui.errors import AlreadyExists, InvalidArgument, NotFound, PreconditionFailed
 from zitui.records import Organization, Scope, TokenType, User, UserKind, UserState
+
+NOTHING_ENDED = AccessEnded().payload()  # the user had no sessions or tokens
 
 
 def _sha256(text: str) -> str:
@@ -163,7 +166,10 @@ async def test_remove_machine_key(services, admin, robot):
     event = await _one_event(
         services, lambda: services.machines.remove_machine_key(admin, robot.id, key.id)
     )
-    assert (event.event_type, event.payload) == ("user.machine.key.removed", {"key_id": key.id})
+    assert (event.event_type, event.payload) == (
+        "user.machine.key.removed",
+        {"key_id": key.id, "access_ended": NOTHING_ENDED},
+    )
     assert await services.machines.list_machine_keys(admin, robot.id) == []
     await _no_event(
         services, lambda: services.machines.remove_machine_key(admin, robot.id, key.id), NotFound
@@ -235,7 +241,10 @@ async def test_machine_secret_is_stored_as_digest_and_replaced(
     event = await _one_event(services, generate)
     client_id, secret = results[0]
     assert client_id == "robot" and len(secret) >= 40
-    assert (event.event_type, event.payload) == ("user.machine.secret.set", {})
+    assert (event.event_type, event.payload) == (
+        "user.machine.secret.set",
+        {"access_ended": NOTHING_ENDED},
+    )
     query = "SELECT secret_digest FROM users WHERE id = ?"
     assert rows(settings.data_dir, query, robot.id) == [(_sha256(secret),)]
     assert (await services.users.get_user(admin, robot.id)).has_secret

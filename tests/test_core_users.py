@@ -13,6 +13,7 @@ from tests.dbfile import rows
 from tests.test_core_audit import _no_event, _one_event
 from tests.test_core_orgs import assert_denied, sign_in_org_owner
 from tests.test_core_permissions import _sign_in, _user_in
+from zitui.core.access import AccessEnded
 from zitui.core.context import Context, RequestMeta
 from zitui.core.ids import new_id
 from zitui.core.services import Services
@@ -25,6 +26,8 @@ from zitui.errors import (
     Unauthenticated,
 )
 from zitui.records import Organization, Scope, User, UserKind, UserState
+
+NOTHING_ENDED = AccessEnded().payload()  # the user had no sessions or tokens
 
 
 @pytest.fixture
@@ -223,7 +226,10 @@ async def test_deactivate_and_reactivate(services, admin, acme, bob):
 async def test_remove_user(services, admin, acme, bob, settings):
     await services.memberships.add_member(admin, bob.id, Scope.ORG, acme.id, ["ORG_OWNER"])
     event = await _one_event(services, lambda: services.users.remove_user(admin, bob.id))
-    assert (event.event_type, event.payload) == ("user.removed", {"username": "bob"})
+    assert (event.event_type, event.payload) == (
+        "user.removed",
+        {"username": "bob", "access_ended": NOTHING_ENDED},
+    )
     with pytest.raises(NotFound):
         await services.users.get_user(admin, bob.id)
     assert rows(settings.data_dir, "SELECT id FROM memberships WHERE user_id = ?", bob.id) == []

@@ -4,6 +4,11 @@ The credentials are ZITADEL's: JWT-profile keys, personal access tokens, a clien
 Only public keys and SHA-256 digests are stored; private keys, tokens and secrets are
 returned once. Issuing a credential needs `user.credential.write`, not just `user.write`:
 whoever can mint a credential for a machine user can act with all of its manager roles.
+
+Removing a key or the secret, or replacing the secret, revokes the access tokens the machine
+user obtained (`core.access`): a token does not record which credential obtained it, so all
+of them end, and the machine fetches new ones with a credential it still has. A removed
+personal access token is refused from that moment on.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from zitui.core import validation
+from zitui.core.access import ACCESS_ENDED, AccessEnded, end_user_access
 from zitui.core.audit import record
 from zitui.core.context import Context
 from zitui.core.crypto import tokens
@@ -93,7 +99,9 @@ class MachineService(UserServiceBase):
             user = await load_machine(tx, user_id)
             if not await tx.machines.delete_key(user_id, key_id):
                 raise NotFound("machine.key.not_found", "the user has no such key", field="key_id")
-            await _record(tx, ctx, user, "user.machine.key.removed", {"key_id": key_id})
+            ended = await end_user_access(tx, user_id, at=ctx.now())
+            payload = {"key_id": key_id, ACCESS_ENDED: ended.payload()}
+            await _record(tx, ctx, user, "user.machine.key.removed", payload)
 
     async def add_personal_access_token(
         self, ctx: Context, user_id: str, *, expires_at: datetime | None = None
@@ -133,14 +141,18 @@ class MachineService(UserServiceBase):
     async def generate_machine_secret(self, ctx: Context, user_id: str) -> tuple[str, str]:
         """A new client secret for `client_credentials`, replacing any earlier one.
 
-        Returns `(client_id, secret)`; the client id is the username, as in ZITADEL.
+        Returns `(client_id, secret)`; the client id is the username, as in ZITADEL. A
+        replaced secret ends the access tokens the machine user holds; a first one ends none.
         """
         await self._authorized(ctx, ISSUE, user_id)
         secret = tokens.random_token()
         async with self._store.transaction() as tx:
             user = await load_machine(tx, user_id)
             await tx.users.set_secret_digest(user_id, tokens.digest(secret), at=ctx.now())
-            await _record(tx, ctx, user, "user.machine.secret.set", {})
+            ended = AccessEnded()
+            if user.has_secret:
+                ended = await end_user_access(tx, user_id, at=ctx.now())
+            await _record(tx, ctx, user, "user.machine.secret.set", {ACCESS_ENDED: ended.payload()})
         return user.username, secret
 
     async def remove_machine_secret(self, ctx: Context, user_id: str) -> None:
@@ -150,7 +162,9 @@ class MachineService(UserServiceBase):
             if not user.has_secret:
                 raise NotFound("machine.secret.not_found", "the user has no client secret")
             await tx.users.set_secret_digest(user_id, None, at=ctx.now())
-            await _record(tx, ctx, user, "user.machine.secret.removed", {})
+            ended = await end_user_access(tx, user_id, at=ctx.now())
+            payload = {ACCESS_ENDED: ended.payload()}
+            await _record(tx, ctx, user, "user.machine.secret.removed", payload)
 
 
 def _token_type(value: TokenType | str) -> TokenType:

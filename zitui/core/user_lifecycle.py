@@ -1,7 +1,9 @@
 """A user's lifecycle: initialisation code, lock, deactivate, remove.
 
 Locking, deactivating or removing the last active IAM_OWNER is refused, so the instance
-always keeps someone who can manage it.
+always keeps someone who can manage it. A lock, a deactivation and a removal end the user's
+sessions and tokens in the same transaction (`core.access`); unlocking or reactivating
+revives none of them.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from zitui.core.access import ACCESS_ENDED, end_user_access
 from zitui.core.audit import record
 from zitui.core.context import Context
 from zitui.core.crypto import tokens
@@ -33,6 +37,7 @@ class _Transition:
     refusal_code: str
     refusal: str
     guards_owner: bool
+    ends_access: bool = False
 
 
 _LOCK = _Transition(
@@ -41,6 +46,7 @@ _LOCK = _Transition(
     refusal_code="user.lock.state",
     refusal="only an active or initial user can be locked",
     guards_owner=True,
+    ends_access=True,
 )
 _UNLOCK = _Transition(
     event_type="user.unlocked",
@@ -55,6 +61,7 @@ _DEACTIVATE = _Transition(
     refusal_code="user.deactivate.state",
     refusal="only an active or locked user can be deactivated",
     guards_owner=True,
+    ends_access=True,
 )
 _REACTIVATE = _Transition(
     event_type="user.reactivated",
@@ -107,15 +114,19 @@ class UserLifecycleCommands(UserServiceBase):
         return await self._transition(ctx, user_id, _REACTIVATE, _set_state(_ACTIVE))
 
     async def remove_user(self, ctx: Context, user_id: str) -> None:
-        """Remove a user with their memberships, keys, tokens and grants; never oneself."""
+        """Remove a user with their memberships, keys, tokens and grants; never oneself.
+
+        The event counts the sessions and tokens that ended with the user."""
         await self._authorized(ctx, "user.delete", user_id)
         if ctx.actor is not None and ctx.actor.user_id == user_id:
             raise PreconditionFailed("user.remove.self", "you cannot remove yourself")
         async with self._store.transaction() as tx:
             user = await load_user(tx, user_id)
             await ensure_iam_owner_remains(tx, without_user=user_id)
+            ended = await end_user_access(tx, user_id, at=ctx.now())
             await tx.users.delete(user_id)
-            await _record(tx, ctx, user, "user.removed", {"username": user.username})
+            payload = {"username": user.username, ACCESS_ENDED: ended.payload()}
+            await _record(tx, ctx, user, "user.removed", payload)
 
     async def _transition(
         self, ctx: Context, user_id: str, step: _Transition, change: _Change
@@ -128,7 +139,11 @@ class UserLifecycleCommands(UserServiceBase):
             if step.guards_owner:
                 await ensure_iam_owner_remains(tx, without_user=user_id)
             await change(tx, user_id, ctx)
-            await _record(tx, ctx, user, step.event_type, {})
+            payload: dict[str, Any] = {}
+            if step.ends_access:
+                ended = await end_user_access(tx, user_id, at=ctx.now())
+                payload[ACCESS_ENDED] = ended.payload()
+            await _record(tx, ctx, user, step.event_type, payload)
             return await load_user(tx, user_id)
 
 
@@ -144,7 +159,7 @@ async def _unlock(tx: Repositories, user_id: str, ctx: Context) -> None:
 
 
 async def _record(
-    tx: Repositories, ctx: Context, user: User, event_type: str, payload: dict[str, str]
+    tx: Repositories, ctx: Context, user: User, event_type: str, payload: dict[str, Any]
 ) -> None:
     await record(
         tx, ctx, event_type, aggregate=("user", user.id), org_id=user.org_id, payload=payload

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zitui.core import validation
+from zitui.core.access import ACCESS_ENDED, end_user_access
 from zitui.core.audit import record
 from zitui.core.authz import Authorizer
 from zitui.core.context import Context
@@ -80,7 +81,9 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
     async def set_password(
         self, ctx: Context, user_id: str, password: str, *, change_required: bool = True
     ) -> None:
-        """A manager sets a user's password; by default the user must change it at next login."""
+        """A manager sets a user's password; by default the user must change it at next login.
+
+        The user is signed out everywhere: sessions and tokens end with the old password."""
         async with self._store.reader() as tx:
             user = await load_user(tx, user_id)
             policy = await password_policy(tx, user.org_id)
@@ -93,17 +96,21 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
             await tx.users.set_password(
                 user_id, password_hash, change_required=change_required, at=ctx.now()
             )
+            ended = await end_user_access(tx, user_id, at=ctx.now())
             await record(
                 tx,
                 ctx,
                 "user.human.password.changed",
                 aggregate=("user", user_id),
                 org_id=user.org_id,
-                payload={"change_required": change_required},
+                payload={"change_required": change_required, ACCESS_ENDED: ended.payload()},
             )
 
     async def change_own_password(self, ctx: Context, current: str, new: str) -> None:
-        """The signed-in user replaces their password; the current one must be given."""
+        """The signed-in user replaces their password; the current one must be given.
+
+        The operator console holds no browser session, so every session and token of the
+        user ends, as after a manager's reset."""
         if ctx.actor is None or ctx.actor.is_system:
             raise Unauthenticated("auth.required", "sign in first")
         user_id = ctx.actor.user_id
@@ -124,13 +131,14 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
         password_hash = await self._hasher.hash(new)
         async with self._store.transaction() as tx:
             await tx.users.set_password(user_id, password_hash, change_required=False, at=ctx.now())
+            ended = await end_user_access(tx, user_id, at=ctx.now())
             await record(
                 tx,
                 ctx,
                 "user.human.password.changed",
                 aggregate=("user", user_id),
                 org_id=credentials.user.org_id,
-                payload={"change_required": False},
+                payload={"change_required": False, ACCESS_ENDED: ended.payload()},
             )
 
     async def get_user(self, ctx: Context, user_id: str) -> User:

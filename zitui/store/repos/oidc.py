@@ -158,6 +158,25 @@ class AuthRequestRepository(Repository):
         result = await self.conn.execute(_USE_CODE, {"digest": digest, "at": at})
         return bool(result.rowcount)
 
+    async def expire_codes_for_user(
+        self, user_id: str, *, at: datetime, keep_session_id: str | None = None
+    ) -> int:
+        """Expire the user's codes not redeemed yet, but those of requests linked to
+        `keep_session_id`; how many. A later redemption fails as expired."""
+        requests = sa.select(AUTH_REQUESTS.c.id).where(AUTH_REQUESTS.c.user_id == user_id)
+        if keep_session_id is not None:
+            requests = requests.where(AUTH_REQUESTS.c.session_id.is_distinct_from(keep_session_id))
+        result = await self.conn.execute(
+            CODES.update()
+            .where(
+                CODES.c.auth_request_id.in_(requests),
+                CODES.c.used_at.is_(None),
+                CODES.c.expires_at > at,
+            )
+            .values(expires_at=at)
+        )
+        return int(result.rowcount or 0)
+
     async def delete_expired(self, before: datetime) -> int:
         """Requests (and by foreign key their codes) that ended before `before`."""
         result = await self.conn.execute(

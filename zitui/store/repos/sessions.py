@@ -150,6 +150,18 @@ class SessionRepository(Repository):
     async def touch(self, session_id: str, *, at: datetime) -> None:
         await self.conn.execute(_TOUCH, {"b_id": session_id, "at": at})
 
+    async def terminate_for_user(
+        self, user_id: str, *, at: datetime, keep_session_id: str | None = None
+    ) -> int:
+        """End the user's active sessions on every browser but `keep_session_id`'s; how many."""
+        query = SESSIONS.update().where(
+            SESSIONS.c.user_id == user_id, SESSIONS.c.terminated_at.is_(None)
+        )
+        if keep_session_id is not None:
+            query = query.where(SESSIONS.c.id != keep_session_id)
+        result = await self.conn.execute(query.values(terminated_at=at))
+        return int(result.rowcount or 0)
+
     async def terminate(self, session_ids: Collection[str], *, at: datetime) -> None:
         if session_ids:
             await self.conn.execute(

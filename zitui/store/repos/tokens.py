@@ -79,8 +79,17 @@ class AccessTokenRepository(Repository):
         )
         return int(result.rowcount or 0)
 
-    async def delete_expired(self, before: datetime) -> int:
-        result = await self.conn.execute(ACCESS.delete().where(ACCESS.c.expires_at <= before))
+    async def revoke_for_user(
+        self, user_id: str, *, at: datetime, keep_session_id: str | None = None
+    ) -> int:
+        """Revoke the user's live access tokens, but those issued to `keep_session_id`'s
+        session; how many. Tokens of no session (machine grants) are always revoked."""
+        query = ACCESS.update().where(
+            ACCESS.c.user_id == user_id, ACCESS.c.revoked_at.is_(None), ACCESS.c.expires_at > at
+        )
+        if keep_session_id is not None:
+            query = query.where(ACCESS.c.session_id.is_distinct_from(keep_session_id))
+        result = await self.conn.execute(query.values(revoked_at=at))
         return int(result.rowcount or 0)
 
 
@@ -115,10 +124,19 @@ class RefreshTokenRepository(Repository):
         )
         return int(result.rowcount or 0)
 
-    async def delete_expired(self, before: datetime) -> int:
-        result = await self.conn.execute(
-            REFRESH.delete().where(
-                sa.or_(REFRESH.c.absolute_expires_at <= before, REFRESH.c.idle_expires_at <= before)
-            )
+    async def revoke_for_user(
+        self, user_id: str, *, at: datetime, keep_session_id: str | None = None
+    ) -> int:
+        """Revoke the user's live refresh tokens (neither rotated, revoked nor expired), but
+        those issued to `keep_session_id`'s session; how many."""
+        query = REFRESH.update().where(
+            REFRESH.c.user_id == user_id,
+            REFRESH.c.revoked_at.is_(None),
+            REFRESH.c.rotated_at.is_(None),
+            REFRESH.c.idle_expires_at > at,
+            REFRESH.c.absolute_expires_at > at,
         )
+        if keep_session_id is not None:
+            query = query.where(REFRESH.c.session_id.is_distinct_from(keep_session_id))
+        result = await self.conn.execute(query.values(revoked_at=at))
         return int(result.rowcount or 0)
