@@ -50,6 +50,6 @@ class EventService:
             since=query.since,
             until=query.until,
         )
-        async with self._store.reader() as tx:
+        async with self._store.scan() as tx:
             items, total = await tx.events.list(where, offset=offset, limit=limit)
         return Page(items=tuple(items), total=total, offset=offset, limit=limit)

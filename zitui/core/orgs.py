@@ -136,7 +136,7 @@ class OrgService(OrgDomainCommands):
         scope = ctx.org_scope("org.read")
         if scope is not None and not scope:
             return Page(items=(), total=0, offset=offset, limit=limit)
-        async with self._store.reader() as tx:
+        async with self._store.scan() as tx:
             items, total = await tx.orgs.list(
                 org_ids=scope, search=search.strip(), offset=offset, limit=limit
             )

@@ -163,7 +163,7 @@ class ProjectGrants:
         async with self._store.reader() as tx:
             project = await load_project(tx, project_id)
         await self._authz.require(ctx, "project.grant.read", project_resource(project))
-        async with self._store.reader() as tx:
+        async with self._store.scan() as tx:
             items, total = await tx.project_grants.list_for_project(
                 project_id, offset=offset, limit=limit
             )
@@ -182,7 +182,7 @@ class ProjectGrants:
         grant_ids = None if where is None or org_id in where.org_ids else where.grant_ids
         if grant_ids is not None and not grant_ids:
             return Page(items=(), total=0, offset=offset, limit=limit)
-        async with self._store.reader() as tx:
+        async with self._store.scan() as tx:
             items, total = await tx.project_grants.list_for_granted_org(
                 org_id, grant_ids=grant_ids, offset=offset, limit=limit
             )

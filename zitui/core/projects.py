@@ -174,7 +174,7 @@ class ProjectService:
         where = reach(ctx, "project.read")
         if where is not None and where.is_empty:
             return Page(items=(), total=0, offset=offset, limit=limit)
-        async with self._store.reader() as tx:
+        async with self._store.scan() as tx:
             items, total = await tx.projects.list(
                 reach=where, org_id=org_id, search=search.strip(), offset=offset, limit=limit
             )
@@ -262,7 +262,7 @@ class ProjectService:
         """The project's roles by group and key."""
         offset, limit = validation.page(offset, limit)
         await self._authorized(ctx, "project.role.read", project_id)
-        async with self._store.reader() as tx:
+        async with self._store.scan() as tx:
             items, total = await tx.projects.list_roles(project_id, offset=offset, limit=limit)
         return Page(items=tuple(items), total=total, offset=offset, limit=limit)
 

@@ -180,7 +180,7 @@ class UserGrants:
         if where is not None and where.is_empty:
             return Page(items=(), total=0, offset=offset, limit=limit)
         query = UserGrantFilter(project_id=project_id, user_id=user_id, org_id=org_id)
-        async with self._store.reader() as tx:
+        async with self._store.scan() as tx:
             items, total = await tx.user_grants.list(query, reach=where, offset=offset, limit=limit)
         return Page(items=tuple(items), total=total, offset=offset, limit=limit)
 

@@ -168,7 +168,7 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
             scope = frozenset({org_id}) if scope is None or org_id in scope else frozenset()
         if scope is not None and not scope:
             return Page(items=(), total=0, offset=offset, limit=limit)
-        async with self._store.reader() as tx:
+        async with self._store.scan() as tx:
             items, total = await tx.users.list(
                 org_ids=scope, search=search.strip(), offset=offset, limit=limit
             )

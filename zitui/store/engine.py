@@ -74,7 +74,7 @@ MMAP_BYTES = 256 * 1024 * 1024
 def create_sqlite_engine(path: Path, *, busy_timeout_ms: int) -> sa.Engine:
     """A synchronous engine for the SQLite file: WAL, foreign keys, a busy timeout and
     explicit BEGINs. Its connections are used on the event loop's thread (see sqlite_store.py)
-    and, for migrations, from a worker thread, never by two at once."""
+    and, for scans and migrations, from a thread of their own, never by two at once."""
     engine = sa.create_engine(
         f"sqlite+pysqlite:///{path}",
         connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},

@@ -14,7 +14,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from sqlalchemy import exc as sa_exc
 
 from zitui.errors import StoreUnavailable
 from zitui.store.failures import reraise, translate_database_error
+from zitui.store.reader_thread import ReaderThread
 from zitui.store.repos.base import Connection, InlineConnection
 from zitui.store.store import Store
 from zitui.store.write_lock import ProcessWriteLock
@@ -42,9 +43,10 @@ class SqliteStore(Store):
 
     One writer connection behind an asyncio lock, then the process lock (`ProcessWriteLock`)
     that zitui's processes take in turn; readers keep their own connections (WAL readers
-    never wait for the writer). The writer's SQLite busy timeout is zero: when another
-    program holds SQLite's lock, BEGIN IMMEDIATE fails at once and is retried after an
-    asyncio sleep. Either wait ends with `store.locked` after `busy_timeout_ms`.
+    never wait for the writer), and scans run on the reader thread (`ReaderThread`). The
+    writer's SQLite busy timeout is zero: when another program holds SQLite's lock,
+    BEGIN IMMEDIATE fails at once and is retried after an asyncio sleep. Either wait ends
+    with `store.locked` after `busy_timeout_ms`.
     """
 
     def __init__(self, engine: sa.Engine, url: str, *, path: Path, busy_timeout_ms: int) -> None:
@@ -56,6 +58,7 @@ class SqliteStore(Store):
         self._holder: asyncio.Task[Any] | None = None
         self._writer: sa.Connection | None = None
         self._idle: list[sa.Connection] = []
+        self._reader_thread = ReaderThread(engine)
 
     @property
     def sync_engine(self) -> sa.Engine:
@@ -120,6 +123,9 @@ class SqliteStore(Store):
         else:
             conn.close()
 
+    def _scan(self) -> AbstractAsyncContextManager[Connection]:
+        return self._reader_thread.snapshot()
+
     def _writer_connection(self) -> sa.Connection:
         if self._writer is None or self._writer.closed or self._writer.invalidated:
             conn = self._guard(self._engine.connect)
@@ -164,6 +170,7 @@ class SqliteStore(Store):
             raise translate_database_error(exc) from exc
 
     async def close(self) -> None:
+        await self._reader_thread.close()
         while self._idle:
             self._idle.pop().close()
         if self._writer is not None:

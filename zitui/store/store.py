@@ -24,6 +24,7 @@ from zitui.store.engine import (
     preflight_sqlite,
     sqlite_path,
 )
+from zitui.store.files import private_database_files
 from zitui.store.repos import Repositories
 from zitui.store.repos.base import Connection
 
@@ -71,6 +72,19 @@ class Store:
             yield Repositories(conn)
 
     @asynccontextmanager
+    async def scan(self) -> AsyncIterator[Repositories]:
+        """A read-only snapshot for queries that may scan many rows: lists, searches, the
+        audit log. On SQLite its statements run on the store's reader thread, so the loop
+        serves requests meanwhile; point lookups belong in `reader()`, which costs no
+        hand-over. Inside `atomic()` it sees the pending changes, as `reader()` does."""
+        ambient = _ambient.get()
+        if ambient is not None:
+            yield Repositories(ambient)
+            return
+        async with self._scan() as conn:
+            yield Repositories(conn)
+
+    @asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:
         """Run many service commands as one transaction (the blueprint's all-or-nothing).
 
@@ -91,6 +105,10 @@ class Store:
 
     def _read(self) -> Any:
         raise NotImplementedError
+
+    def _scan(self) -> Any:
+        """Where a backend's reads never hold the loop (asyncio drivers), a plain read."""
+        return self._read()
 
     async def ping(self) -> None:
         async with self._read() as conn:
@@ -120,6 +138,7 @@ async def open_store(url: str, *, busy_timeout_ms: int = 5000) -> Store:
     if path is not None:
         _ensure_parent(path)
         preflight_sqlite(path, busy_timeout_ms=busy_timeout_ms)
+        private_database_files(path)
         store = SqliteStore(
             create_sqlite_engine(path, busy_timeout_ms=busy_timeout_ms),
             url,

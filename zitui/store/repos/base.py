@@ -8,11 +8,11 @@ from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import CursorResult, ScalarResult
+from sqlalchemy.engine import CursorResult, IteratorResult, ScalarResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from zitui.errors import AlreadyExists
-from zitui.store.prepared import Prepared
+from zitui.store.prepared import Done, Prepared
 
 T = TypeVar("T")
 
@@ -57,12 +57,7 @@ class InlineConnection:
     async def execute(
         self, statement: Any, parameters: Any = None
     ) -> CursorResult[*tuple[Any, ...]]:
-        if type(statement) is Prepared:
-            fast = statement.run(self.sync, parameters)
-            if fast is not None:
-                return fast  # type: ignore[return-value]  # rows or rowcount, as repos use
-            statement = statement.statement
-        return self.sync.execute(statement, parameters)
+        return run_statement(self.sync, statement, parameters)  # type: ignore[return-value]
 
     async def scalar(self, statement: Any, parameters: Any = None) -> Any:
         if type(statement) is Prepared:
@@ -82,6 +77,19 @@ class InlineConnection:
     @property
     def dialect(self) -> sa.Dialect:
         return self.sync.dialect
+
+
+def run_statement(
+    sync: sa.Connection, statement: Any, parameters: Any
+) -> CursorResult[Any] | IteratorResult[Any] | Done:
+    """Run a statement on a synchronous connection; a `Prepared` one straight through
+    sqlite3 when it can (rows, or a rowcount for writes: as repositories use them)."""
+    if type(statement) is Prepared:
+        fast = statement.run(sync, parameters)
+        if fast is not None:
+            return fast
+        statement = statement.statement
+    return sync.execute(statement, parameters)
 
 
 class EngineConnection:
