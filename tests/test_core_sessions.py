@@ -261,9 +261,10 @@ async def test_failures_lock_the_user_per_the_lockout_policy(
     ]
     query = "SELECT state FROM users WHERE id = ?"
     assert rows(settings.data_dir, query, alice.id) == [("locked",)]
-    with pytest.raises(PreconditionFailed) as caught:
+    # Locked now, the right password is answered like a wrong one.
+    with pytest.raises(Unauthenticated) as caught:
         await services.sessions.check_password(browser, "alice", PASSWORD, META)
-    assert caught.value.code == "auth.user_locked"
+    assert caught.value.code == "auth.bad_credentials"
     assert await services.sessions.list_browser_sessions(browser) == []
 
 
@@ -286,15 +287,20 @@ async def test_deactivated_users_and_organisations_are_refused(
     services, admin, acme, alice, browser
 ):
     await services.users.deactivate_user(admin, alice.id)
-    with pytest.raises(PreconditionFailed) as caught:
+    with pytest.raises(Unauthenticated) as caught:
         await services.sessions.check_password(browser, "alice", PASSWORD, META)
-    assert caught.value.code == "auth.user_inactive"
+    assert caught.value.code == "auth.bad_credentials"
     await services.users.reactivate_user(admin, alice.id)
     await services.orgs.deactivate_org(admin, acme.id)
-    await _no_event(
+    event = await _one_event(
         services,
-        lambda: services.sessions.check_password(browser, "alice", PASSWORD, META),
-        PreconditionFailed,
+        lambda: _expect(
+            services.sessions.check_password(browser, "alice", PASSWORD, META), Unauthenticated
+        ),
+    )
+    assert (event.event_type, event.payload) == (
+        "user.human.password.check.failed",
+        {"refused": "org_inactive"},
     )
     assert await services.sessions.list_browser_sessions(browser) == []
 
@@ -517,14 +523,14 @@ def test_auth_time_and_amr_follow_the_checked_factors(clock):
     assert _session(clock, password_checked_at=None, multi_factor_checked_at=now).amr == ["hwk"]
 
 
-async def test_locked_users_state_is_told_only_after_the_right_password(
-    services, admin, alice, browser
-):
+async def test_a_locked_users_state_is_told_to_no_one(services, admin, alice, browser):
     await services.users.lock_user(admin, alice.id)
-    with pytest.raises(Unauthenticated):
-        await services.sessions.check_password(browser, "alice", "Wrong-1!", META)
-    with pytest.raises(PreconditionFailed):
-        await services.sessions.check_password(browser, "alice", PASSWORD, META)
+    codes = set()
+    for password in ("Wrong-1!", PASSWORD):
+        with pytest.raises(Unauthenticated) as caught:
+            await services.sessions.check_password(browser, "alice", password, META)
+        codes.add(caught.value.code)
+    assert codes == {"auth.bad_credentials"}
     assert (await services.users.get_user(admin, alice.id)).state is UserState.LOCKED
 
 

@@ -47,6 +47,11 @@ class Settings:
     auth_code_lifetime_s: int = 10 * 60
     # How long a signing key signs before its successor, published one period ahead, takes over.
     signing_key_rotation_s: int = 6 * 3600
+    # Sign-in throttling (zitui/core/throttle.py): attempts per login name and per client
+    # address within the window, then delays doubling from one second; 0 turns one off.
+    throttle_name_attempts: int = 10
+    throttle_ip_attempts: int = 100
+    throttle_window_s: int = 15 * 60
 
     @property
     def listen_host(self) -> str:

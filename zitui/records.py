@@ -270,6 +270,17 @@ class Page(Generic[T]):
     limit: int
 
 
+@dataclass(frozen=True)
+class ThrottleCount:
+    """Attempts counted under one key (a login name's digest, a client address) in a window."""
+
+    key: str
+    attempts: int
+    window_started_at: datetime
+    blocked_until: datetime | None
+    expires_at: datetime
+
+
 # --- OpenID Connect provider -------------------------------------------------------------
 
 

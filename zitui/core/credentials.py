@@ -1,14 +1,22 @@
 """Password checks shared by operator sign-in and browser sessions.
 
-An unknown login name, a machine user and a wrong password fail alike: the same error, one
-argon2 verification each (the hasher's dummy hash stands in for a missing one), and the same
-write transaction for the failure counter. Only a user that exists gets a `…check.failed`
-event, since there is no aggregate to write it on otherwise.
+Nothing a guesser sees depends on the account: an unknown login name, a machine user, a locked
+or deactivated user (or one of a deactivated organisation) and a wrong password all fail with
+the same error, after one argon2 verification each (the hasher's dummy hash stands in for a
+missing one) and one write transaction of the same statements. Only a user that exists gets a
+`…check.failed` event, since there is no aggregate to write it on otherwise.
+
+Before any of that, the attempt is reserved on the login name's and the client address's
+throttle counters (zitui/core/throttle.py): a name or address over its limit is answered with
+RateLimited, without a hash. The caller confirms a success inside the transaction that starts
+the session; `confirm` reloads the user there, so a lock, deactivation or password change that
+landed while the hash ran ends the sign-in with the same bad-credentials answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, field
 from typing import Any
 
 from zitui.core.audit import record
@@ -16,14 +24,15 @@ from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.policies import LockoutPolicy, LoginPolicy, from_settings
+from zitui.core.throttle import Reservation, Throttle, ThrottleLimits
 from zitui.errors import PreconditionFailed, Unauthenticated
-from zitui.records import OrgState, User, UserKind, UserState
+from zitui.records import Organization, OrgState, User, UserKind, UserState
 from zitui.store import Repositories, Store
 from zitui.store.repos.users import Credentials
 
 BAD_CREDENTIALS = "the username or password is wrong"
-# A row id no user has: the failure counter of an unknown name is "updated" here, so unknown
-# and known names run the same statements.
+# A row id no user has: the failure counter of an unknown name (or of a user who may not sign
+# in) is "updated" here, so every failure runs the same statements.
 _NOBODY = ""
 
 
@@ -33,6 +42,10 @@ class CheckedUser:
 
     user: User
     context: Context
+    # The throttle counters this attempt was reserved on; `confirm` clears them.
+    reservation: Reservation = Reservation()
+    # The hash the password was verified against; `confirm` refuses if it has changed since.
+    password_hash: str = field(default="", repr=False)
 
 
 def bad_credentials() -> Unauthenticated:
@@ -56,17 +69,46 @@ def user_context(clock: Clock, user: User, request: RequestMeta) -> Context:
 
 
 def check_user_state(user: User) -> None:
+    """For steps after a sign-in (a required password change): say why the user is refused."""
     if user.state is UserState.LOCKED:
         raise PreconditionFailed("auth.user_locked", "this account is locked; ask a manager")
     if user.state is UserState.INACTIVE:
         raise PreconditionFailed("auth.user_inactive", "this account is deactivated")
 
 
+def refusal(user: User, org: Organization | None) -> str | None:
+    """Why this user may not sign in now ("locked", "inactive", "org_inactive"), or None.
+
+    For the audit log only: the one who signs in is never told.
+    """
+    if user.state is UserState.LOCKED:
+        return "locked"
+    if user.state is UserState.INACTIVE:
+        return "inactive"
+    if org is None or org.state is not OrgState.ACTIVE:
+        return "org_inactive"
+    return None
+
+
+@dataclass(frozen=True)
+class _Found:
+    credentials: Credentials
+    org: Organization | None
+
+
 class PasswordChecker:
-    def __init__(self, store: Store, hasher: PasswordHasher, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hasher: PasswordHasher,
+        clock: Clock,
+        *,
+        limits: ThrottleLimits | None = None,
+    ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
+        self._throttle = Throttle(store, clock, limits or ThrottleLimits(), purpose="password")
 
     async def verify(
         self,
@@ -79,38 +121,58 @@ class PasswordChecker:
     ) -> CheckedUser:
         """Prove `password` for the human `login_name` names; a failure is counted and raised.
 
-        Raises Unauthenticated("auth.bad_credentials") for an unknown name, a machine user
-        and a wrong password alike; PreconditionFailed for a locked or deactivated user whose
-        password matched. The caller confirms a success with `confirm` in its transaction.
+        Raises RateLimited("auth.throttled") before any hash when the login name or the
+        client address has had too many attempts; Unauthenticated("auth.bad_credentials")
+        for an unknown name, a machine user, a user who may not sign in (locked, deactivated,
+        in a deactivated organisation) and a wrong password alike. The caller confirms a
+        success with `confirm` in the transaction that starts its session.
         """
-        credentials = await self._find(login_name, policy=policy, org_id=org_id)
-        matched = await self._hasher.verify(
-            credentials.password_hash if credentials else None, password
-        )
-        if credentials is None:
+        reservation = await self._throttle.reserve(name=login_name, ip=request.ip)
+        found = await self._find(login_name, policy=policy, org_id=org_id)
+        encoded = found.credentials.password_hash if found else None
+        matched = await self._hasher.verify(encoded, password)
+        if found is None:
             await self._record_unknown()
             raise bad_credentials()
+        user = found.credentials.user
         checked = CheckedUser(
-            credentials.user, user_context(self._clock, credentials.user, request)
+            user, user_context(self._clock, user, request), reservation, encoded or ""
         )
+        refused = refusal(user, found.org)
+        if refused is not None:
+            await self._record_failure(checked, refused=refused)
+            raise bad_credentials()
         if not matched:
             await self._record_failure(checked)
+            # The only answer that may ever tell more (the lockout policy's
+            # `show_lockout_failures`): the user exists, may sign in, and typed a wrong password.
             raise bad_credentials()
-        check_user_state(checked.user)
         return checked
 
     async def confirm(
         self, tx: Repositories, checked: CheckedUser, *, payload: dict[str, Any]
     ) -> None:
-        """Inside the caller's transaction: the organisation is active, the failure counter
-        starts again, and the success is the command's one event."""
+        """Inside the caller's transaction: the user may still sign in with the password that
+        was verified, the failure and throttle counters start again, and the success is the
+        command's one event.
+
+        A user locked or deactivated (or whose organisation was, or whose password changed)
+        since `verify` gets Unauthenticated("auth.bad_credentials"); the caller's transaction
+        rolls back with it, so no session is made.
+        """
         user = checked.user
+        current = await tx.users.find_credentials(user.id)
         org = await tx.orgs.find(user.org_id)
-        if org is None or org.state is not OrgState.ACTIVE:
-            raise PreconditionFailed(
-                "auth.org_inactive", "this account's organisation is deactivated"
+        if (
+            current is None
+            or refusal(current.user, org) is not None
+            or not hmac.compare_digest(
+                (current.password_hash or "").encode(), checked.password_hash.encode()
             )
+        ):
+            raise bad_credentials()
         await tx.users.reset_password_failures(user.id)
+        await self._throttle.succeeded(tx, checked.reservation)
         await record(
             tx,
             checked.context,
@@ -122,7 +184,7 @@ class PasswordChecker:
 
     async def _find(
         self, login_name: str, *, policy: LoginPolicy, org_id: str | None
-    ) -> Credentials | None:
+    ) -> _Found | None:
         login_name = login_name.strip()
         if not login_name:
             return None
@@ -131,29 +193,42 @@ class PasswordChecker:
                 login_name, allow_email=not policy.disable_login_with_email
             )
             found = [await tx.users.find_credentials(user_id) for user_id in ids]
-        matches = [c for c in found if c is not None and org_id in (None, c.user.org_id)]
-        if len(matches) != 1 or matches[0].user.kind is not UserKind.HUMAN:
-            return None
-        return matches[0]
+            matches = [c for c in found if c is not None and org_id in (None, c.user.org_id)]
+            if len(matches) != 1 or matches[0].user.kind is not UserKind.HUMAN:
+                return None
+            return _Found(matches[0], await tx.orgs.find(matches[0].user.org_id))
 
-    async def _record_failure(self, checked: CheckedUser) -> None:
+    async def _record_failure(self, checked: CheckedUser, *, refused: str | None = None) -> None:
+        """A wrong password counts towards the lockout policy; a refused user's attempt is
+        recorded with its reason and runs the same statements on no row."""
         user = checked.user
         async with self._store.transaction() as tx:
             lockout = from_settings(
                 LockoutPolicy, await tx.policies.find_effective("lockout", user.org_id)
             )
-            failures = await tx.users.record_password_failure(user.id)
-            locks = 0 < lockout.max_password_attempts <= failures
-            if locks:
-                await tx.users.set_state(user.id, UserState.LOCKED, at=checked.context.now())
+            if refused is None:
+                payload = await self._count_failure(tx, checked, lockout)
+            else:
+                await tx.users.record_password_failure(_NOBODY)
+                payload = {"refused": refused}
             await record(
                 tx,
                 checked.context,
                 "user.human.password.check.failed",
                 aggregate=("user", user.id),
                 org_id=user.org_id,
-                payload={"failures": failures, "locked": locks},
+                payload=payload,
             )
+
+    @staticmethod
+    async def _count_failure(
+        tx: Repositories, checked: CheckedUser, lockout: LockoutPolicy
+    ) -> dict[str, Any]:
+        failures = await tx.users.record_password_failure(checked.user.id)
+        locks = 0 < lockout.max_password_attempts <= failures
+        if locks:
+            await tx.users.set_state(checked.user.id, UserState.LOCKED, at=checked.context.now())
+        return {"failures": failures, "locked": locks}
 
     async def _record_unknown(self) -> None:
         async with self._store.transaction() as tx:

@@ -19,6 +19,7 @@ from zitui.store.repos.project_grants import ProjectGrantRepository
 from zitui.store.repos.projects import ProjectRepository
 from zitui.store.repos.sessions import SessionRepository
 from zitui.store.repos.smtp import SmtpRepository
+from zitui.store.repos.throttles import ThrottleRepository
 from zitui.store.repos.tokens import AccessTokenRepository, RefreshTokenRepository
 from zitui.store.repos.user_grants import UserGrantRepository
 from zitui.store.repos.users import UserRepository
@@ -78,3 +79,4 @@ class Repositories:
     access_tokens = _repository(AccessTokenRepository)
     refresh_tokens = _repository(RefreshTokenRepository)
     sessions = _repository(SessionRepository)
+    throttles = _repository(ThrottleRepository)
