@@ -155,3 +155,13 @@ async def test_a_cancelled_scan_leaves_the_reader_thread_usable(
         await search
     page = await services.users.list_users(admin, search="adm")
     assert [u.username for u in page.items] == ["admin"]
+
+
+async def test_a_store_closed_and_used_again_scans_on_a_new_thread(
+    services: Services, admin: Context
+):
+    await services.users.list_users(admin)
+    await services.store.close()
+    page = await services.users.list_users(admin, search="adm")
+    assert [u.username for u in page.items] == ["admin"]
+    await services.store.close()  # and closing twice is harmless

@@ -29,55 +29,76 @@ _IDLE = 2
 
 
 class ReaderThread:
-    """One thread that opens, uses and closes every connection of `Store.scan()`.
+    """Opens `Store.scan()` snapshots on the store's reader thread, made on first use.
 
-    Each snapshot has a connection of its own (its own WAL snapshot), touched only on this
-    thread; the loop awaits each statement. The work queue is first in, first out, so a
-    snapshot's release always follows its last statement, even when the coroutine that
-    waited for it was cancelled meanwhile.
+    A closed store can be used again (as its other connections can): the next scan starts a
+    new thread.
     """
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zitui-reader")
-        self._idle: list[sa.Connection] = []  # only used on the thread
-        self._busy: set[sa.Connection] = set()  # only used on the thread
+        self._worker: _Worker | None = None
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[ThreadConnection]:
         """A read-only transaction whose statements run on the thread."""
-        snapshot = _Snapshot()
+        if self._worker is None:
+            self._worker = _Worker(self._engine)
+        worker = self._worker
+        snapshot = _Snapshot(worker)
         healthy = False
         try:
-            await self.call(self._open, snapshot)
-            yield ThreadConnection(snapshot, self)
+            await worker.call(worker.open, snapshot)
+            yield ThreadConnection(snapshot, self._engine.dialect)
             healthy = True
         except BaseException as exc:
             reraise(exc)
         finally:
-            released = self._executor.submit(self._release, snapshot, healthy=healthy)
-            await asyncio.shield(asyncio.wrap_future(released))
+            await worker.release(snapshot, healthy=healthy)
 
-    @property
-    def dialect(self) -> sa.Dialect:
-        return self._engine.dialect
+    async def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.close()
+
+
+class _Worker:
+    """One thread and the connections only it touches.
+
+    Each snapshot has a connection of its own (its own WAL snapshot); the loop awaits each
+    statement. The work queue is first in, first out, so a snapshot's release always follows
+    its last statement, even when the coroutine that waited for it was cancelled meanwhile.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zitui-reader")
+        self._idle: list[sa.Connection] = []
+        self._busy: set[sa.Connection] = set()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def release(self, snapshot: _Snapshot, *, healthy: bool) -> None:
+        try:
+            released = self._pool.submit(self._release, snapshot, healthy)
+        except RuntimeError:
+            return  # closed: the thread's last task closed every connection
+        await asyncio.shield(asyncio.wrap_future(released))
 
     async def close(self) -> None:
         """Close every connection the thread holds, then end the thread."""
-        closed: Future[None] = self._executor.submit(self._close_all)
-        self._executor.shutdown(wait=False)
+        closed: Future[None] = self._pool.submit(self._close_all)
+        self._pool.shutdown(wait=False)
         await asyncio.wrap_future(closed)
 
-    def _open(self, snapshot: _Snapshot) -> None:
+    def open(self, snapshot: _Snapshot) -> None:
         conn = self._idle.pop() if self._idle else self._engine.connect()
         self._busy.add(conn)
         snapshot.conn = conn
         conn.begin()
 
-    def _release(self, snapshot: _Snapshot, *, healthy: bool) -> None:
+    def _release(self, snapshot: _Snapshot, healthy: bool) -> None:
         conn, snapshot.conn = snapshot.conn, None
         if conn is None:
             return
@@ -96,11 +117,12 @@ class ReaderThread:
 
 
 class _Snapshot:
-    """The connection of one snapshot, set and cleared on the thread."""
+    """The connection of one snapshot, set and cleared on its worker's thread."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("worker", "conn")
 
-    def __init__(self) -> None:
+    def __init__(self, worker: _Worker) -> None:
+        self.worker = worker
         self.conn: sa.Connection | None = None
 
     def execute(self, statement: Any, parameters: Any) -> Result[Any]:
@@ -118,16 +140,17 @@ class ThreadConnection:
     Results arrive buffered; scans only read, so there is no `begin_nested`.
     """
 
-    __slots__ = ("_snapshot", "_thread")
+    __slots__ = ("_snapshot", "_dialect")
 
-    def __init__(self, snapshot: _Snapshot, thread: ReaderThread) -> None:
+    def __init__(self, snapshot: _Snapshot, dialect: sa.Dialect) -> None:
         self._snapshot = snapshot
-        self._thread = thread
+        self._dialect = dialect
 
     async def execute(
         self, statement: Any, parameters: Any = None
     ) -> CursorResult[*tuple[Any, ...]]:
-        result = await self._thread.call(self._snapshot.execute, statement, parameters)
+        snapshot = self._snapshot
+        result = await snapshot.worker.call(snapshot.execute, statement, parameters)
         return result  # type: ignore[return-value]  # a buffered Result, read as repos read
 
     async def scalar(self, statement: Any, parameters: Any = None) -> Any:
@@ -141,4 +164,4 @@ class ThreadConnection:
 
     @property
     def dialect(self) -> sa.Dialect:
-        return self._thread.dialect
+        return self._dialect
