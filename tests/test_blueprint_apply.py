@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,8 @@ def state(services: Services) -> list[tuple[object, ...]]:
     """A fingerprint of the store: how many rows each administrative table holds."""
     data = services.settings.data_dir
     tables = ("orgs", "org_domains", "users", "memberships", "projects", "project_roles")
-    tables += ("apps", "project_grants", "user_grants", "machine_keys", "smtp_configs", "events")
+    tables += ("apps", "project_grants", "user_grants", "machine_keys", "personal_access_tokens")
+    tables += ("smtp_configs", "events")
     return [(t, rows(data, f"SELECT count(*) FROM {t}")[0][0]) for t in tables]
 
 
@@ -182,6 +184,185 @@ async def test_missing_credentials_are_added_and_none_is_rotated(services: Servi
     assert state(services) == before
     ctx = services.system_context()
     assert len(await services.machines.list_personal_access_tokens(ctx, user_id)) == 1
+
+
+async def test_credentials_get_the_declared_expiry_once(services: Services):
+    # The suite's clock stands at 2026-11-26 09:00 UTC.
+    expiring = MACHINE.replace(
+        "pat = true",
+        "pat = { expires = 2027-06-30 }\nkey = { expires = 2027-01-31T12:00:00+01:00 }",
+    )
+    first = await apply(services, expiring)
+    assert first.lines[-1] == "created credentials of Ops/deployer: key, pat"
+    user_id = first.credentials["Ops/deployer"]["user_id"]
+    ctx = services.system_context()
+    (pat,) = await services.machines.list_personal_access_tokens(ctx, user_id)
+    (key,) = await services.machines.list_machine_keys(ctx, user_id)
+    assert pat.expires_at == datetime(2027, 6, 30, tzinfo=UTC)
+    assert key.expires_at == datetime(2027, 1, 31, 11, tzinfo=UTC)
+
+    before = state(services)
+    later = expiring.replace("2027-06-30", "2028-06-30").replace("2027-01-31", "2028-01-31")
+    for text in (expiring, later, MACHINE + "key = true\n"):
+        assert (await apply(services, text)).lines == [], "nothing is rotated"
+    assert state(services) == before
+    assert await services.machines.list_personal_access_tokens(ctx, user_id) == [pat]
+
+
+@pytest.mark.parametrize(
+    ("credential", "expected"),
+    [
+        ("pat = { expires = 2026-11-26T09:00:00Z }", "orgs[0].machines[0].pat.expires"),
+        ("key = { expires = 2025-01-01 }", "orgs[0].machines[0].key.expires"),
+    ],
+)
+async def test_an_expiry_in_the_past_is_refused(services: Services, credential: str, expected: str):
+    before = state(services)
+    message = await refused(services, MACHINE.replace("pat = true", credential))
+    assert message == f"{expected}: the expiry must lie in the future"
+    assert state(services) == before
+
+
+FLOWS = """
+[[orgs]]
+name = "Acme"
+[[orgs.projects]]
+name = "Portal"
+[[orgs.projects.apps]]
+name = "web"
+type = "web"
+redirect_uris = ["https://portal.example.com/cb"]
+grant_types = ["authorization_code", "refresh_token"]
+response_types = ["code"]
+[[orgs.projects.apps]]
+name = "plain"
+type = "native"
+redirect_uris = ["http://127.0.0.1/cb"]
+"""
+
+
+async def test_apps_get_the_declared_flows_and_keep_them(services: Services):
+    first = await apply(services, FLOWS)
+    assert first.lines == [
+        "created organisation Acme",
+        "created project Acme/Portal",
+        "created app Acme/Portal/web",
+        "created app Acme/Portal/plain",
+    ]
+    ctx = services.system_context()
+    acme = await services.orgs.find_org_by_name(ctx, "Acme")
+    assert acme
+    portal = await services.projects.find_project_by_name(ctx, acme.id, "Portal")
+    assert portal
+    apps = {a.name: a for a in (await services.apps.list_apps(ctx, portal.id)).items}
+    assert apps["web"].grant_types == ("authorization_code", "refresh_token")
+    assert (apps["plain"].response_types, apps["plain"].grant_types) == (
+        ("code",),
+        ("authorization_code",),
+    )
+
+    before = state(services)
+    reordered = FLOWS.replace(
+        '"authorization_code", "refresh_token"', '"refresh_token", "authorization_code"'
+    )
+    for text in (FLOWS, reordered):
+        assert (await apply(services, text)).lines == []
+    assert state(services) == before
+
+    narrowed = FLOWS.replace('["authorization_code", "refresh_token"]', '["authorization_code"]')
+    assert (await apply(services, narrowed)).lines == ["changed app Acme/Portal/web: grant_types"]
+    web = await services.apps.find_app_by_name(ctx, portal.id, "web")
+    assert web and web.grant_types == ("authorization_code",)
+    assert (await apply(services, narrowed)).lines == []
+
+
+async def test_unserved_flows_are_refused_before_anything_is_applied(services: Services):
+    before = state(services)
+    device = FLOWS.replace('"refresh_token"]', '"device_code"]')
+    assert await refused(services, device) == (
+        'orgs[0].projects[0].apps[0].grant_types[1]: "device_code" is not served by zitui; '
+        "expected one of authorization_code, refresh_token"
+    )
+    assert state(services) == before
+
+
+GRANT_MANAGERS = """
+[[orgs]]
+name = "Acme"
+[[orgs.users]]
+username = "alice"
+first_name = "Alice"
+last_name = "Anders"
+[[orgs.projects]]
+name = "Portal"
+roles = ["viewer"]
+grants = [
+  { org = "Globex", roles = ["viewer"], managers = [
+    { user = "gina", roles = ["PROJECT_GRANT_OWNER_VIEWER"] },
+  ] },
+]
+
+[[orgs]]
+name = "Globex"
+[[orgs.users]]
+username = "gina"
+first_name = "Gina"
+last_name = "Gold"
+"""
+
+
+async def test_project_grants_get_their_declared_managers(services: Services):
+    first = await apply(services, GRANT_MANAGERS)
+    line = "manager Globex/gina of project grant Acme/Portal to Globex"
+    assert first.lines[-1] == f"created {line}: PROJECT_GRANT_OWNER_VIEWER"
+    ctx = services.system_context()
+    globex = await services.orgs.find_org_by_name(ctx, "Globex")
+    acme = await services.orgs.find_org_by_name(ctx, "Acme")
+    assert globex and acme
+    portal = await services.projects.find_project_by_name(ctx, acme.id, "Portal")
+    assert portal
+    (grant,) = (await services.grants.list_project_grants(ctx, portal.id)).items
+    gina = await services.users.find_user_by_username(ctx, globex.id, "gina")
+    assert gina
+    (membership,) = await services.memberships.list_members(ctx, Scope.PROJECT_GRANT, grant.id)
+    assert (membership.user_id, membership.org_id, membership.roles) == (
+        gina.id,
+        globex.id,
+        ("PROJECT_GRANT_OWNER_VIEWER",),
+    )
+
+    before = state(services)
+    assert (await apply(services, GRANT_MANAGERS)).lines == []
+    assert state(services) == before
+
+    owner = GRANT_MANAGERS.replace('"PROJECT_GRANT_OWNER_VIEWER"', '"PROJECT_GRANT_OWNER"')
+    assert (await apply(services, owner)).lines == [f"changed {line}: added PROJECT_GRANT_OWNER"]
+    (membership,) = await services.memberships.list_members(ctx, Scope.PROJECT_GRANT, grant.id)
+    assert membership.roles == ("PROJECT_GRANT_OWNER_VIEWER", "PROJECT_GRANT_OWNER")
+
+
+async def test_grant_managers_are_users_of_the_granted_org(services: Services):
+    before = state(services)
+    outsider = GRANT_MANAGERS.replace('{ user = "gina"', '{ user = "alice"')
+    assert await refused(services, outsider) == (
+        'orgs[0].projects[0].grants[0].managers[0].user: no user "alice" in Globex '
+        "(in this file or in the store)"
+    )
+    assert state(services) == before
+
+    await apply(services, GRANT_MANAGERS)
+    partial = """
+[[orgs]]
+name = "Acme"
+[[orgs.projects]]
+name = "Portal"
+grants = [{ org = "Globex", managers = [{ user = "GINA", roles = ["PROJECT_GRANT_OWNER"] }] }]
+"""
+    outcome = await apply(services, partial)
+    assert outcome.lines == [
+        "changed manager Globex/GINA of project grant Acme/Portal to Globex: "
+        "added PROJECT_GRANT_OWNER"
+    ]
 
 
 async def test_an_app_moving_to_a_secret_method_gets_its_first_secret(services: Services):

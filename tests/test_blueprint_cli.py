@@ -50,7 +50,11 @@ def test_the_example_reports_what_it_created(applied: tuple[Path, dict[str, Any]
     assert lines[0] == "created mail server smtp.example.com:587"
     assert "created domain acme.example.com of Acme (verified, primary)" in lines
     assert "created user grant Globex/gina in Acme/Portal: editor" in lines
-    assert lines[-1].startswith(f"zitui: applied {EXAMPLE}: 23 created, 0 changed;")
+    assert (
+        "created manager Globex/gus of project grant Acme/Portal to Globex: PROJECT_GRANT_OWNER"
+        in lines
+    )
+    assert lines[-1].startswith(f"zitui: applied {EXAMPLE}: 24 created, 0 changed;")
 
 
 def test_the_credentials_file_holds_what_was_asked_for(applied: tuple[Path, dict[str, Any], str]):
@@ -149,6 +153,7 @@ async def test_the_project_and_its_apps_are_as_declared(
     assert web.redirect_uris == ("https://portal.acme.example.com/auth/callback",)
     assert web.post_logout_redirect_uris == ("https://portal.acme.example.com/",)
     assert (web.access_token_type, web.id_token_role_assertion) == (TokenType.JWT, True)
+    assert web.grant_types == ("authorization_code", "refresh_token")
     api = await services.apps.find_app_by_name(ctx, portal.id, "portal-api")
     assert api and (api.auth_method, api.access_token_type) == (
         AuthMethod.BASIC,
@@ -168,6 +173,9 @@ async def test_grants_and_mail_server_are_as_declared(
     assert portal and alice and gina
     (grant,) = (await services.grants.list_project_grants(ctx, portal.id)).items
     assert (grant.granted_org_id, grant.role_keys) == (globex.id, ("editor", "viewer"))
+    gus = await services.users.find_user_by_username(ctx, globex.id, "gus")
+    (manager,) = await services.memberships.list_members(ctx, Scope.PROJECT_GRANT, grant.id)
+    assert gus and (manager.user_id, manager.roles) == (gus.id, ("PROJECT_GRANT_OWNER",))
     own = await services.grants.find_user_grant(ctx, alice.id, portal.id)
     assert own and (own.role_keys, own.project_grant_id) == (("admin",), None)
     through = await services.grants.find_user_grant(ctx, gina.id, portal.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,9 @@ def test_the_example_parses_with_its_values_and_defaults():
         AuthMethod.NONE,
         True,
     )
+    assert web.grant_types == ("authorization_code", "refresh_token")
+    (grant,) = acme.projects[0].grants
+    assert [(m.user, m.roles) for m in grant.managers] == [("gus", ("PROJECT_GRANT_OWNER",))]
     assert [(g.user, g.owner, g.project) for g in globex.user_grants] == [
         ("gina", "Acme", "Portal"),
         ("gus", "Acme", "Portal"),
@@ -91,6 +95,9 @@ def test_defaults_fill_what_a_file_leaves_out():
     assert (machine.name, machine.pat, machine.secret, machine.key) == ("bot", False, False, False)
     native, api = org.projects[0].apps
     assert (native.auth_method, api.auth_method) == (AuthMethod.NONE, AuthMethod.BASIC)
+    assert (native.response_types, native.grant_types) == (("code",), ("authorization_code",))
+    assert (api.response_types, api.grant_types) == ((), ())
+    assert (machine.pat_expires, machine.key_expires) == (None, None)
     assert parse({}).orgs == ()
 
 
@@ -219,7 +226,7 @@ def test_a_bad_app_type_names_its_place_and_the_choices():
         ('[[orgs]]\nname = "A/B"', 'orgs[0].name: "A/B" contains a slash'),
         (
             '[[orgs]]\nname = "A"\n[[orgs.machines]]\nusername = "m"\nkey = 1',
-            "orgs[0].machines[0].key: expected true or false, got 1",
+            "orgs[0].machines[0].key: expected true, false or a table with expires, got 1",
         ),
         (
             '[[orgs]]\nname = "A"\n[[orgs.projects]]\nname = "P"\nroles = ["a", "b", "a"]',
@@ -421,3 +428,158 @@ def test_the_documented_example_is_the_tested_one():
     docs = (Path(__file__).parents[1] / "docs" / "blueprint.md").read_text()
     documented = docs.split("```toml\n")[-1].split("```")[0]
     assert documented == EXAMPLE.read_text()
+
+
+MACHINE = '[[orgs]]\nname = "A"\n[[orgs.machines]]\nusername = "m"\n'
+WEB_APP = APP + 'type = "web"\nredirect_uris = ["https://a.example.com/cb"]\n'
+
+
+def test_apps_declare_the_served_response_and_grant_types():
+    text = WEB_APP + (
+        'grant_types = ["refresh_token", "authorization_code"]\nresponse_types = ["code"]'
+    )
+    (app,) = parse(tomllib.loads(text)).orgs[0].projects[0].apps
+    assert (app.response_types, app.grant_types) == (
+        ("code",),
+        ("authorization_code", "refresh_token"),
+    )
+    assert {"grant_types", "response_types"} <= app.given
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            WEB_APP + 'grant_types = ["authorization_code", "device_code"]',
+            'orgs[0].projects[0].apps[0].grant_types[1]: "device_code" is not served by zitui; '
+            "expected one of authorization_code, refresh_token",
+        ),
+        (
+            WEB_APP + 'grant_types = ["token_exchange"]',
+            'apps[0].grant_types[0]: "token_exchange" is not served by zitui',
+        ),
+        (
+            WEB_APP + 'grant_types = ["authorization_code", "implicit"]',
+            'apps[0].grant_types[1]: "implicit" is not served by zitui',
+        ),
+        (
+            WEB_APP + 'grant_types = ["password"]',
+            "apps[0].grant_types[0]: expected one of authorization_code, refresh_token, "
+            'got "password"',
+        ),
+        (
+            WEB_APP + 'response_types = ["code", "id_token token"]',
+            'apps[0].response_types[1]: "id_token token" is not served by zitui; '
+            "expected one of code",
+        ),
+        (
+            WEB_APP + 'response_types = ["token"]',
+            'apps[0].response_types[0]: expected one of code, got "token"',
+        ),
+        (
+            WEB_APP + 'grant_types = ["refresh_token"]',
+            "apps[0].grant_types: refresh tokens come with the authorization_code grant",
+        ),
+        (WEB_APP + "grant_types = []", "apps[0].grant_types: the code response type needs"),
+        (WEB_APP + "response_types = []", "apps[0].response_types: choose a response type"),
+        (
+            WEB_APP + 'grant_types = "authorization_code"',
+            'apps[0].grant_types: expected an array of strings, got "authorization_code"',
+        ),
+        (
+            APP + 'type = "api"\ngrant_types = ["authorization_code", "refresh_token"]',
+            "apps[0].grant_types: API apps use no grant types",
+        ),
+    ],
+)
+def test_unserved_or_unfitting_flows_are_refused_at_their_place(text: str, expected: str):
+    assert expected in error(text)
+
+
+GRANT_MANAGERS = PROJECT.replace(
+    'grants = [{ org = "Globex", roles = ["editor", "viewer"] }]',
+    'grants = [{ org = "Globex", roles = ["viewer"], managers = MANAGERS }]',
+)
+
+
+def managed(managers: str) -> str:
+    return GRANT_MANAGERS.replace("MANAGERS", managers)
+
+
+def test_project_grants_declare_their_managers():
+    text = managed('[{ user = "gina", roles = ["PROJECT_GRANT_OWNER"] }]')
+    (grant,) = parse(tomllib.loads(text)).orgs[0].projects[0].grants
+    (manager,) = grant.managers
+    assert (manager.path, manager.user, manager.roles) == (
+        "orgs[0].projects[0].grants[0].managers[0]",
+        "gina",
+        ("PROJECT_GRANT_OWNER",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("managers", "expected"),
+    [
+        (
+            '[{ user = "gina", roles = ["ORG_OWNER"] }]',
+            "orgs[0].projects[0].grants[0].managers[0].roles[0]: expected project grant roles "
+            '(PROJECT_GRANT_OWNER, PROJECT_GRANT_OWNER_VIEWER), got "ORG_OWNER"',
+        ),
+        ('[{ roles = ["PROJECT_GRANT_OWNER"] }]', "managers[0].user: required key is missing"),
+        ('[{ user = "gina" }]', "managers[0].roles: required key is missing"),
+        ('[{ user = "gina", roles = [] }]', "managers[0].roles: list at least one role"),
+        ('[{ user = "gina", role = [] }]', "managers[0].role: unknown key (did you mean roles?)"),
+        ('["PROJECT_GRANT_OWNER"]', 'managers[0]: expected a table, got "PROJECT_GRANT_OWNER"'),
+        (
+            '[{ user = "gina", roles = ["PROJECT_GRANT_OWNER"] }, '
+            '{ user = "GINA", roles = ["PROJECT_GRANT_OWNER_VIEWER"] }]',
+            'grants[0].managers[1].user: "GINA" is declared twice '
+            "(first at orgs[0].projects[0].grants[0].managers[0].user)",
+        ),
+    ],
+)
+def test_bad_grant_managers_are_refused_at_their_place(managers: str, expected: str):
+    assert expected in error(managed(managers))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2027-01-31", datetime(2027, 1, 31, tzinfo=UTC)),
+        ("2027-01-31T12:30:00", datetime(2027, 1, 31, 12, 30, tzinfo=UTC)),
+        ("2027-01-31T12:30:00+02:00", datetime(2027, 1, 31, 10, 30, tzinfo=UTC)),
+        ("2027-01-31 12:30:00Z", datetime(2027, 1, 31, 12, 30, tzinfo=UTC)),
+        ('"2027-01-31"', datetime(2027, 1, 31, tzinfo=UTC)),
+        ('"2027-01-31T12:30:00"', datetime(2027, 1, 31, 12, 30, tzinfo=UTC)),
+        ('"2027-01-31T12:30:00-05:00"', datetime(2027, 1, 31, 17, 30, tzinfo=UTC)),
+    ],
+)
+def test_credentials_expire_at_a_date_or_time_in_utc(value: str, expected: datetime):
+    text = MACHINE + f"pat = {{ expires = {value} }}\nkey = {{ expires = {value} }}"
+    (machine,) = parse(tomllib.loads(text)).orgs[0].machines
+    assert (machine.pat, machine.key) == (True, True)
+    assert machine.pat_expires == machine.key_expires == expected
+    assert machine.pat_expires is not None and machine.pat_expires.tzinfo is UTC
+
+
+def test_a_credential_table_without_expires_never_expires():
+    (machine,) = parse(tomllib.loads(MACHINE + "pat = {}\nkey = false")).orgs[0].machines
+    assert (machine.pat, machine.pat_expires, machine.key) == (True, None, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            '{ expires = "next year" }',
+            "orgs[0].machines[0].pat.expires: expected a date (2027-01-31) or a date and time "
+            '(2027-01-31T12:00:00Z), got "next year"',
+        ),
+        ("{ expires = 12:00:00 }", "pat.expires: expected a date (2027-01-31) or a date and"),
+        ("{ expires = 2027 }", "pat.expires: expected a date (2027-01-31) or a date and"),
+        ("{ expire = 2027-01-31 }", "pat.expire: unknown key (did you mean expires?)"),
+        ('"2027-01-31"', 'pat: expected true, false or a table with expires, got "2027-01-31"'),
+    ],
+)
+def test_bad_expiries_are_refused_at_their_place(value: str, expected: str):
+    assert expected in error(MACHINE + f"pat = {value}")

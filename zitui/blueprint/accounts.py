@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from zitui.blueprint.reading import BlueprintError, describe
 from zitui.blueprint.specs import MACHINE_KEYS, USER_KEYS, MachineSpec, OrgSpec, UserSpec
 from zitui.blueprint.state import ApplyState, at
@@ -78,16 +80,23 @@ async def _ensure_credentials(state: ApplyState, name: str, spec: MachineSpec, u
             client_id, secret = await machines.generate_machine_secret(ctx, user.id)
         made.update(client_id=client_id, client_secret=secret)
     if spec.pat and not await machines.list_personal_access_tokens(ctx, user.id):
-        with at(spec.path + ".pat"):
-            _, token = await machines.add_personal_access_token(ctx, user.id)
+        with _expiry_at(spec.path + ".pat"):
+            _, token = await machines.add_personal_access_token(
+                ctx, user.id, expires_at=spec.pat_expires
+            )
         made["pat"] = token
     if spec.key and not await machines.list_machine_keys(ctx, user.id):
-        with at(spec.path + ".key"):
-            _, key_json = await machines.add_machine_key(ctx, user.id)
+        with _expiry_at(spec.path + ".key"):
+            _, key_json = await machines.add_machine_key(ctx, user.id, expires_at=spec.key_expires)
         made["key"] = key_json
     if made:
         state.outcome.add_credentials(name, user_id=user.id, **made)
         state.created(f"credentials of {name}: {', '.join(sorted(made))}")
+
+
+def _expiry_at(path: str) -> AbstractContextManager[None]:
+    """Refusals of a credential, with the service's `expires_at` shown at the file's `expires`."""
+    return at(path, ("expires",), aliases={"expires_at": "expires"})
 
 
 async def ensure_managers(state: ApplyState, spec: OrgSpec) -> None:
@@ -99,20 +108,29 @@ async def ensure_managers(state: ApplyState, spec: OrgSpec) -> None:
             user = state.users[(spec.name.lower(), account.username.lower())]
             with at(account.path + ".managers"):
                 name = f"{spec.name}/{account.username}"
-                await _ensure_member(state, org, user, name, account.managers)
+                await ensure_member(state, user, Scope.ORG, org.id, name, account.managers)
 
 
-async def _ensure_member(
-    state: ApplyState, org: Organization, user: User, name: str, roles: tuple[str, ...]
+async def ensure_member(
+    state: ApplyState,
+    user: User,
+    scope: Scope,
+    scope_id: str,
+    name: str,
+    roles: tuple[str, ...],
 ) -> None:
+    """Give `user` the `roles` at one scope; roles held already, and others, are kept.
+
+    `name` says who and where, as the report shows it.
+    """
     members, ctx = state.services.memberships, state.ctx
     held = await members.list_user_memberships(ctx, user.id)
-    current = next((m for m in held if m.scope is Scope.ORG and m.scope_id == org.id), None)
+    current = next((m for m in held if m.scope is scope and m.scope_id == scope_id), None)
     if current is None:
-        await members.add_member(ctx, user.id, Scope.ORG, org.id, list(roles))
+        await members.add_member(ctx, user.id, scope, scope_id, list(roles))
         state.created(f"manager {name}: {', '.join(roles)}")
         return
     missing = [role for role in roles if role not in current.roles]
     if missing:
-        await members.change_member(ctx, user.id, Scope.ORG, org.id, [*current.roles, *missing])
+        await members.change_member(ctx, user.id, scope, scope_id, [*current.roles, *missing])
         state.changed(f"manager {name}: added {', '.join(missing)}")

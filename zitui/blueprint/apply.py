@@ -2,8 +2,9 @@
 
 The steps run in dependency order: every organisation first (a project may be granted to an
 organisation declared further down), then users, machines, projects with their roles, apps,
-project grants, managers and user grants. Each step looks its objects up by name and creates
-only what is missing, so applying a file twice creates nothing the second time.
+project grants, managers (of organisations and of project grants) and user grants. Each step
+looks its objects up by name and creates only what is missing, so applying a file twice
+creates nothing the second time.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ async def apply_blueprint(services: Services, blueprint: Blueprint) -> Outcome:
             await grants.ensure_project_grants(state, org)
         for org in blueprint.orgs:
             await accounts.ensure_managers(state, org)
+            await grants.ensure_grant_managers(state, org)
         for org in blueprint.orgs:
             await grants.ensure_user_grants(state, org)
     return state.outcome

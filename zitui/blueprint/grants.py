@@ -1,4 +1,5 @@
-"""Applying project grants and user grants, and the references they make to the store.
+"""Applying project grants with their managers, user grants, and the references they make to
+the store.
 
 What the file does not declare (an organisation, project, user or grant made earlier) is
 looked up here, and a reference that finds nothing is refused in the same format as the
@@ -7,12 +8,13 @@ file's own checks.
 
 from __future__ import annotations
 
+from zitui.blueprint.accounts import ensure_member
 from zitui.blueprint.projects import project_roles
 from zitui.blueprint.reading import BlueprintError, describe
 from zitui.blueprint.references import check_roles
 from zitui.blueprint.specs import Blueprint, OrgSpec, UserGrantSpec
 from zitui.blueprint.state import ApplyState, at
-from zitui.records import Organization, Project, ProjectGrant, User
+from zitui.records import Organization, Project, ProjectGrant, Scope, User
 
 
 async def resolve_granted_orgs(state: ApplyState, blueprint: Blueprint) -> None:
@@ -59,6 +61,29 @@ async def ensure_project_grants(state: ApplyState, spec: OrgSpec) -> None:
                     found = await grants.change_project_grant(ctx, found.id, keys)
                     state.changed(f"project grant {name}: added {', '.join(missing)}")
             existing[org.id] = found
+
+
+async def ensure_grant_managers(state: ApplyState, spec: OrgSpec) -> None:
+    """Make users of each granted organisation managers of its grant; roles held are kept.
+
+    A grant's managers act inside the granted organisation (its users' authorizations for the
+    granted project), so the file names them among that organisation's users.
+    """
+    for project_spec in spec.projects:
+        project = state.projects[(spec.name.lower(), project_spec.name.lower())]
+        for grant in project_spec.grants:
+            org = state.orgs[grant.org.lower()]
+            granted = (await _project_grants(state, project))[org.id]
+            for manager in grant.managers:
+                user = await _find_user(state, grant.org, org, manager.user, manager.path)
+                name = (
+                    f"{grant.org}/{manager.user} of project grant "
+                    f"{spec.name}/{project_spec.name} to {grant.org}"
+                )
+                with at(manager.path, ("roles", "user"), aliases={"user_id": "user"}):
+                    await ensure_member(
+                        state, user, Scope.PROJECT_GRANT, granted.id, name, manager.roles
+                    )
 
 
 async def _project_grants(state: ApplyState, project: Project) -> dict[str, ProjectGrant]:
@@ -120,13 +145,20 @@ async def _ensure_user_grant(
 
 
 async def _user(state: ApplyState, spec: OrgSpec, org: Organization, grant: UserGrantSpec) -> User:
-    user = state.users.get((spec.name.lower(), grant.user.lower()))
+    return await _find_user(state, spec.name, org, grant.user, grant.path)
+
+
+async def _find_user(
+    state: ApplyState, org_name: str, org: Organization, username: str, path: str
+) -> User:
+    """A user of `org` that the file declares or the store holds; `path` is where it is named."""
+    user = state.users.get((org_name.lower(), username.lower()))
     if user is None:
-        user = await state.services.users.find_user_by_username(state.ctx, org.id, grant.user)
+        user = await state.services.users.find_user_by_username(state.ctx, org.id, username)
     if user is None:
         raise BlueprintError(
-            grant.path + ".user",
-            f"no user {describe(grant.user)} in {spec.name} (in this file or in the store)",
+            path + ".user",
+            f"no user {describe(username)} in {org_name} (in this file or in the store)",
         )
     return user
 

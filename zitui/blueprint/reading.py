@@ -6,6 +6,7 @@ import difflib
 import json
 import re
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from zitui.errors import InvalidArgument
@@ -43,6 +44,8 @@ def describe(value: object) -> str:
         return "a table"
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, date | time):
+        return value.isoformat()
     return "a date or time"
 
 
@@ -114,6 +117,42 @@ class Table:
                 self.at(key), f"expected one of {quoted(choices)}, got {describe(value)}"
             )
         return value
+
+    def switch(self, key: str, keys: Sequence[str]) -> bool | Table:
+        """An on/off key that may carry options: `true`, `false`, or a table of `keys` (on)."""
+        value = self._data.get(key, False)
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, dict):
+            raise BlueprintError(
+                self.at(key),
+                f"expected true, false or a table with {quoted(keys)}, got {describe(value)}",
+            )
+        return Table(value, self.at(key), keys)
+
+    def moment(self, key: str) -> datetime | None:
+        """A date or a date and time, TOML's own or an ISO 8601 string, in UTC.
+
+        A date means its first moment; a time without a zone is UTC. Missing means None.
+        """
+        value = self._data.get(key)
+        if value is None:
+            return None
+        parsed = value
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                parsed = None
+        if isinstance(parsed, datetime):
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if isinstance(parsed, date):
+            return datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC)
+        raise BlueprintError(
+            self.at(key),
+            "expected a date (2027-01-31) or a date and time (2027-01-31T12:00:00Z), "
+            f"got {describe(value)}",
+        )
 
     def texts(self, key: str) -> tuple[str, ...]:
         """An array of distinct, non-empty strings (missing means empty)."""

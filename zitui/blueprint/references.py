@@ -1,5 +1,5 @@
 """What one blueprint can get wrong on its own: names declared twice, a project granted to its
-own organisation, a user granted the same project twice.
+own organisation, a user granted the same project twice, a grant manager listed twice.
 
 References to organisations, projects, roles, users and grants are resolved when the file is
 applied, against the store after the file's own objects are in it: a file may refer to what
@@ -45,6 +45,7 @@ def _check_org(org: OrgSpec) -> None:
                 raise BlueprintError(
                     grant.path + ".org", "a project is not granted to its own organisation"
                 )
+            _unique((m.path + ".user", m.user) for m in grant.managers)
     first: dict[tuple[str, str, str], str] = {}
     for user_grant in org.user_grants:
         key = (user_grant.user.lower(), user_grant.owner.lower(), user_grant.project.lower())

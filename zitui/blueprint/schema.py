@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ from zitui.blueprint.reading import BlueprintError, Table, describe, quoted
 from zitui.blueprint.references import check_references
 from zitui.blueprint.specs import (
     APP_KEYS,
+    CREDENTIAL_KEYS,
     GRANT_KEYS,
+    GRANT_MANAGER_KEYS,
     MACHINE_KEYS,
     ORG_KEYS,
     PROJECT_KEYS,
@@ -21,6 +24,7 @@ from zitui.blueprint.specs import (
     USER_KEYS,
     AppSpec,
     Blueprint,
+    GrantManagerSpec,
     GrantSpec,
     MachineSpec,
     OrgSpec,
@@ -30,6 +34,7 @@ from zitui.blueprint.specs import (
     UserSpec,
 )
 from zitui.core import oidc_config, validation
+from zitui.core.oidc import served
 from zitui.core.permissions import roles_for_scope
 from zitui.core.projects import role_key
 from zitui.errors import InvalidArgument
@@ -131,13 +136,17 @@ def _checked(t: Table, key: str, rule: Callable[[str], str]) -> str:
 
 
 def _managers(t: Table) -> tuple[str, ...]:
-    roles = t.texts("managers")
-    allowed = roles_for_scope(Scope.ORG)
+    return _manager_roles(t, "managers", Scope.ORG, "organisation")
+
+
+def _manager_roles(t: Table, key: str, scope: Scope, level: str) -> tuple[str, ...]:
+    roles = t.texts(key)
+    allowed = roles_for_scope(scope)
     for index, role in enumerate(roles):
         if role not in allowed:
             raise BlueprintError(
-                f"{t.at('managers')}[{index}]",
-                f"expected organisation roles ({quoted(allowed)}), got {describe(role)}",
+                f"{t.at(key)}[{index}]",
+                f"expected {level} roles ({quoted(allowed)}), got {describe(role)}",
             )
     return roles
 
@@ -158,15 +167,31 @@ def _user(t: Table) -> UserSpec:
 
 def _machine(t: Table) -> MachineSpec:
     username = _required(t, "username", validation.username)
+    pat, pat_expires = _credential(t, "pat")
+    key, key_expires = _credential(t, "key")
     return MachineSpec(
         path=t.path,
         username=username,
         name=t.text("name", name=True) if t.has("name") else username,
         managers=_managers(t),
-        pat=t.flag("pat"),
+        pat=pat,
         secret=t.flag("secret"),
-        key=t.flag("key"),
+        key=key,
+        pat_expires=pat_expires,
+        key_expires=key_expires,
     )
+
+
+def _credential(t: Table, key: str) -> tuple[bool, datetime | None]:
+    """`pat = true`, or `pat = { expires = 2027-01-31 }`: whether to make one, and its expiry.
+
+    Whether the expiry lies in the future is checked when the credential is made: a file
+    applied again after that date makes nothing and must not be refused for it.
+    """
+    value = t.switch(key, CREDENTIAL_KEYS)
+    if isinstance(value, bool):
+        return value, None
+    return True, value.moment("expires")
 
 
 def _project(t: Table) -> ProjectSpec:
@@ -176,13 +201,29 @@ def _project(t: Table) -> ProjectSpec:
         roles=_role_keys(t),
         role_assertion=t.flag("role_assertion"),
         role_check=t.flag("role_check"),
-        grants=tuple(
-            GrantSpec(path=g.path, org=g.text("org", name=True), roles=g.texts("roles"))
-            for g in t.tables("grants", GRANT_KEYS)
-        ),
+        grants=tuple(_grant(g) for g in t.tables("grants", GRANT_KEYS)),
         apps=tuple(_app(a) for a in t.tables("apps", APP_KEYS)),
         given=t.given,
     )
+
+
+def _grant(t: Table) -> GrantSpec:
+    return GrantSpec(
+        path=t.path,
+        org=t.text("org", name=True),
+        roles=t.texts("roles"),
+        managers=tuple(_grant_manager(m) for m in t.tables("managers", GRANT_MANAGER_KEYS)),
+    )
+
+
+def _grant_manager(t: Table) -> GrantManagerSpec:
+    user = t.text("user", name=True)
+    if not t.has("roles"):
+        raise BlueprintError(t.at("roles"), "required key is missing")
+    roles = _manager_roles(t, "roles", Scope.PROJECT_GRANT, "project grant")
+    if not roles:
+        raise BlueprintError(t.at("roles"), "list at least one role")
+    return GrantManagerSpec(path=t.path, user=user, roles=roles)
 
 
 def _role_keys(t: Table) -> tuple[str, ...]:
@@ -214,6 +255,20 @@ def _app(t: Table) -> AppSpec:
             auth_method=method,
             redirect_uris=t.texts("redirect_uris"),
             post_logout_redirect_uris=t.texts("post_logout_redirect_uris"),
+            response_types=_flow_types(
+                t,
+                "response_types",
+                served.RESPONSE_TYPES,
+                served.UNSERVED_RESPONSE_TYPES,
+                default=oidc_config.DEFAULT_RESPONSE_TYPES,
+            ),
+            grant_types=_flow_types(
+                t,
+                "grant_types",
+                served.APP_GRANT_TYPES,
+                served.UNSERVED_GRANT_TYPES,
+                default=oidc_config.DEFAULT_GRANT_TYPES,
+            ),
             access_token_type=TOKEN_TYPES[token_type],
             id_token_role_assertion=t.flag("id_token_role_assertion"),
             id_token_userinfo_assertion=t.flag("id_token_userinfo_assertion"),
@@ -227,12 +282,40 @@ def _app(t: Table) -> AppSpec:
         auth_method=method,
         redirect_uris=tuple(config.redirect_uris),
         post_logout_redirect_uris=tuple(config.post_logout_redirect_uris),
+        response_types=tuple(config.response_types),
+        grant_types=tuple(config.grant_types),
         access_token_type=config.access_token_type,
         id_token_role_assertion=config.id_token_role_assertion,
         id_token_userinfo_assertion=config.id_token_userinfo_assertion,
         dev_mode=config.dev_mode,
         given=t.given,
     )
+
+
+def _flow_types(
+    t: Table,
+    key: str,
+    allowed: tuple[str, ...],
+    unserved: tuple[str, ...],
+    *,
+    default: tuple[str, ...],
+) -> tuple[str, ...]:
+    """Response or grant types by ZITADEL's names; only the served ones are accepted."""
+    if not t.has(key):
+        return default
+    values = t.texts(key)
+    for index, value in enumerate(values):
+        if value in unserved:
+            raise BlueprintError(
+                f"{t.at(key)}[{index}]",
+                f"{describe(value)} is not served by zitui; expected one of {quoted(allowed)}",
+            )
+        if value not in allowed:
+            raise BlueprintError(
+                f"{t.at(key)}[{index}]",
+                f"expected one of {quoted(allowed)}, got {describe(value)}",
+            )
+    return values
 
 
 def _oidc_config(t: Table, config: oidc_config.OidcConfig) -> oidc_config.OidcConfig:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from zitui.records import AppType, AuthMethod, TokenType
 
@@ -21,14 +22,18 @@ USER_KEYS = (
     "managers",
 )
 MACHINE_KEYS = ("username", "name", "managers", "pat", "secret", "key")
+CREDENTIAL_KEYS = ("expires",)
 PROJECT_KEYS = ("name", "roles", "role_assertion", "role_check", "grants", "apps")
-GRANT_KEYS = ("org", "roles")
+GRANT_KEYS = ("org", "roles", "managers")
+GRANT_MANAGER_KEYS = ("user", "roles")
 APP_KEYS = (
     "name",
     "type",
     "auth_method",
     "redirect_uris",
     "post_logout_redirect_uris",
+    "response_types",
+    "grant_types",
     "access_token_type",
     "id_token_role_assertion",
     "id_token_userinfo_assertion",
@@ -63,6 +68,8 @@ class UserSpec:
 
 @dataclass(frozen=True)
 class MachineSpec:
+    """`pat_expires` and `key_expires` are in UTC; None means the credential never expires."""
+
     path: str
     username: str
     name: str
@@ -70,6 +77,17 @@ class MachineSpec:
     pat: bool
     secret: bool
     key: bool
+    pat_expires: datetime | None = None
+    key_expires: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GrantManagerSpec:
+    """A manager of a project grant: a user of the granted organisation, with grant roles."""
+
+    path: str
+    user: str
+    roles: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,7 @@ class GrantSpec:
     path: str
     org: str
     roles: tuple[str, ...]
+    managers: tuple[GrantManagerSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,8 @@ class AppSpec:
     auth_method: AuthMethod
     redirect_uris: tuple[str, ...]
     post_logout_redirect_uris: tuple[str, ...]
+    response_types: tuple[str, ...]
+    grant_types: tuple[str, ...]
     access_token_type: TokenType
     id_token_role_assertion: bool
     id_token_userinfo_assertion: bool
