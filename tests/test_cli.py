@@ -6,6 +6,7 @@ import hashlib
 import os
 import signal
 import socket
+import stat
 import time
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path):
     assert "Traceback" not in err
     assert (data / "logs" / "zitui.log").exists()
     assert counts(data)["instances"] == 1
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (data, data / "logs")}
+    assert modes == {"data": 0o700, "logs": 0o700}
+    assert stat.S_IMODE((data / "zitui.db").stat().st_mode) == 0o600
 
 
 def test_serve_twice_on_one_port_fails_with_one_line(tmp_path: Path):
@@ -95,6 +99,24 @@ def test_wrong_master_key_refuses_to_start_and_changes_nothing(tmp_path: Path):
     tui = run(["tui"], env)
     assert tui.returncode == 1
     assert "master key" in tui.stderr
+
+
+def test_a_master_key_file_others_can_read_is_refused_with_the_fix(tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    key_file = data / "masterkey"
+    key_file.write_text("k" * 40 + "\n")
+    key_file.chmod(0o644)
+    result = run(
+        ["serve", "--listen", f"127.0.0.1:{free_port()}"], zitui_env(data, ZITUI_MASTERKEY="")
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"zitui: the master key file {key_file} can be read or changed by other users; "
+        f"run: chmod 600 {key_file}"
+    ]
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o644
+    assert not (data / "zitui.db").exists()
 
 
 def test_corrupt_database_is_refused_and_kept(tmp_path: Path):

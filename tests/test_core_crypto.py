@@ -18,7 +18,7 @@ from zitui.core.crypto.masterkey import MasterKey
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
 from zitui.core.crypto.signing import open_signing_key
 from zitui.core.services import open_services
-from zitui.errors import InvalidArgument, WrongMasterKey
+from zitui.errors import InvalidArgument, StoreUnavailable, WrongMasterKey
 from zitui.records import SigningKey
 
 KEY_A = "a" * 32
@@ -144,3 +144,39 @@ def test_generated_passwords_meet_the_default_policy():
 
     for _ in range(50):
         PasswordComplexityPolicy().check(tokens.generated_password())
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602])
+async def test_a_master_key_file_others_may_read_or_change_is_refused(
+    tmp_path: Path, clock, mode: int
+):
+    services, _ = await open_services(make_settings(tmp_path, masterkey=""), clock=clock)
+    await services.close()
+    key_file, db = tmp_path / "masterkey", tmp_path / "zitui.db"
+    key_file.chmod(mode)
+    before = _digest(db)
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_services(make_settings(tmp_path, masterkey=""), clock=clock)
+    assert caught.value.code == "masterkey.exposed"
+    assert caught.value.message.endswith(f"run: chmod 600 {key_file}")
+    assert stat.S_IMODE(key_file.stat().st_mode) == mode
+    assert _digest(db) == before
+
+
+async def test_an_exposed_master_key_file_stops_a_first_run_before_it_writes(tmp_path: Path, clock):
+    key_file = tmp_path / "masterkey"
+    key_file.write_text(KEY_A + "\n")
+    key_file.chmod(0o644)
+    with pytest.raises(StoreUnavailable) as caught:
+        await open_services(make_settings(tmp_path, masterkey=""), clock=clock)
+    assert caught.value.code == "masterkey.exposed"
+    assert not (tmp_path / "zitui.db").exists()
+
+
+async def test_a_master_key_file_only_its_owner_reads_is_accepted(tmp_path: Path, clock):
+    key_file = tmp_path / "masterkey"
+    key_file.write_text(KEY_A + "\n")
+    key_file.chmod(0o400)
+    services, result = await open_services(make_settings(tmp_path, masterkey=""), clock=clock)
+    await services.close()
+    assert result.created

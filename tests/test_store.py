@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import stat
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -336,3 +339,46 @@ async def test_a_cancelled_writer_always_ends_cancelled_and_writes_nothing(servi
             release.set()
             if holder is not None:
                 await holder
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """The common umask 022, under which files are created readable by everyone."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+async def test_a_new_data_directory_and_its_database_are_private(
+    tmp_path: Path, clock, loose_umask
+):
+    data = tmp_path / "data"
+    services, _ = await open_services(make_settings(data), clock=clock)
+    try:
+        assert (_mode(data), _mode(data / "logs")) == (0o700, 0o700)
+        names = ("zitui.db", "zitui.db-wal", "zitui.db-shm", "zitui.db.lock")
+        assert {name: _mode(data / name) for name in names} == dict.fromkeys(names, 0o600)
+    finally:
+        await services.close()
+
+
+async def test_a_database_left_readable_by_others_is_made_private(
+    tmp_path: Path, clock, loose_umask
+):
+    services, _ = await open_services(make_settings(tmp_path), clock=clock)
+    await services.close()
+    db = tmp_path / "zitui.db"
+    db.chmod(0o644)
+    before = _sha(db)
+    services, _ = await open_services(make_settings(tmp_path), clock=clock)
+    try:
+        assert (_mode(db), _mode(tmp_path / "zitui.db-wal")) == (0o600, 0o600)
+    finally:
+        await services.close()
+    assert _sha(db) == before

@@ -83,12 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(settings: Settings, *, to_stderr: bool) -> None:
     """Logs go to data/logs/zitui.log; to stderr as well only when no TUI owns the terminal."""
+    from zitui.store.files import private_dir
+
     root = logging.getLogger()
     root.setLevel(settings.log_level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are set-up noise
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
+        private_dir(settings.log_dir)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
             settings.log_dir / "zitui.log", maxBytes=10_000_000, backupCount=3
         )

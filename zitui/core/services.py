@@ -10,7 +10,7 @@ from zitui.core.auth import AuthService
 from zitui.core.authz import Authorizer
 from zitui.core.clock import Clock, SystemClock
 from zitui.core.context import Context
-from zitui.core.crypto.masterkey import MasterKey, load_master_key
+from zitui.core.crypto.masterkey import MasterKey, load_master_key, refuse_exposed_key_file
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
 from zitui.core.events import EventService
 from zitui.core.grants import GrantService
@@ -105,17 +105,19 @@ async def open_services(
 ) -> tuple[Services, SetupResult]:
     """Open and migrate the store, check the master key, and run the first-run set-up.
 
-    The master key is checked before any migration, so a wrong key changes nothing.
+    The master key is checked before any migration, so a wrong key changes nothing, and a
+    key file other users could read stops everything before a file is created or opened.
     """
     clock = clock or SystemClock()
+    key_file = settings.data_dir / "masterkey"
+    if not settings.masterkey:
+        refuse_exposed_key_file(key_file)
     if not settings.database_url:
         prepare_data_dir(settings.data_dir)
     store = await open_store(settings.db_url, busy_timeout_ms=settings.busy_timeout_ms)
     try:
         state = await store.read_instance_state()
-        master_key = load_master_key(
-            settings.masterkey, settings.data_dir / "masterkey", may_create=state is None
-        )
+        master_key = load_master_key(settings.masterkey, key_file, may_create=state is None)
         if state is not None:
             master_key.verify_key_check(state)
         await migrate(store)

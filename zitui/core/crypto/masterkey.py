@@ -1,9 +1,10 @@
 """The master key and AES-GCM encryption of secrets that must be read back.
 
 The key comes from `ZITUI_MASTERKEY` or from `masterkey` in the data directory, created
-with mode 0600 on the first run. AES and derived keys come from it through HKDF-SHA256, so
-the raw value is never used directly. Ciphertexts are bound to their purpose as associated
-data: a signing key's ciphertext cannot be replayed as a TOTP seed.
+with mode 0600 on the first run; a key file that other users may read or change is refused.
+AES and derived keys come from it through HKDF-SHA256, so the raw value is never used
+directly. Ciphertexts are bound to their purpose as associated data: a signing key's
+ciphertext cannot be replayed as a TOTP seed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -24,6 +26,8 @@ MIN_LENGTH = 32
 VERSION = "v1"
 KEY_CHECK_PURPOSE = "instance.key_check"
 KEY_CHECK_PLAINTEXT = b"zitui master key check"
+# Key file modes refused: read or write for the group or for others.
+_EXPOSED = stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH
 
 
 def _hkdf(secret: bytes, info: str, length: int = 32) -> bytes:
@@ -88,6 +92,7 @@ def load_master_key(value: str | None, path: Path, *, may_create: bool) -> Maste
     if value:
         return MasterKey(value)
     if path.exists():
+        refuse_exposed_key_file(path)
         return MasterKey(path.read_text().strip())
     if not may_create:
         raise WrongMasterKey(
@@ -95,6 +100,21 @@ def load_master_key(value: str | None, path: Path, *, may_create: bool) -> Maste
             f"no master key: set ZITUI_MASTERKEY or restore {path} for this existing store",
         )
     return MasterKey(_create_key_file(path))
+
+
+def refuse_exposed_key_file(path: Path) -> None:
+    """Refuse a key file that group or others may read or write, naming the fix: whoever
+    could read it can open every secret of the store."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if mode & _EXPOSED:
+        raise StoreUnavailable(
+            "masterkey.exposed",
+            f"the master key file {path} can be read or changed by other users; "
+            f"run: chmod 600 {path}",
+        )
 
 
 def _create_key_file(path: Path) -> str:
