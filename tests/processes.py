@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -54,12 +55,19 @@ def run(
 
 
 def spawn(
-    args: list[str], env: dict[str, str], binary: Path | None = None, *, log: Path | None = None
+    args: list[str],
+    env: dict[str, str],
+    binary: Path | None = None,
+    *,
+    log: Path | None = None,
+    sigint_ignored: bool = False,
 ) -> subprocess.Popen[str]:
     """Start zitui; its output is piped, or written to `log` for long runs.
 
     `serve` logs every request on standard error: a pipe nobody reads fills after a few
     hundred requests and then blocks the server, so load runs must pass `log`.
+    `sigint_ignored` starts it the way a script's background job (`zitui serve &`) is
+    started: with SIGINT ignored.
     """
     sink: Any = log.open("a") if log else subprocess.PIPE
     try:
@@ -70,10 +78,15 @@ def spawn(
             stderr=sink,
             text=True,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_ignore_sigint if sigint_ignored else None,
         )
     finally:
         if log:
             sink.close()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager

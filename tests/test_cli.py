@@ -136,7 +136,10 @@ def test_ctrl_c_during_first_run_keeps_nothing_and_the_next_start_completes(tmp_
     port = free_port()
     # A deliberately slow password hash keeps the first run busy long enough to interrupt it.
     slow = zitui_env(data, ZITUI_ARGON2_MEMORY_KIB="65536", ZITUI_ARGON2_TIME_COST="40")
-    with reaped(spawn(["serve", "--listen", f"127.0.0.1:{port}"], slow)) as process:
+    # Started as a script's background job is (SIGINT ignored), or as this test runs when
+    # its runner was started so: an explicit SIGINT still interrupts the set-up.
+    serve = spawn(["serve", "--listen", f"127.0.0.1:{port}"], slow, sigint_ignored=True)
+    with reaped(serve) as process:
         deadline = time.monotonic() + 20
         while not (data / "zitui.db").exists() and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import logging.handlers
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -125,6 +126,18 @@ def _loop_factory(command: str) -> Callable[[], asyncio.AbstractEventLoop] | Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGINT interrupts zitui however it was started. A script's background job inherits
+    # SIGINT ignored, and asyncio.Runner turns SIGINT into a cancellation of the set-up only
+    # when Python's default handler is in place; `serve` installs its own handler after.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("zitui: interrupted; nothing half-done was kept", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = load_settings(flags)
@@ -142,6 +155,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZituiError as exc:
         print(f"zitui: {exc.message}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("zitui: interrupted; nothing half-done was kept", file=sys.stderr)
-        return 130
