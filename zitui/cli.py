@@ -73,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="write the credentials created to this file (mode 0600; default: standard output)",
     )
+    recover = commands.add_parser(
+        "recover",
+        parents=[common],
+        help="unlock a user and set a one-time password, offline (no sign-in needed)",
+    )
+    recover.add_argument(
+        "--user",
+        dest="login_name",
+        metavar="LOGINNAME",
+        required=True,
+        help="the user's login name (username@domain, or a username no one else has)",
+    )
     apply.add_argument(
         "--external-url",
         dest="external_url",
@@ -82,28 +94,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(settings: Settings, *, to_stderr: bool) -> None:
+def configure_logging(settings: Settings, *, to_stderr: bool, to_file: bool = True) -> None:
     """Logs go to data/logs/zitui.log; to stderr as well only when no TUI owns the terminal."""
-    from zitui.store.files import private_dir
-
     root = logging.getLogger()
     root.setLevel(settings.log_level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are set-up noise
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        private_dir(settings.data_dir)
-        private_dir(settings.log_dir)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            settings.log_dir / "zitui.log", maxBytes=10_000_000, backupCount=3
-        )
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
-    except OSError:
-        pass  # the store check that follows reports the unusable directory in one line
+    if to_file:
+        _log_to_file(settings, root, formatter)
     if to_stderr:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(formatter)
         root.addHandler(stream)
+
+
+def _log_to_file(settings: Settings, root: logging.Logger, formatter: logging.Formatter) -> None:
+    from zitui.store.files import private_dir
+
+    try:
+        private_dir(settings.data_dir)
+        private_dir(settings.log_dir)
+        handler = logging.handlers.RotatingFileHandler(
+            settings.log_dir / "zitui.log", maxBytes=10_000_000, backupCount=3
+        )
+    except OSError:
+        return  # the store check that follows reports the unusable directory in one line
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
 
 
 def _commands(args: argparse.Namespace) -> dict[str, Command]:
@@ -112,7 +129,16 @@ def _commands(args: argparse.Namespace) -> dict[str, Command]:
     def apply(settings: Settings) -> Coroutine[Any, Any, int]:
         return runner.apply(settings, args.blueprint, args.out)
 
-    return {"start": runner.start, "serve": runner.serve, "tui": runner.run_tui, "apply": apply}
+    def recover(settings: Settings) -> Coroutine[Any, Any, int]:
+        return runner.recover(settings, args.login_name)
+
+    return {
+        "start": runner.start,
+        "serve": runner.serve,
+        "tui": runner.run_tui,
+        "apply": apply,
+        "recover": recover,
+    }
 
 
 def _loop_factory(command: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -144,7 +170,9 @@ def _run(args: argparse.Namespace) -> int:
     except ZituiError as exc:
         print(f"zitui: {exc.message}", file=sys.stderr)
         return 2
-    configure_logging(settings, to_stderr=args.command == "serve")
+    # `recover` only works on an existing data directory, and creates none for a mistyped one.
+    to_file = args.command != "recover" or settings.data_dir.is_dir()
+    configure_logging(settings, to_stderr=args.command == "serve", to_file=to_file)
     if args.command == "serve" and settings.worker_count > 1:
         from zitui.workers import serve_with_workers
 

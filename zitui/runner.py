@@ -85,7 +85,11 @@ async def serve(settings: Settings, sock: socket.socket | None = None) -> int:
     """
     worker = sock is not None
     sock = sock or bind_socket(settings)
-    services, setup = await open_services(settings)
+    try:
+        services, setup = await open_services(settings)
+    except BaseException:
+        sock.close()
+        raise
     try:
         if setup.generated_password and not worker:
             print(first_run_line(setup), flush=True)
@@ -110,6 +114,26 @@ async def apply(settings: Settings, blueprint: Path, out: Path | None) -> int:
     from zitui.blueprint.command import run_apply
 
     return await run_apply(settings, blueprint, out)
+
+
+async def recover(settings: Settings, login_name: str) -> int:
+    """Unlock a user and give them a one-time password (`zitui recover`); a server may run."""
+    from zitui.core.recovery import ORIGIN, recover_user
+
+    services, _ = await open_services(settings, first_run=False)
+    try:
+        done = await recover_user(
+            services.store, services.hasher, services.system_context(ORIGIN), login_name
+        )
+    finally:
+        await services.close()
+    unlocked = " (unlocked)" if done.unlocked else ""
+    print(
+        f"zitui: recovered {done.user.login_name}{unlocked}; one-time password "
+        f"{done.password} (shown once; change it at first sign-in)",
+        flush=True,
+    )
+    return 0
 
 
 async def run_tui(settings: Settings) -> int:

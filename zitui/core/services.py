@@ -27,6 +27,7 @@ from zitui.core.sessions import SessionService
 from zitui.core.setup import SetupResult, ensure_instance
 from zitui.core.smtp import SmtpService
 from zitui.core.users import UserService
+from zitui.errors import StoreUnavailable
 from zitui.store import Store, migrate, open_store
 from zitui.store.files import prepare_data_dir
 
@@ -101,35 +102,49 @@ def build_services(
 
 
 async def open_services(
-    settings: Settings, *, clock: Clock | None = None
+    settings: Settings, *, clock: Clock | None = None, first_run: bool = True
 ) -> tuple[Services, SetupResult]:
     """Open and migrate the store, check the master key, and run the first-run set-up.
 
     The master key is checked before any migration, so a wrong key changes nothing, and a
     key file other users could read stops everything before a file is created or opened.
+    With `first_run=False` (`zitui recover`) a data directory without an instance is refused
+    and nothing is set up in it.
     """
     clock = clock or SystemClock()
     key_file = settings.data_dir / "masterkey"
     if not settings.masterkey:
         refuse_exposed_key_file(key_file)
     if not settings.database_url:
+        if not first_run and not (settings.data_dir / "zitui.db").is_file():
+            raise _no_instance(settings)
         prepare_data_dir(settings.data_dir)
     store = await open_store(settings.db_url, busy_timeout_ms=settings.busy_timeout_ms)
     try:
         state = await store.read_instance_state()
+        if state is None and not first_run:
+            raise _no_instance(settings)
         master_key = load_master_key(settings.masterkey, key_file, may_create=state is None)
         if state is not None:
             master_key.verify_key_check(state)
         await migrate(store)
         services = build_services(settings, store, master_key, clock)
-        result = await ensure_instance(
-            store,
-            settings,
-            master_key=master_key,
-            hasher=services.hasher,
-            ctx=Context.system(clock, origin="setup"),
-        )
+        result = SetupResult(created=False)
+        if first_run:
+            result = await ensure_instance(
+                store,
+                settings,
+                master_key=master_key,
+                hasher=services.hasher,
+                ctx=Context.system(clock, origin="setup"),
+            )
     except BaseException:
         await store.close()
         raise
     return services, result
+
+
+def _no_instance(settings: Settings) -> StoreUnavailable:
+    return StoreUnavailable(
+        "store.no_instance", f"{settings.data_dir} holds no zitui instance; start zitui there first"
+    )
