@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -206,6 +207,59 @@ async def test_add_domain(services, admin, acme):
     await _no_event(
         services, lambda: services.orgs.add_domain(admin, "nope", "x.example"), NotFound
     )
+
+
+async def test_a_domain_another_organisation_verified_is_not_theirs_to_add_or_verify(
+    services, admin, acme, outsider
+):
+    await services.orgs.add_domain(admin, acme.id, "acme.example")
+    await services.orgs.verify_domain(admin, acme.id, "acme.example")
+    other = outsider.actor.org_id
+    before = len(await _events(services))
+    for spelling in ("acme.example", " ACME.Example. "):
+        with pytest.raises(AlreadyExists) as taken:
+            await services.orgs.add_domain(outsider, other, spelling)
+        assert (taken.value.code, taken.value.field) == ("org.domain.taken", "domain")
+    attempts = (
+        lambda: services.orgs.verify_domain(outsider, other, "acme.example"),
+        lambda: services.orgs.generate_domain_validation(outsider, other, "acme.example", "dns"),
+        lambda: services.orgs.set_primary_domain(outsider, other, "acme.example"),
+        lambda: services.orgs.remove_domain(outsider, other, "acme.example"),
+    )
+    for attempt in attempts:
+        with pytest.raises(NotFound) as missing:
+            await attempt()
+        assert missing.value.code == "org.domain.not_found"
+    assert len(await _events(services)) == before
+    domains = {d.domain: d for d in await services.orgs.list_domains(admin, acme.id)}
+    assert domains["acme.example"].is_verified
+    assert "acme.example" not in {d.domain for d in await services.orgs.list_domains(admin, other)}
+
+
+async def test_two_organisations_adding_one_domain_at_once_get_it_once(services, admin, acme):
+    beta = await services.orgs.create_org(admin, "Beta")
+    results = await asyncio.gather(
+        services.orgs.add_domain(admin, acme.id, "shared.example"),
+        services.orgs.add_domain(admin, beta.id, "shared.example"),
+        return_exceptions=True,
+    )
+    added = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, AlreadyExists)]
+    assert len(added) == 1 and len(refused) == 1
+    assert refused[0].code == "org.domain.taken"
+
+
+async def test_an_organisation_whose_generated_domain_another_verified_is_refused(
+    services, admin, acme
+):
+    instance = await services.instance.get_instance(admin)
+    taken = f"gamma.{instance.domain}"
+    await services.orgs.add_domain(admin, acme.id, taken)
+    await services.orgs.verify_domain(admin, acme.id, taken)
+    with pytest.raises(AlreadyExists) as caught:
+        await services.orgs.create_org(admin, "Gamma")
+    assert caught.value.code == "org.domain.taken"
+    assert await services.orgs.find_org_by_name(admin, "Gamma") is None
 
 
 async def test_domain_validation_says_what_to_publish(services, admin, acme):
