@@ -89,14 +89,27 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (the workers of `serve --workers`)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(child) for child in text.split()]
+
+
 @contextlib.contextmanager
 def reaped(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
-    """Whatever happens in the block, the process is gone after it: killed if it still runs,
-    then waited for, so no test leaves a server behind (or a ResourceWarning for it)."""
+    """Whatever happens in the block, the process and the ones it started are gone after it:
+    killed if they still run, and the process waited for, so no test leaves a server behind
+    (or a ResourceWarning for it)."""
     try:
         yield process
     finally:
         if process.poll() is None:
+            for child in children(process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
             process.kill()
         process.communicate()
 

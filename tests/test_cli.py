@@ -14,7 +14,7 @@ import httpx2
 import pytest
 
 from tests.dbfile import counts
-from tests.processes import free_port, reaped, run, spawn, wait_healthy, zitui_env
+from tests.processes import children, free_port, reaped, run, spawn, wait_healthy, zitui_env
 from zitui import __version__
 
 
@@ -36,14 +36,11 @@ def test_serve_answers_healthz_and_exits_0_on_sigterm(tmp_path: Path):
     data = tmp_path / "data"
     port = free_port()
     env = zitui_env(data, ZITUI_ADMIN_PASSWORD="")
-    process = spawn(["serve", "--listen", f"127.0.0.1:{port}"], env)
-    try:
+    with reaped(spawn(["serve", "--listen", f"127.0.0.1:{port}"], env)) as process:
         response = wait_healthy(f"http://127.0.0.1:{port}", process)
         assert response.json() == {"status": "ok"}
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
     assert process.returncode == 0, err
     assert "first run: administrator admin@zitui.127.0.0.1, password " in out
     assert "Traceback" not in err
@@ -83,10 +80,10 @@ def _sha(path: Path) -> str:
 def test_wrong_master_key_refuses_to_start_and_changes_nothing(tmp_path: Path):
     data = tmp_path / "data"
     port = free_port()
-    first = spawn(["serve", "--listen", f"127.0.0.1:{port}"], zitui_env(data))
-    wait_healthy(f"http://127.0.0.1:{port}", first)
-    first.send_signal(signal.SIGTERM)
-    first.communicate(timeout=30)
+    with reaped(spawn(["serve", "--listen", f"127.0.0.1:{port}"], zitui_env(data))) as first:
+        wait_healthy(f"http://127.0.0.1:{port}", first)
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
     before = _sha(data / "zitui.db")
 
     env = zitui_env(data, ZITUI_MASTERKEY="another-master-key-0123456789abcdef")
@@ -178,11 +175,6 @@ def test_a_negative_worker_count_is_refused_with_exit_2(tmp_path: Path):
     assert "workers must be 0" in done.stderr
 
 
-def _children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(child) for child in text.split()]
-
-
 def _gone(pid: int) -> bool:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
@@ -195,10 +187,10 @@ def test_serve_with_workers_shares_the_port_and_stops_them_all(tmp_path: Path):
     data = tmp_path / "data"
     port = free_port()
     env = zitui_env(data, ZITUI_ADMIN_PASSWORD="")
-    process = spawn(["serve", "--listen", f"127.0.0.1:{port}", "--workers", "2"], env)
-    try:
+    serve = spawn(["serve", "--listen", f"127.0.0.1:{port}", "--workers", "2"], env)
+    with reaped(serve) as process:
         wait_healthy(f"http://127.0.0.1:{port}", process)
-        workers = _children(process.pid)
+        workers = children(process.pid)
         assert len(workers) == 2
         with httpx2.Client(base_url=f"http://127.0.0.1:{port}") as client:
             for _ in range(20):  # new connections land on either worker
@@ -206,8 +198,6 @@ def test_serve_with_workers_shares_the_port_and_stops_them_all(tmp_path: Path):
                 assert client.get("/.well-known/openid-configuration").status_code == 200
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
     assert process.returncode == 0, err
     # The first run happened once, in the parent, before the workers started.
     assert out.count("first run: administrator") == 1
@@ -219,14 +209,12 @@ def test_serve_with_workers_shares_the_port_and_stops_them_all(tmp_path: Path):
 def test_a_worker_that_dies_stops_the_set_with_exit_1(tmp_path: Path):
     port = free_port()
     env = zitui_env(tmp_path / "data")
-    process = spawn(["serve", "--listen", f"127.0.0.1:{port}", "--workers", "2"], env)
-    try:
+    serve = spawn(["serve", "--listen", f"127.0.0.1:{port}", "--workers", "2"], env)
+    with reaped(serve) as process:
         wait_healthy(f"http://127.0.0.1:{port}", process)
-        first, second = _children(process.pid)
+        first, second = children(process.pid)
         os.kill(first, signal.SIGKILL)
         _, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
     assert process.returncode == 1
     assert f"worker {first} ended unexpectedly" in err
     assert _gone(second)

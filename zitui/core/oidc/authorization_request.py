@@ -12,13 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from joserfc import jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from zitui.core.crypto.signing import ALG
 from zitui.core.ids import new_id
-from zitui.core.oidc import rfc7636
+from zitui.core.oidc import rfc7519, rfc7636
 from zitui.core.oidc import scopes as sc
 from zitui.core.oidc.audience import check_requested
 from zitui.core.oidc.errors import OAuthError, invalid_request, invalid_scope
@@ -174,11 +172,8 @@ def hint_subject(hint: str, *, keys: KeySet, issuer: str) -> str:
 
 def verified_id_token(token: str, *, keys: KeySet, issuer: str) -> dict[str, object] | None:
     """The claims of a token signed with one of this provider's published keys, else None."""
-    try:
-        claims = dict(jwt.decode(token, keys, algorithms=[ALG]).claims)
-    except (JoseError, ValueError):
-        return None
-    return claims if claims.get("iss") == issuer else None
+    claims = rfc7519.decode(token, keys, algorithms=[ALG])
+    return claims if claims is not None and claims.get("iss") == issuer else None
 
 
 def _refuse_request_objects(params: AuthorizeParams) -> None:
@@ -216,7 +211,8 @@ def _prompt(text: str) -> tuple[str, ...]:
 def _max_age(text: str) -> int | None:
     if not text:
         return None
-    if not text.isdigit() or len(text) > 10:
+    # ASCII only: str.isdigit() also takes "²" and "٣", which int() refuses or reads.
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
         raise invalid_request("max_age must be a number of seconds")
     return int(text)
 

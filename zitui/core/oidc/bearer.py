@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from joserfc import jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from zitui.core.crypto import tokens
 from zitui.core.crypto.signing import ALG
+from zitui.core.oidc import rfc7519
 from zitui.core.oidc import scopes as sc
 from zitui.core.oidc.scopes import Scopes
 from zitui.records import AccessTokenInfo, UserState
@@ -100,9 +99,8 @@ async def _jwt(
 ) -> AccessTokenInfo | None:
     if keys is None:
         return None
-    try:
-        claims = jwt.decode(token, keys, algorithms=[ALG]).claims
-    except (JoseError, ValueError):
+    claims = rfc7519.decode(token, keys, algorithms=[ALG])
+    if claims is None:
         return None
     exp, jti = claims.get("exp"), claims.get("jti")
     if claims.get("iss") != issuer or not isinstance(jti, str) or not isinstance(exp, int):

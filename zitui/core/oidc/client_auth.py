@@ -52,6 +52,7 @@ class ClientRequest:
 class AuthenticatedClient:
     client: OidcClient
     method: Presented
+    assertion: rfc7523.UsedAssertion | None = None  # a private_key_jwt assertion's jti
 
 
 def presented(request: ClientRequest) -> Presented:
@@ -78,7 +79,31 @@ async def authenticate_client(
     now: datetime,
     allowed: frozenset[Presented],
 ) -> AuthenticatedClient:
-    """The authenticated client, or `invalid_client` (401; a Basic challenge after Basic)."""
+    """The authenticated client, or `invalid_client` (401; a Basic challenge after Basic).
+
+    `tx` is a write transaction: an assertion's `jti` is spent in it (RFC 7523 §3 item 7).
+    """
+    authenticated = await check_client(tx, request, issuer=issuer, now=now, allowed=allowed)
+    await spend_assertion(tx, authenticated, now=now)
+    return authenticated
+
+
+async def spend_assertion(tx: Repositories, client: AuthenticatedClient, *, now: datetime) -> None:
+    """Mark the client's assertion used, in a write transaction; `invalid_client` if it was."""
+    if not await rfc7523.spend(tx, client.assertion, now=now):
+        raise invalid_client("the client assertion was already used")
+
+
+async def check_client(
+    tx: Repositories,
+    request: ClientRequest,
+    *,
+    issuer: str,
+    now: datetime,
+    allowed: frozenset[Presented],
+) -> AuthenticatedClient:
+    """`authenticate_client` in a read snapshot: the caller must `spend_assertion` in a write
+    transaction before it answers."""
     method = presented(request)
     basic = method is Presented.BASIC
     if method not in allowed:
@@ -110,7 +135,10 @@ async def _by_assertion(
     form = request.form
     if form.get("client_assertion_type") != rfc7523.CLIENT_ASSERTION_TYPE:
         raise invalid_client(f"client_assertion_type must be {rfc7523.CLIENT_ASSERTION_TYPE}")
-    assertion = rfc7523.read(form.get("client_assertion", ""), error="invalid_client")
+    try:
+        assertion = rfc7523.read(form.get("client_assertion", ""), error="invalid_client")
+    except OAuthError as exc:
+        raise invalid_client(exc.description) from exc  # 401, as every failed authentication
     client_id = form.get("client_id") or assertion.issuer
     client = await tx.oidc_clients.find_by_client_id(client_id) if client_id else None
     key = await tx.app_keys.find(assertion.kid)
@@ -119,7 +147,7 @@ async def _by_assertion(
     if client.auth_method is not AuthMethod.PRIVATE_KEY_JWT:
         raise invalid_client("the client does not authenticate with private_key_jwt")
     try:
-        rfc7523.verify(
+        used = rfc7523.verify(
             assertion,
             key.public_key_pem,
             error="invalid_client",
@@ -130,4 +158,4 @@ async def _by_assertion(
         )
     except OAuthError as exc:
         raise invalid_client(exc.description) from exc
-    return AuthenticatedClient(client, Presented.PRIVATE_KEY_JWT)
+    return AuthenticatedClient(client, Presented.PRIVATE_KEY_JWT, assertion=used)

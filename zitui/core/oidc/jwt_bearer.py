@@ -2,8 +2,8 @@
 
 The assertion is signed with a machine key from the key file ZITADEL hands out
 (`{"type": "serviceaccount", "keyId", "key", "userId"}`): header `kid` = keyId, and
-`iss` = `sub` = userId, `aud` = the issuer, `exp` at most an hour away. No client
-authentication is needed: the assertion is the credential.
+`iss` = `sub` = userId, `aud` = the issuer, `exp` at most an hour away (rfc7523.py has
+every rule). No client authentication is needed: the assertion is the credential.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from zitui.core.oidc.issuance import PreparedTokens
 GRANT_TYPE = rfc7523.GRANT_TYPE
 
 
-async def jwt_bearer(grant: GrantContext) -> PreparedTokens:
+async def jwt_bearer(grant: GrantContext) -> tuple[PreparedTokens, rfc7523.UsedAssertion | None]:
+    """The tokens, prepared in the grant's read snapshot, and the assertion's `jti` if it has
+    one: the token service spends it in the write transaction that stores the tokens."""
     assertion = rfc7523.read(grant.required("assertion"), error="invalid_grant")
     key = await grant.tx.machines.find_key(assertion.kid)
     if key is None:
         raise invalid_grant("unknown key")
-    rfc7523.verify(
+    used = rfc7523.verify(
         assertion,
         key.public_key_pem,
         error="invalid_grant",
@@ -32,4 +34,4 @@ async def jwt_bearer(grant: GrantContext) -> PreparedTokens:
         key_expires_at=key.expires_at,
     )
     user = await grant.active_user(key.user_id)
-    return await issue_for_machine(grant, user, scopes=grant.requested_scopes())
+    return await issue_for_machine(grant, user, scopes=grant.requested_scopes()), used

@@ -8,21 +8,29 @@ sign-in that led to a code is audited when the session is linked to the request)
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from joserfc.jwk import KeySet
 
 from zitui.core.clock import Clock
 from zitui.core.context import Context
-from zitui.core.oidc import rfc7009, rfc7662
+from zitui.core.oidc import rfc7009, rfc7523, rfc7662
 from zitui.core.oidc.audience import asked_projects, reaches
 from zitui.core.oidc.authorization_code import exchange_code
 from zitui.core.oidc.bearer import BearerGrant, looks_like_jwt, resolve
-from zitui.core.oidc.client_auth import ClientRequest, Presented, authenticate_client
+from zitui.core.oidc.client_auth import (
+    ClientRequest,
+    Presented,
+    authenticate_client,
+    check_client,
+    spend_assertion,
+)
 from zitui.core.oidc.client_credentials import client_credentials
 from zitui.core.oidc.errors import (
     GrantReplayed,
     OAuthError,
+    invalid_grant,
     invalid_request,
     invalid_token,
     unauthorized_client,
@@ -32,6 +40,7 @@ from zitui.core.oidc.issuance import Authorization, Lifetimes, TokenIssuer, subj
 from zitui.core.oidc.jwt_bearer import jwt_bearer
 from zitui.core.oidc.keys import KeyService
 from zitui.core.oidc.refresh_token import refresh
+from zitui.core.oidc.rfc7523 import UsedAssertion
 from zitui.records import OidcClient, UserState
 from zitui.store import Repositories, Store
 
@@ -65,13 +74,16 @@ class TokenService:
         if grant_type in MACHINE_GRANTS:
             # Nothing to consume, only a token to add: check and sign in a read snapshot,
             # then hold the write lock just for the insert.
+            used: UsedAssertion | None = None
             async with self._store.reader() as tx:
                 grant = GrantContext(tx, issuer, request.form, request.endpoint, ctx.now())
                 if grant_type == "client_credentials":
                     made = await client_credentials(grant, request.basic)
                 else:
-                    made = await jwt_bearer(grant)
+                    made, used = await jwt_bearer(grant)
             async with self._store.transaction() as tx:
+                if not await rfc7523.spend(tx, used, now=ctx.now()):
+                    raise invalid_grant("the assertion was already used")
                 return (await issuer.store(tx, made)).to_dict()
         try:
             async with self._store.transaction() as tx:
@@ -100,7 +112,7 @@ class TokenService:
         token = request.form.get("token", "")
         keys = await self._verification_keys(token)
         async with self._store.reader() as tx:
-            caller = await authenticate_client(
+            caller = await check_client(
                 tx,
                 request,
                 issuer=self.issuer,
@@ -109,10 +121,19 @@ class TokenService:
             )
             if not token:
                 raise invalid_request("token is required")
-            grant = await resolve(tx, token, keys=keys, issuer=self.issuer, now=ctx.now())
-            if grant is None or not await reaches(tx, grant, caller.client.project_id):
-                return rfc7662.INACTIVE
-            claims = await self._claims(tx, grant)
+            answer = await self._introspection(tx, token, caller.client, keys, ctx.now())
+        if caller.assertion is not None:
+            async with self._store.transaction() as tx:
+                await spend_assertion(tx, caller, now=ctx.now())
+        return answer
+
+    async def _introspection(
+        self, tx: Repositories, token: str, caller: OidcClient, keys: KeySet | None, now: datetime
+    ) -> dict[str, Any]:
+        grant = await resolve(tx, token, keys=keys, issuer=self.issuer, now=now)
+        if grant is None or not await reaches(tx, grant, caller.project_id):
+            return rfc7662.INACTIVE
+        claims = await self._claims(tx, grant)
         if claims is None:
             return rfc7662.INACTIVE
         return rfc7662.response(grant, claims, issuer=self.issuer)

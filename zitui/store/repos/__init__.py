@@ -23,6 +23,7 @@ from zitui.store.repos.throttles import ThrottleRepository
 from zitui.store.repos.tokens import AccessTokenRepository, RefreshTokenRepository
 from zitui.store.repos.user_grants import UserGrantRepository
 from zitui.store.repos.users import UserRepository
+from zitui.store.repos.used_assertions import UsedAssertionRepository
 
 R = TypeVar("R", bound=Repository)
 
@@ -80,3 +81,4 @@ class Repositories:
     refresh_tokens = _repository(RefreshTokenRepository)
     sessions = _repository(SessionRepository)
     throttles = _repository(ThrottleRepository)
+    used_assertions = _repository(UsedAssertionRepository)
