@@ -21,9 +21,9 @@ from zitui.store.repos.sessions import SessionRepository
 from zitui.store.repos.smtp import SmtpRepository
 from zitui.store.repos.throttles import ThrottleRepository
 from zitui.store.repos.tokens import AccessTokenRepository, RefreshTokenRepository
+from zitui.store.repos.used_assertions import UsedAssertionRepository
 from zitui.store.repos.user_grants import UserGrantRepository
 from zitui.store.repos.users import UserRepository
-from zitui.store.repos.used_assertions import UsedAssertionRepository
 
 R = TypeVar("R", bound=Repository)
 
@@ -79,6 +79,6 @@ class Repositories:
     oidc_clients = _repository(OidcClientRepository)
     access_tokens = _repository(AccessTokenRepository)
     refresh_tokens = _repository(RefreshTokenRepository)
+    used_assertions = _repository(UsedAssertionRepository)
     sessions = _repository(SessionRepository)
     throttles = _repository(ThrottleRepository)
-    used_assertions = _repository(UsedAssertionRepository)
