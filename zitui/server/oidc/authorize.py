@@ -36,7 +36,8 @@ FORM_POST_CSP = (
 async def authorize(request: Request) -> Response:
     """RFC 6749 §4.1.1 by GET, or by POST (OIDC Core §3.1.2.1)."""
     if request.method == "POST":
-        items = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+        async with request.form() as form:  # closes uploaded files, which are ignored
+            items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     else:
         items = request.query_params.multi_items()
     services = get_services(request)

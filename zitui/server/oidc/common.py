@@ -114,7 +114,8 @@ async def form_fields(request: Request) -> dict[str, str]:
         except (UnicodeDecodeError, ValueError) as exc:
             raise invalid_request("the form body is not valid UTF-8 form data") from exc
     else:
-        items = list((await request.form()).multi_items())
+        async with request.form() as form:  # closes uploaded files, which are refused below
+            items = list(form.multi_items())
     fields: dict[str, str] = {}
     for name, value in items:
         if not isinstance(value, str):
