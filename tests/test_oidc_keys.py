@@ -101,14 +101,3 @@ async def test_a_rotation_by_another_process_is_noticed(
     await asyncio.sleep(1.05)  # the cache compares its version at most once a second
     assert kid_of(await id_token(harness, world)) == upcoming
     assert (await kids(harness))[0] == upcoming
-
-
-async def test_the_upkeep_purges_ended_auth_requests_and_tokens(
-    harness: Harness, world: World, clock: OffsetClock
-) -> None:
-    client = world.clients["basic"]
-    pending = fx.login_redirect_id(await harness.authorize(fx.authorize_params(client)))
-    clock.advance(timedelta(days=2))
-    await harness.http.get(paths.KEYS)  # the first use in a new period does the upkeep
-    async with harness.services.store.reader() as tx:
-        assert await tx.auth_requests.find(pending) is None

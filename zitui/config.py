@@ -47,6 +47,15 @@ class Settings:
     auth_code_lifetime_s: int = 10 * 60
     # How long a signing key signs before its successor, published one period ahead, takes over.
     signing_key_rotation_s: int = 6 * 3600
+    # Password hashes that may wait for a slot; one more is refused with 503. 0: 8 per slot.
+    hash_queue: int = 0
+    # Unfinished sign-in requests one client address may hold (an IPv6 address counts by its
+    # /64); one more is refused with 429. 0 turns the cap off.
+    pending_auth_requests_per_address: int = 100
+    # Expired auth requests, login flows, tokens, throttles and used assertions are deleted
+    # every `purge_interval_s` seconds, at most `purge_batch_size` rows per transaction.
+    purge_interval_s: int = 60
+    purge_batch_size: int = 500
     # Sign-in throttling (zitui/core/throttle.py): attempts per login name and per client
     # address within the window, then delays doubling from one second; 0 turns one off.
     throttle_name_attempts: int = 10
@@ -80,6 +89,10 @@ class Settings:
     @property
     def hash_slots(self) -> int:
         return self.hash_concurrency or max(1, os.cpu_count() or 1)
+
+    @property
+    def hash_waiters(self) -> int:
+        return self.hash_queue or 8 * self.hash_slots
 
 
 ENV_PREFIX = "ZITUI_"
@@ -134,7 +147,17 @@ def load_settings(
         raise InvalidArgument(
             "config.workers", "workers must be 0 (one per CPU) or more", field="workers"
         )
+    _check_limits(settings)
     return settings
+
+
+def _check_limits(settings: Settings) -> None:
+    for name in ("hash_queue", "pending_auth_requests_per_address"):
+        if getattr(settings, name) < 0:
+            raise InvalidArgument("config.range", f"{name} must be 0 or more", field=name)
+    for name in ("purge_interval_s", "purge_batch_size"):
+        if getattr(settings, name) < 1:
+            raise InvalidArgument("config.range", f"{name} must be 1 or more", field=name)
 
 
 _TRUE = {"1", "true", "yes", "on"}

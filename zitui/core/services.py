@@ -14,6 +14,7 @@ from zitui.core.crypto.masterkey import MasterKey, load_master_key, refuse_expos
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
 from zitui.core.events import EventService
 from zitui.core.grants import GrantService
+from zitui.core.housekeeping import Housekeeper
 from zitui.core.instance import InstanceService
 from zitui.core.machines import MachineService
 from zitui.core.memberships import MembershipService
@@ -54,6 +55,7 @@ class Services:
     keys: KeyService
     tokens: TokenService
     auth_requests: AuthRequestService
+    housekeeping: Housekeeper
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -70,7 +72,9 @@ def build_services(
         time_cost=settings.argon2_time_cost,
         parallelism=settings.argon2_parallelism,
     )
-    hasher = PasswordHasher(profile, max_concurrency=settings.hash_slots)
+    hasher = PasswordHasher(
+        profile, max_concurrency=settings.hash_slots, max_waiting=settings.hash_waiters
+    )
     authz = Authorizer(store)
     sessions = SessionService(store, hasher, clock)
     lifetimes = Lifetimes.from_settings(settings)
@@ -96,7 +100,19 @@ def build_services(
         keys=keys,
         tokens=TokenService(store, keys, clock, issuer=settings.issuer, lifetimes=lifetimes),
         auth_requests=AuthRequestService(
-            store, keys, sessions, clock, issuer=settings.issuer, lifetimes=lifetimes
+            store,
+            keys,
+            sessions,
+            clock,
+            issuer=settings.issuer,
+            lifetimes=lifetimes,
+            pending_per_address=settings.pending_auth_requests_per_address,
+        ),
+        housekeeping=Housekeeper(
+            store,
+            clock,
+            interval_s=settings.purge_interval_s,
+            batch_size=settings.purge_batch_size,
         ),
     )
 

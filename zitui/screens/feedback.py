@@ -6,7 +6,7 @@ from typing import Protocol, cast
 
 from textual.dom import DOMNode
 
-from zitui.errors import ZituiError
+from zitui.errors import RetryLater, ZituiError
 
 UNEXPECTED = "Something unexpected went wrong; the details are in the log."
 
@@ -21,6 +21,8 @@ _TITLES = {
     "reauth_required": "Sign in again",
     "unavailable": "Store unavailable",
     "wrong_master_key": "Wrong master key",
+    "rate_limited": "Too many attempts",
+    "overloaded": "Server busy",
 }
 
 
@@ -30,7 +32,15 @@ class ErrorHandler(Protocol):
 
 def describe(error: BaseException) -> str:
     """The sentence a person sees for `error`; internals stay in the log."""
+    if isinstance(error, RetryLater):
+        return f"{error.message} (try again in {_duration(error.retry_after)})"
     return error.message if isinstance(error, ZituiError) else UNEXPECTED
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"{-(-seconds // 60)} min"
 
 
 def title_for(error: BaseException) -> str:

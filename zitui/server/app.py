@@ -41,7 +41,8 @@ def create_app(
 
     Given `services` (shared with the TUI) it uses them and leaves them open; otherwise it
     opens its own at start-up, hands the first-run result to `on_setup` (so `serve` can show a
-    generated admin password once), and closes them at shutdown.
+    generated admin password once), and closes them at shutdown. Either way the purge of
+    expired rows runs in the background while the app does (zitui/core/housekeeping.py).
     """
     secure = settings.issuer.startswith("https://")
     return Starlette(
@@ -70,13 +71,15 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
         if shared is not None:
-            yield {"services": shared}
+            async with shared.housekeeping.running():
+                yield {"services": shared}
             return
         services, result = await open_services(settings)
         try:
             if on_setup is not None:
                 on_setup(result)
-            yield {"services": services}
+            async with services.housekeeping.running():
+                yield {"services": services}
         finally:
             await services.close()
 

@@ -17,7 +17,7 @@ stored. `prompt=none` (OIDC Core §3.1.2.1) answers at once from the browser's s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from zitui.core.audit import record
@@ -34,6 +34,8 @@ from zitui.core.oidc.authorization_request import (
 from zitui.core.oidc.errors import OAuthError
 from zitui.core.oidc.issuance import Lifetimes
 from zitui.core.oidc.keys import KeyService
+from zitui.core.oidc.pending import admit
+from zitui.core.oidc.request_bounds import echoed_state
 from zitui.core.oidc.responses import Redirect, ToLogin
 from zitui.core.oidc.rp_logout import RPInitiatedLogout
 from zitui.core.oidc.scopes import Scopes
@@ -76,6 +78,7 @@ class AuthRequestService(RPInitiatedLogout):
         *,
         issuer: str,
         lifetimes: Lifetimes,
+        pending_per_address: int = 0,
     ) -> None:
         self._store = store
         self._keys = keys
@@ -83,6 +86,7 @@ class AuthRequestService(RPInitiatedLogout):
         self._clock = clock
         self.issuer = issuer
         self._code_lifetime = lifetimes.auth_code
+        self._pending_per_address = pending_per_address
 
     async def authorize(
         self, ctx: Context, params: AuthorizeParams, *, browser_cookie: str = ""
@@ -90,18 +94,22 @@ class AuthRequestService(RPInitiatedLogout):
         """Check and store an authorization request.
 
         Raises InvalidArgument (render a page, redirect nowhere) for an unknown client or a
-        redirect URI that is not registered; every other problem is an error Redirect.
+        redirect URI that is not registered, and RateLimited when the caller's address holds
+        too many pending requests (`pending.py`); every other problem is an error Redirect.
         """
         async with self._store.reader() as tx:
             found = await tx.oidc_clients.find_by_client_id(params.get("client_id"))
         client, redirect_uri = trusted_redirect(found, params)
-        mode, state = response_mode(params), params.get("state")
+        mode, state = response_mode(params), echoed_state(params.get("state"))
         try:
             keys = await self._keys.public_keys()
             async with self._store.transaction() as tx:
+                now, cap = ctx.now(), self._pending_per_address
+                address = await admit(tx, ctx.request.ip, now=now, limit=cap)
                 stored = await checked_request(
-                    tx, client, redirect_uri, params, keys=keys, issuer=self.issuer, now=ctx.now()
+                    tx, client, redirect_uri, params, keys=keys, issuer=self.issuer, now=now
                 )
+                stored = replace(stored, client_ip=address)
                 await tx.auth_requests.insert(stored)
             if "none" in stored.prompt:
                 return await self._silently(ctx, stored, browser_cookie)

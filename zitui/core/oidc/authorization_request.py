@@ -20,6 +20,7 @@ from zitui.core.oidc import rfc7519, rfc7636
 from zitui.core.oidc import scopes as sc
 from zitui.core.oidc.audience import check_requested
 from zitui.core.oidc.errors import OAuthError, invalid_request, invalid_scope
+from zitui.core.oidc.request_bounds import check_bounds
 from zitui.core.oidc.responses import QUERY, RESPONSE_MODES
 from zitui.core.oidc.scopes import Scopes
 from zitui.errors import InvalidArgument
@@ -28,7 +29,6 @@ from zitui.store import Repositories
 
 AUTH_REQUEST_LIFETIME = timedelta(hours=1)
 PROMPTS = ("none", "login", "consent", "select_account", "create")
-MAX_VALUE_LENGTH = 4096
 # The parameters this endpoint reads; sending one of them twice is an error (OIDC Core §3.1.2.1).
 KNOWN = (
     "client_id",
@@ -118,8 +118,7 @@ async def checked_request(
     _refuse_request_objects(params)
     if params.repeated:
         raise invalid_request(f"{params.repeated[0]} is given more than once")
-    if any(len(value) > MAX_VALUE_LENGTH for value in params.values.values()):
-        raise invalid_request("a parameter is too long")
+    check_bounds(params.values)
     if params.get("response_mode") not in ("", *RESPONSE_MODES):
         raise invalid_request("response_mode must be query or form_post")
     _check_response_type(client, params.get("response_type"))

@@ -10,8 +10,7 @@ a new next one.
 The schedule is cached with the decrypted private keys; each use compares a cheap version
 (`count(*), max(kid)`) with the store, at most once per `check_interval_s`, because another
 process (the TUI, a second server) may rotate. Scheduled hand-overs need no check at all:
-the cached activation times say when. The first use that finds no next key does the upkeep,
-and purges expired auth requests and tokens while at it (`housekeeping`).
+the cached activation times say when. The first use that finds no next key does the upkeep.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from zitui.core.context import Context
 from zitui.core.crypto.masterkey import MasterKey
 from zitui.core.crypto.signing import PrivateSigningKey, new_signing_key, open_signing_key
 from zitui.core.oidc.app_keys import AppKeyCommands
-from zitui.core.oidc.housekeeping import purge_expired
 from zitui.core.permissions import Resource
 from zitui.records import SigningKey
 from zitui.store import Repositories, Store
@@ -204,7 +202,6 @@ class KeyService(AppKeyCommands):
                     newer = old
                 await tx.signing_keys.delete_expired(now)
             self._invalidate()
-        await purge_expired(self._store, now)
 
     async def _cached(self) -> tuple[SigningKey, ...]:
         if self._keys is not None and time.monotonic() - self._checked_at < self._check_interval:

@@ -24,7 +24,7 @@ from zitui.core.oidc.client_auth import BasicCredentials, ClientRequest
 from zitui.core.oidc.errors import OAuthError, invalid_client, invalid_request
 from zitui.errors import ZituiError, http_status
 from zitui.i18n import lookup
-from zitui.server.error_pages import status_text
+from zitui.server.error_pages import retry_after, status_text
 from zitui.server.negotiation import request_locale
 from zitui.server.rendering import render
 from zitui.server.state import get_services
@@ -151,7 +151,8 @@ async def client_request(request: Request, path: str) -> ClientRequest:
 
 
 def error_page(request: Request, error: ZituiError) -> Response:
-    """A page for a browser that cannot be sent back to the application."""
+    """A page for a browser that cannot be sent back to the application; `Retry-After`
+    when the same request may succeed later (RFC 9110 §10.2.3)."""
     locale = request_locale(request)
     status_code = http_status(error)
     context = {
@@ -159,4 +160,5 @@ def error_page(request: Request, error: ZituiError) -> Response:
         "title": status_text(locale, status_code, "title"),
         "message": lookup(locale, error.code) or error.message,
     }
-    return render(request, "error.html", context, status_code=status_code)
+    headers = retry_after(error)
+    return render(request, "error.html", context, status_code=status_code, headers=headers)

@@ -17,6 +17,7 @@ from zitui.store.repos.orgs import OrgRepository
 from zitui.store.repos.policies import PolicyRepository
 from zitui.store.repos.project_grants import ProjectGrantRepository
 from zitui.store.repos.projects import ProjectRepository
+from zitui.store.repos.purge import PurgeRepository
 from zitui.store.repos.sessions import SessionRepository
 from zitui.store.repos.smtp import SmtpRepository
 from zitui.store.repos.throttles import ThrottleRepository
@@ -81,4 +82,5 @@ class Repositories:
     refresh_tokens = _repository(RefreshTokenRepository)
     used_assertions = _repository(UsedAssertionRepository)
     sessions = _repository(SessionRepository)
+    purge = _repository(PurgeRepository)
     throttles = _repository(ThrottleRepository)

@@ -97,6 +97,13 @@ _USE_CODE = Prepared(
     .where(CODES.c.code_digest == sa.bindparam("digest"), CODES.c.used_at.is_(None))
     .values(used_at=sa.bindparam("at", type_=CODES.c.used_at.type))
 )
+_PENDING_FROM = Prepared(
+    sa.select(sa.func.count(), sa.func.min(AUTH_REQUESTS.c.expires_at)).where(
+        AUTH_REQUESTS.c.client_ip == sa.bindparam("ip"),
+        AUTH_REQUESTS.c.status == AuthRequestStatus.PENDING.value,
+        AUTH_REQUESTS.c.expires_at > sa.bindparam("now", type_=AUTH_REQUESTS.c.expires_at.type),
+    )
+)
 
 
 class AuthRequestRepository(Repository):
@@ -177,12 +184,11 @@ class AuthRequestRepository(Repository):
         )
         return int(result.rowcount or 0)
 
-    async def delete_expired(self, before: datetime) -> int:
-        """Requests (and by foreign key their codes) that ended before `before`."""
-        result = await self.conn.execute(
-            AUTH_REQUESTS.delete().where(AUTH_REQUESTS.c.expires_at <= before)
-        )
-        return int(result.rowcount or 0)
+    async def pending_from(self, client_ip: str, *, now: datetime) -> tuple[int, datetime | None]:
+        """How many unexpired requests from `client_ip` wait for a sign-in, and when the
+        first of them expires (one query on the client_ip index)."""
+        row = (await self.conn.execute(_PENDING_FROM, {"ip": client_ip, "now": now})).first()
+        return (int(row[0]), row[1]) if row else (0, None)
 
 
 _CLIENT = sa.select(
