@@ -8,16 +8,18 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tests import oidc_fixtures as fx
 from tests.dbfile import rows
 from tests.oidc_fixtures import OffsetClock, World
-from zitui.config import Settings
+from zitui.config import load_settings
 from zitui.core.housekeeping import GRACE, TABLES, Housekeeper
 from zitui.core.services import Services
+from zitui.errors import InvalidArgument
 from zitui.server.app import create_app
-from zitui.store import models
+from zitui.store import Store, models
 from zitui.store.types import UTCDateTime
 
 clock, world = fx.clock, fx.world
@@ -43,10 +45,10 @@ def _default(column: sa.Column[Any], now: datetime) -> Any:
         return 0
     if isinstance(column.type, UTCDateTime):
         return now + timedelta(days=400)
-    return uuid.uuid4().hex[:16]
+    return uuid.uuid4().hex[: min(16, getattr(column.type, "length", None) or 16)]
 
 
-def seed(settings: Settings, table: str, count: int, now: datetime, **values: Any) -> list[str]:
+async def seed(store: Store, table: str, count: int, now: datetime, **values: Any) -> list[str]:
     """Rows written as zitui writes them (its column types), the rest filled with defaults."""
     model_table: sa.Table = SEEDABLE[table].__table__
     key = next(iter(model_table.primary_key.columns)).name
@@ -54,17 +56,12 @@ def seed(settings: Settings, table: str, count: int, now: datetime, **values: An
         {c.name: values[c.name] if c.name in values else _default(c, now) for c in model_table.c}
         for _ in range(count)
     ]
-    engine = sa.create_engine(settings.db_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(model_table.insert(), batch)
-    finally:
-        engine.dispose()
+    await store.run_sync(lambda conn: conn.execute(model_table.insert(), batch), write=True)
     return [row[key] for row in batch]
 
 
-def seed_every_table(
-    settings: Settings, world: World, now: datetime, *, expired: int, live: int
+async def seed_every_table(
+    store: Store, world: World, now: datetime, *, expired: int, live: int
 ) -> None:
     """In each table `expired` rows past the grace, `live` unexpired ones and one that
     expired within the grace."""
@@ -77,15 +74,19 @@ def seed_every_table(
     for table in TABLES:
         column = EXPIRES.get(table, "expires_at")
         fields = owners.get(table, {})
-        seed(
-            settings, table, expired, now, **fields, **{column: now - GRACE - timedelta(seconds=1)}
-        )
-        seed(settings, table, live, now, **fields, **{column: now + timedelta(hours=1)})
-        seed(settings, table, 1, now, **fields, **{column: now - GRACE + timedelta(minutes=1)})
+        for expiry, count in (
+            (now - GRACE - timedelta(seconds=1), expired),
+            (now + timedelta(hours=1), live),
+            (now - GRACE + timedelta(minutes=1), 1),
+        ):
+            await seed(store, table, count, now, **fields, **{column: expiry})
 
 
-def counts(settings: Settings) -> dict[str, int]:
-    return {t: int(str(rows(settings.data_dir, f"SELECT count(*) FROM {t}")[0][0])) for t in TABLES}
+async def counts(store: Store) -> dict[str, int]:
+    def count(conn: sa.Connection) -> dict[str, int]:
+        return {t: int(conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) or 0) for t in TABLES}
+
+    return await store.run_sync(count)
 
 
 def housekeeper(services: Services, **kwargs: Any) -> Housekeeper:
@@ -96,15 +97,15 @@ def housekeeper(services: Services, **kwargs: Any) -> Housekeeper:
 async def test_a_batch_takes_at_most_batch_size_rows_of_each_table(
     services: Services, world: World, clock: OffsetClock
 ) -> None:
-    seed_every_table(services.settings, world, clock.now(), expired=5, live=2)
-    before = counts(services.settings)
+    await seed_every_table(services.store, world, clock.now(), expired=5, live=2)
+    before = await counts(services.store)
     keeper = housekeeper(services, batch_size=2)
 
     assert await keeper.purge_batch() == dict.fromkeys(TABLES, 2)
-    assert counts(services.settings) == {t: n - 2 for t, n in before.items()}
+    assert await counts(services.store) == {t: n - 2 for t, n in before.items()}
 
     assert await keeper.purge_expired() == dict.fromkeys(TABLES, 3)
-    assert counts(services.settings) == {t: n - 5 for t, n in before.items()}
+    assert await counts(services.store) == {t: n - 5 for t, n in before.items()}
     assert await keeper.purge_expired() == dict.fromkeys(TABLES, 0)
 
 
@@ -114,10 +115,11 @@ async def test_an_expired_request_stays_while_its_code_can_be_redeemed(
     settings, now = services.settings, clock.now()
     old = now - GRACE - timedelta(seconds=1)
     app = {"app_id": world.clients["basic"].app.id, "expires_at": old}
-    redeemable, spent = seed(settings, "auth_requests", 2, now, **app)
-    seed(settings, "login_flows", 1, now, auth_request_id=spent)
-    seed(settings, "auth_codes", 1, now, auth_request_id=redeemable, expires_at=now + GRACE)
-    seed(settings, "auth_codes", 1, now, auth_request_id=spent, expires_at=old)
+    store = services.store
+    redeemable, spent = await seed(store, "auth_requests", 2, now, **app)
+    await seed(store, "login_flows", 1, now, auth_request_id=spent)
+    await seed(store, "auth_codes", 1, now, auth_request_id=redeemable, expires_at=now + GRACE)
+    await seed(store, "auth_codes", 1, now, auth_request_id=spent, expires_at=old)
 
     removed = await housekeeper(services).purge_expired()
 
@@ -179,14 +181,30 @@ async def test_the_server_purges_in_the_background_until_it_shuts_down(
     await lifespan.start()
     try:
         assert await ticks.asked.get() == 30  # started, waiting for its first round
-        before = counts(services.settings)
-        seed_every_table(services.settings, world, clock.now(), expired=3, live=1)
+        before = await counts(services.store)
+        await seed_every_table(services.store, world, clock.now(), expired=3, live=1)
         assert await ticks.tick() == 30
-        assert counts(services.settings) == {t: n + 2 for t, n in before.items()}
+        assert await counts(services.store) == {t: n + 2 for t, n in before.items()}
 
         clock.advance(timedelta(days=2))  # everything seeded (and the sign-in's flow) expires
         await ticks.tick()
-        assert counts(services.settings) == dict.fromkeys(TABLES, 0)
+        assert await counts(services.store) == dict.fromkeys(TABLES, 0)
     finally:
         await lifespan.stop()
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "zitui-housekeeping"]
+
+
+def test_the_purge_and_the_caps_are_settings() -> None:
+    environ = {"ZITUI_PURGE_INTERVAL_S": "5", "ZITUI_PURGE_BATCH_SIZE": "50"}
+    environ |= {"ZITUI_PENDING_AUTH_REQUESTS_PER_ADDRESS": "0", "ZITUI_HASH_QUEUE": "3"}
+    settings = load_settings(environ=environ)
+    assert (settings.purge_interval_s, settings.purge_batch_size) == (5, 50)
+    assert (settings.pending_auth_requests_per_address, settings.hash_waiters) == (0, 3)
+    for name, value in (
+        ("ZITUI_PURGE_INTERVAL_S", "0"),
+        ("ZITUI_PURGE_BATCH_SIZE", "0"),
+        ("ZITUI_PENDING_AUTH_REQUESTS_PER_ADDRESS", "-1"),
+        ("ZITUI_HASH_QUEUE", "-1"),
+    ):
+        with pytest.raises(InvalidArgument):
+            load_settings(environ={name: value})
