@@ -39,7 +39,8 @@ tests/rp/node_modules: tests/rp/package-lock.json
 	cd tests/rp && npm ci --no-audit --no-fund
 	@touch $@
 
-test: $(STAMP) system-deps dist/zitui tests/rp/node_modules
+# Lint first: a finding fails the run before the suite starts.
+test: $(STAMP) system-deps dist/zitui tests/rp/node_modules lint
 	$(BIN)/pytest
 
 lint: $(STAMP)

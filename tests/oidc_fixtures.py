@@ -7,6 +7,8 @@ follows real time (authlib and joserfc read `time.time()`) and can be moved forw
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +31,7 @@ from zitui.core.users import NewHumanUser
 from zitui.records import App, AppType, AuthMethod, Project, Session, User
 from zitui.server import paths
 from zitui.server.app import create_app
-from zitui.server.login.flow import BROWSER_COOKIE
+from zitui.server.browser import cookie_name
 
 PASSWORD = "Alice-Pass-1!"
 WEB_CALLBACK = "https://app.example/callback"
@@ -189,11 +191,22 @@ class Harness:
         self, method: str, path: str, *, cookie: str = "", **kwargs: Any
     ) -> httpx2.Response:
         """A request from a browser that holds the `zitui_browser` cookie `cookie`."""
-        cookies = {BROWSER_COOKIE: cookie} if cookie else {}
+        name = cookie_name(secure=self.issuer.startswith("https://"))
+        cookies = {name: cookie} if cookie else {}
         async with httpx2.AsyncClient(
             transport=self.transport, base_url=self.issuer, cookies=cookies
         ) as browser:
             return await browser.request(method, path, **kwargs)
+
+    async def confirm_logout(self, page: httpx2.Response, *, cookie: str) -> httpx2.Response:
+        """Press "Sign out" on the confirmation page that end_session shows without a hint."""
+        assert page.status_code == 200, page.text
+        assert f'action="{paths.END_SESSION}"' in page.text
+        hidden = r'<input type="hidden" name="([^"]+)" value="([^"]*)">'
+        fields = dict(re.findall(hidden, page.text))
+        assert fields.get("confirm") == "yes" and fields.get("csrf_token")
+        values = {name: html.unescape(value) for name, value in fields.items()}
+        return await self.browser("POST", paths.END_SESSION, cookie=cookie, data=values)
 
     async def authorize(
         self, params: dict[str, str], *, cookie: str = "", method: str = "GET"

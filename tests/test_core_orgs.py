@@ -23,6 +23,7 @@ from zitui.errors import (
     NotFound,
     PermissionDenied,
     PreconditionFailed,
+    Unauthenticated,
 )
 from zitui.records import Membership, Organization, OrgState, Scope
 
@@ -128,9 +129,13 @@ async def test_users_of_a_deactivated_org_cannot_sign_in(services, admin, acme):
     user_id = await _user_in(services, admin, acme.id, "ann")
     await services.memberships.add_member(admin, user_id, Scope.ORG, acme.id, ["ORG_OWNER"])
     await services.orgs.deactivate_org(admin, acme.id)
-    with pytest.raises(PreconditionFailed) as caught:
+    # The same answer as a wrong password: a sign-in tells nothing about the account.
+    with pytest.raises(Unauthenticated) as caught:
         await _sign_in(services, "ann@acme.127.0.0.1")
-    assert caught.value.code == "auth.org_inactive"
+    assert caught.value.code == "auth.bad_credentials"
+    refused = (await _events(services))[0]
+    assert refused.event_type == "user.human.password.check.failed"
+    assert refused.payload.get("refused") == "org_inactive"
     await services.orgs.reactivate_org(admin, acme.id)
     assert (await _sign_in(services, "ann@acme.127.0.0.1")).actor.user_id == user_id
 

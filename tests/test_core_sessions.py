@@ -1,4 +1,5 @@
-"""Browser sessions: password checks without enumeration, lockout, termination, satisfies()."""
+"""Browser sessions: password checks without enumeration, lockout, termination, and the one
+rule for reusing a session."""
 
 from __future__ import annotations
 
@@ -17,19 +18,17 @@ from tests.test_core_audit import _events, _no_event, _one_event
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context, RequestMeta
 from zitui.core.ids import new_id
+from zitui.core.login.reuse import Demand, reusable
 from zitui.core.policies import LockoutPolicy, LoginPolicy, to_settings
 from zitui.core.services import Services, open_services
 from zitui.core.sessions import (
-    PASSWORD_CHANGE_WINDOW,
     new_browser_cookie,
-    satisfies,
 )
 from zitui.core.users import NewHumanUser
 from zitui.errors import (
     InvalidArgument,
     NotFound,
     PreconditionFailed,
-    ReauthRequired,
     Unauthenticated,
 )
 from zitui.records import Organization, Session, User, UserState
@@ -406,51 +405,6 @@ async def test_terminate_all_sessions_of_a_user(services, admin, acme, alice, br
     assert await services.sessions.terminate_user_sessions(alice.id) == []
 
 
-async def test_a_required_change_sets_the_new_password_once(services, admin, acme, browser, clock):
-    carol = await add_human(services, admin, acme.id, "carol", password_change_required=True)
-    session = await services.sessions.check_password(browser, "carol", PASSWORD, META)
-    assert session.password_change_required
-    assert await services.sessions.find_session(session.id) == session
-    change = services.sessions.change_required_password
-    for new, code in (("short", "password.too_short"), (PASSWORD, "password.unchanged")):
-        with pytest.raises(InvalidArgument) as caught:
-            await change(browser, session.id, new, META)
-        assert (caught.value.code, caught.value.field) == (code, "new_password")
-    await _no_event(
-        services, lambda: change(new_browser_cookie(), session.id, "Carol-New-2!", META), NotFound
-    )
-    event = await _one_event(services, lambda: change(browser, session.id, "Carol-New-2!", META))
-    assert (event.event_type, event.aggregate_id, event.actor_id) == (
-        "user.human.password.changed",
-        carol.id,
-        carol.id,
-    )
-    assert event.payload == {"change_required": False}
-    changed = await services.sessions.find_session(session.id)
-    assert changed is not None and not changed.password_change_required
-    await _no_event(
-        services, lambda: change(browser, session.id, "Carol-New-3!", META), PreconditionFailed
-    )
-    with pytest.raises(Unauthenticated):
-        await services.sessions.check_password(browser, "carol", PASSWORD, META)
-    await services.sessions.check_password(browser, "carol", "Carol-New-2!", META)
-
-
-async def test_a_required_change_needs_a_fresh_password_check(
-    services, admin, acme, browser, clock
-):
-    await add_human(services, admin, acme.id, "carol", password_change_required=True)
-    session = await services.sessions.check_password(browser, "carol", PASSWORD, META)
-    clock.advance(PASSWORD_CHANGE_WINDOW + timedelta(seconds=1))
-    await _no_event(
-        services,
-        lambda: services.sessions.change_required_password(
-            browser, session.id, "Carol-New-2!", META
-        ),
-        ReauthRequired,
-    )
-
-
 def _session(clock: FixedClock, **changes: Any) -> Session:
     now = clock.now()
     values: dict[str, Any] = {
@@ -469,7 +423,21 @@ def _session(clock: FixedClock, **changes: Any) -> Session:
     return Session(**values)
 
 
-def test_satisfies_respects_the_policy_lifetime(clock):
+def satisfies(
+    session: Session,
+    *,
+    now: Any,
+    max_age: int | None,
+    not_before: Any,
+    policy: LoginPolicy,
+    org_id: str = "",
+    idle: timedelta = timedelta(days=30),
+) -> bool:
+    demand = Demand(org_id=org_id, max_age=max_age, not_before=not_before)
+    return reusable(session, demand, policy=policy, now=now, idle_timeout=idle)
+
+
+def test_reuse_respects_the_policy_lifetime(clock):
     policy = LoginPolicy(password_check_lifetime_s=3600)
     session = _session(clock)
     for minutes, expected in ((0, True), (59, True), (60, False), (600, False)):
@@ -482,7 +450,19 @@ def test_satisfies_respects_the_policy_lifetime(clock):
     assert satisfies(session, now=later, max_age=None, not_before=None, policy=LoginPolicy())
 
 
-def test_satisfies_respects_max_age(clock):
+def test_reuse_wants_the_organisation_in_scope_and_a_session_not_idle(clock):
+    session = _session(clock)
+    now = clock.now() + timedelta(hours=1)
+    policy = LoginPolicy()
+    assert satisfies(session, now=now, max_age=None, not_before=None, policy=policy, org_id="o1")
+    assert not satisfies(
+        session, now=now, max_age=None, not_before=None, policy=policy, org_id="o2"
+    )
+    idle = timedelta(minutes=59)
+    assert not satisfies(session, now=now, max_age=None, not_before=None, policy=policy, idle=idle)
+
+
+def test_reuse_respects_max_age(clock):
     session = _session(clock)
     now = clock.now() + timedelta(minutes=5)
     policy = LoginPolicy()
@@ -492,7 +472,7 @@ def test_satisfies_respects_max_age(clock):
     assert satisfies(session, now=clock.now(), max_age=0, not_before=None, policy=policy)
 
 
-def test_satisfies_prompt_login_wants_a_check_after_the_request(clock):
+def test_reuse_for_prompt_login_wants_a_check_after_the_request(clock):
     session = _session(clock)
     policy = LoginPolicy()
     created = clock.now() + timedelta(seconds=1)
@@ -503,7 +483,7 @@ def test_satisfies_prompt_login_wants_a_check_after_the_request(clock):
     assert satisfies(fresh, now=now, max_age=None, not_before=now, policy=policy)
 
 
-def test_satisfies_wants_a_password_and_no_pending_change(clock):
+def test_reuse_wants_a_password_and_no_pending_change(clock):
     policy = LoginPolicy()
     now = clock.now()
     unchecked = _session(clock, password_checked_at=None)

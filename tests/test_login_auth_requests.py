@@ -1,13 +1,9 @@
-"""The login pages for an application: auth request hints, prompts, reuse, and the callback.
-
-Most cases drive a stand-in for the OIDC core (`services.auth_requests`) so each branch is
-set up exactly; the last ones go through the real OIDC core from authorize to code.
-"""
+"""The login pages for an application: auth request hints, prompts, reuse, and the callback,
+through the real OIDC core from authorize to code."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,81 +20,23 @@ from tests.test_login_pages import (
     main_text,
     read,
     run,
-    services_of,
     submit,
     the_form,
 )
 from zitui.config import Settings
 from zitui.core.clock import FixedClock
 from zitui.core.services import Services
-from zitui.errors import (
-    FlowExpired,
-    NotFound,
-    PermissionDenied,
-    ReauthRequired,
-    ZituiError,
-)
-from zitui.records import AuthRequest
 from zitui.server import paths
-from zitui.server.login.flow import BROWSER_COOKIE
+from zitui.server.browser import PLAIN_NAME as BROWSER_COOKIE
+from zitui.store.models import AuthRequestRow
 
 CALLBACK = paths.AUTHORIZE_CALLBACK + "?id="
-
-
-@dataclass
-class FakeAuthRequests:
-    """Plays the OIDC core's part: known requests, expired ones, and what got linked."""
-
-    requests: dict[str, AuthRequest] = field(default_factory=dict)
-    expired: set[str] = field(default_factory=set)
-    linked: list[tuple[str, str]] = field(default_factory=list)
-    refusal: ZituiError | None = None
-
-    async def get_auth_request(self, auth_request_id: str) -> AuthRequest:
-        if auth_request_id in self.expired:
-            raise FlowExpired("auth_request.expired", "this sign-in request has expired")
-        if auth_request_id not in self.requests:
-            raise NotFound("auth_request.not_found", "this sign-in request is unknown")
-        return self.requests[auth_request_id]
-
-    async def link_session(self, auth_request_id: str, session_id: str) -> None:
-        await self.get_auth_request(auth_request_id)
-        if self.refusal is not None:
-            raise self.refusal
-        self.linked.append((auth_request_id, session_id))
-
-    def add(self, clock: FixedClock, **values: Any) -> AuthRequest:
-        now = clock.now()
-        fields: dict[str, Any] = {
-            "id": "ar-1",
-            "client_id": "portal-client",
-            "app_name": "Portal",
-            "scopes": ("openid",),
-            "prompt": (),
-            "max_age": None,
-            "login_hint": "",
-            "ui_locales": (),
-            "org_id": "",
-            "created_at": now,
-            "expires_at": now + timedelta(hours=1),
-        }
-        fields.update(values)
-        request = AuthRequest(**fields)
-        self.requests[request.id] = request
-        return request
 
 
 @pytest.fixture
 def client(settings: Settings, clock: FixedClock, monkeypatch: Any) -> Iterator[TestClient]:
     with login_client(settings, clock, monkeypatch) as client:
         yield client
-
-
-@pytest.fixture
-def fake(client: TestClient, monkeypatch: Any) -> FakeAuthRequests:
-    stand_in = FakeAuthRequests()
-    monkeypatch.setattr(services_of(client), "auth_requests", stand_in)
-    return stand_in
 
 
 def start(client: TestClient, auth_request_id: str, **headers: str) -> Any:
@@ -112,9 +50,9 @@ def password_for(client: TestClient, page_html: str, login_name: str, password: 
 
 
 def sign_in_plain(client: TestClient, login_name: str, password: str = PASSWORD) -> None:
-    page = client.get(paths.LOGIN_NAME)
-    response = password_for(client, page.text, login_name, password)
-    assert response.status_code == 303
+    from tests.test_login_pages import sign_in
+
+    assert sign_in(client, login_name, password).status_code == 303
 
 
 def session_ids(client: TestClient) -> list[str]:
@@ -126,184 +64,26 @@ def session_ids(client: TestClient) -> list[str]:
     return run(client, listed)
 
 
-def test_sign_in_for_an_application_ends_at_the_callback(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    fake.add(clock, login_hint="admin")
-    page = start(client, "ar-1")
-    assert page.status_code == 200
-    form = the_form(page.text, paths.LOGIN_NAME)
-    assert form.values["authRequestID"] == "ar-1"
-    assert form.values["login_name"] == "admin"  # login_hint
-    assert "to continue to Portal" in main_text(page.text)
-    assert f'href="{CALLBACK}ar-1"' in page.text  # cancel: the callback answers access_denied
+def linked_session(client: TestClient, auth_request_id: str) -> str | None:
+    async def read_link(services: Services) -> str | None:
+        async with services.store.reader() as tx:
+            stored = await tx.auth_requests.find(auth_request_id)
+        assert stored is not None
+        return stored.session_id
 
-    named = submit(client, form)
-    password_form = the_form(named.text, paths.LOGIN_PASSWORD)
-    assert password_form.values["authRequestID"] == "ar-1"
-    done = submit(client, password_form, password=ADMIN_PASSWORD)
-    assert done.status_code == 303
-    assert done.headers["location"] == CALLBACK + "ar-1"
-    assert fake.linked == [("ar-1", session_ids(client)[0])]
+    return run(client, read_link)
 
 
-def test_ui_locales_of_the_request_choose_the_language(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    fake.add(clock, ui_locales=("fr", "de"))
-    page = start(client, "ar-1", **{"Accept-Language": "en"})
-    assert '<html lang="de">' in page.text
-    assert "weiter zu Portal" in main_text(page.text)
-    named = submit(client, the_form(page.text, paths.LOGIN_NAME), login_name="ghost")
-    assert '<html lang="de">' in named.text
+def amend_request(client: TestClient, auth_request_id: str, **values: Any) -> None:
+    """Set stored fields of a request directly (what a signed hint would have set)."""
+    table = AuthRequestRow.__table__  # type: ignore[attr-defined]
 
+    async def amend(services: Services) -> None:
+        async with services.store.transaction() as tx:
+            statement = table.update().where(table.c.id == auth_request_id).values(**values)
+            await tx.auth_requests.conn.execute(statement)
 
-def test_a_known_account_is_offered_but_never_reused_by_a_get(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    sign_in_plain(client, "admin", ADMIN_PASSWORD)
-    fake.add(clock)
-    listing = start(client, "ar-1")
-    account = the_form(listing.text, paths.LOGIN_USER_SELECTION)
-    assert fake.linked == []
-    assert account.values["authRequestID"] == "ar-1"
-    assert f'href="{paths.LOGIN_NAME}?authRequestID=ar-1"' in listing.text
-    chosen = submit(client, account)
-    assert chosen.headers["location"] == CALLBACK + "ar-1"
-    assert fake.linked == [("ar-1", account.values["sessionID"])]
-
-
-def test_prompt_select_account_lists_the_accounts(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    sign_in_plain(client, "admin", ADMIN_PASSWORD)
-    fake.add(clock, prompt=("select_account",))
-    listing = start(client, "ar-1")
-    assert "Choose an account" in listing.text
-    assert len([f for f in read(listing.text).forms if f.action == paths.LOGIN_USER_SELECTION]) == 1
-
-
-def test_prompt_login_asks_for_the_password_despite_a_session(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    sign_in_plain(client, "admin", ADMIN_PASSWORD)
-    clock.advance(timedelta(minutes=1))
-    request = fake.add(clock, prompt=("login",), hint_user_id="")
-    page = start(client, "ar-1")
-    assert "Welcome back!" in page.text
-    assert not [f for f in read(page.text).forms if f.action == paths.LOGIN_USER_SELECTION]
-    # Choosing the old session anyway (a stale tab) leads to the password, not the app.
-    forged = read(client.get(paths.LOGIN).text).forms[0]
-    chosen = submit(client, forged, authRequestID=request.id)
-    assert chosen.headers["location"].startswith(paths.LOGIN_PASSWORD + "?authRequestID=ar-1")
-    assert fake.linked == []
-    again = client.get(chosen.headers["location"])
-    clock.advance(timedelta(seconds=5))
-    done = submit(client, the_form(again.text, paths.LOGIN_PASSWORD), password=ADMIN_PASSWORD)
-    assert done.headers["location"] == CALLBACK + "ar-1"
-    assert len(fake.linked) == 1
-
-
-def test_id_token_hint_prefills_the_known_account(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    alice = add_user(client, "alice")
-    sign_in_plain(client, "alice")
-    fake.add(clock, prompt=("login",), hint_user_id=alice.id)
-    form = the_form(start(client, "ar-1").text, paths.LOGIN_NAME)
-    assert form.values["login_name"] == "alice@zitui.127.0.0.1"
-
-
-def test_max_age_sends_an_old_session_to_the_password(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    sign_in_plain(client, "admin", ADMIN_PASSWORD)
-    clock.advance(timedelta(minutes=5))
-    fake.add(clock, max_age=60)
-    listing = start(client, "ar-1")
-    account = the_form(listing.text, paths.LOGIN_USER_SELECTION)
-    assert account.buttons[0].endswith("Password needed")
-    chosen = submit(client, account)
-    assert chosen.headers["location"].startswith(paths.LOGIN_PASSWORD)
-    assert fake.linked == []
-    fake.requests["ar-1"] = replace(fake.requests["ar-1"], max_age=600)
-    listing = start(client, "ar-1")
-    assert submit(client, the_form(listing.text, paths.LOGIN_USER_SELECTION)).headers[
-        "location"
-    ] == (CALLBACK + "ar-1")
-
-
-def test_an_org_hint_hides_other_orgs_accounts_and_scopes_the_name(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    async def other_org(services: Services) -> str:
-        admin = await _admin(services)
-        return (await services.orgs.create_org(admin, "Beta")).id
-
-    beta = run(client, other_org)
-    sign_in_plain(client, "admin", ADMIN_PASSWORD)
-    fake.add(clock, org_id=beta)
-    page = start(client, "ar-1")
-    assert "Welcome back!" in page.text  # the admin's session belongs to another organisation
-    refused = password_for(client, page.text, "admin", ADMIN_PASSWORD)
-    assert refused.status_code == 401
-    assert fake.linked == []
-
-
-def test_a_refusal_is_a_page_with_the_way_back(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    fake.add(clock)
-    fake.refusal = PermissionDenied("auth_request.role_required", "no role")
-    client.headers["Accept-Language"] = "de"
-    page = start(client, "ar-1")
-    response = password_for(client, page.text, "admin", ADMIN_PASSWORD)
-    assert response.status_code == 403
-    assert "location" not in response.headers
-    text = main_text(response.text)
-    assert "Anmeldung nicht möglich" in text
-    assert "Sie haben keine Rolle in dieser Anwendung." in text
-    assert f'href="{CALLBACK}ar-1"' in response.text
-
-
-def test_a_link_that_wants_a_fresh_password_goes_back_to_it(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    fake.add(clock)
-    sign_in_plain(client, "admin", ADMIN_PASSWORD)
-    fake.refusal = ReauthRequired("auth_request.reauth_required", "sign in again")
-    chosen = submit(client, the_form(start(client, "ar-1").text, paths.LOGIN_USER_SELECTION))
-    assert chosen.headers["location"].startswith(paths.LOGIN_PASSWORD + "?authRequestID=ar-1")
-
-
-def test_an_expired_request_is_a_clear_page_in_the_users_language(
-    client: TestClient, fake: FakeAuthRequests
-) -> None:
-    fake.expired.add("ar-old")
-    response = start(client, "ar-old", **{"Accept-Language": "de"})
-    assert response.status_code == 410
-    assert "location" not in response.headers
-    assert "Diese Anmeldeanfrage ist abgelaufen" in response.text
-    english = start(client, "ar-old")
-    assert "This sign-in request has expired" in english.text
-    assert "Go back to the application" in english.text
-
-
-def test_a_required_password_change_continues_to_the_application(
-    client: TestClient, fake: FakeAuthRequests, clock: FixedClock
-) -> None:
-    add_user(client, "carol", password_change_required=True)
-    fake.add(clock)
-    response = password_for(client, start(client, "ar-1").text, "carol", PASSWORD)
-    assert response.headers["location"].startswith(
-        paths.LOGIN_PASSWORD_CHANGE + "?authRequestID=ar-1&sessionID="
-    )
-    assert fake.linked == []
-    form = the_form(client.get(response.headers["location"]).text, paths.LOGIN_PASSWORD_CHANGE)
-    assert form.values["authRequestID"] == "ar-1"
-    done = submit(client, form, new_password="Carol-New-2!", new_password_repeat="Carol-New-2!")
-    assert done.headers["location"] == CALLBACK + "ar-1"
-    assert len(fake.linked) == 1
+    run(client, amend)
 
 
 # --- through the real OIDC core --------------------------------------------------------------
@@ -312,7 +92,7 @@ def test_a_required_password_change_continues_to_the_application(
 REDIRECT_URI = "https://portal.example.com/callback"
 
 
-def portal_app(client: TestClient) -> str:
+def portal_app(client: TestClient, *, role_check: bool = False) -> str:
     """A web application (public client, PKCE) in the default organisation; its client id."""
     from zitui.core.apps import NewOidcApp
     from zitui.records import AppType, AuthMethod
@@ -320,7 +100,9 @@ def portal_app(client: TestClient) -> str:
     async def create(services: Services) -> str:
         admin = await _admin(services)
         org_id = (await services.instance.get_instance(admin)).default_org_id
-        project = await services.projects.create_project(admin, org_id, "Portal")
+        project = await services.projects.create_project(
+            admin, org_id, "Portal", role_check=role_check
+        )
         new = NewOidcApp(
             name="Portal",
             app_type=AppType.WEB,
@@ -347,12 +129,16 @@ def authorize_params(client_id: str, **extra: str) -> dict[str, str]:
     }
 
 
-def real_auth_request(client: TestClient, **params: str) -> str:
-    """An authorization request made by the OIDC core, as /authorize would."""
+def real_auth_request(
+    client: TestClient, *, role_check: bool = False, client_id: str = "", **params: str
+) -> str:
+    """An authorization request made by the OIDC core, as /authorize would (for a new
+    Portal application unless `client_id` names one)."""
     from zitui.core.oidc.authorization_request import AuthorizeParams
     from zitui.core.oidc.responses import ToLogin
 
-    values = authorize_params(portal_app(client), **params)
+    client_id = client_id or portal_app(client, role_check=role_check)
+    values = authorize_params(client_id, **params)
 
     async def create(services: Services) -> str:
         answer = await services.auth_requests.authorize(
@@ -374,6 +160,166 @@ def issue_code(client: TestClient, auth_request_id: str) -> str:
         return answer.location
 
     return run(client, code)
+
+
+def test_sign_in_for_an_application_ends_at_the_callback(client: TestClient) -> None:
+    auth_request_id = real_auth_request(client, login_hint="admin")
+    page = start(client, auth_request_id)
+    assert page.status_code == 200
+    form = the_form(page.text, paths.LOGIN_NAME)
+    assert form.values["flow"] and "authRequestID" not in form.values
+    assert form.values["login_name"] == "admin"  # login_hint
+    assert "to continue to Portal" in main_text(page.text)
+    assert f'href="{CALLBACK}{auth_request_id}"' in page.text  # cancel: access_denied
+    # Opening the link again continues the same flow.
+    assert the_form(start(client, auth_request_id).text, paths.LOGIN_NAME).values == form.values
+
+    named = submit(client, form)
+    password_form = the_form(named.text, paths.LOGIN_PASSWORD)
+    assert password_form.values["flow"] == form.values["flow"]
+    done = submit(client, password_form, password=ADMIN_PASSWORD)
+    assert done.status_code == 303
+    assert done.headers["location"] == CALLBACK + auth_request_id
+    assert linked_session(client, auth_request_id) == session_ids(client)[0]
+
+
+def test_ui_locales_of_the_request_choose_the_language(client: TestClient) -> None:
+    auth_request_id = real_auth_request(client, ui_locales="fr de")
+    page = start(client, auth_request_id, **{"Accept-Language": "en"})
+    assert '<html lang="de">' in page.text
+    assert "weiter zu Portal" in main_text(page.text)
+    named = submit(client, the_form(page.text, paths.LOGIN_NAME), login_name="ghost")
+    assert '<html lang="de">' in named.text
+
+
+def test_a_known_account_is_offered_but_never_reused_by_a_get(client: TestClient) -> None:
+    sign_in_plain(client, "admin", ADMIN_PASSWORD)
+    auth_request_id = real_auth_request(client)
+    listing = start(client, auth_request_id)
+    account = the_form(listing.text, paths.LOGIN_USER_SELECTION)
+    assert linked_session(client, auth_request_id) is None
+    flow_id = account.values["flow"]
+    assert f'href="{paths.LOGIN_NAME}?flow={flow_id}"' in listing.text
+    chosen = submit(client, account)
+    assert chosen.headers["location"] == CALLBACK + auth_request_id
+    assert linked_session(client, auth_request_id) == account.values["sessionID"]
+
+
+def test_prompt_select_account_lists_the_accounts(client: TestClient) -> None:
+    sign_in_plain(client, "admin", ADMIN_PASSWORD)
+    listing = start(client, real_auth_request(client, prompt="select_account"))
+    assert "Choose an account" in listing.text
+    assert len([f for f in read(listing.text).forms if f.action == paths.LOGIN_USER_SELECTION]) == 1
+
+
+def test_prompt_login_asks_for_the_password_despite_a_session(
+    client: TestClient, clock: FixedClock
+) -> None:
+    sign_in_plain(client, "admin", ADMIN_PASSWORD)
+    session_id = session_ids(client)[0]
+    clock.advance(timedelta(minutes=1))
+    auth_request_id = real_auth_request(client, prompt="login")
+    page = start(client, auth_request_id)
+    assert "Welcome back!" in page.text
+    assert not [f for f in read(page.text).forms if f.action == paths.LOGIN_USER_SELECTION]
+    # Choosing the old session anyway (a forged or stale form) leads to the password.
+    form = the_form(page.text, paths.LOGIN_NAME)
+    forged = form.values | {"sessionID": session_id}
+    chosen = client.post(paths.LOGIN_USER_SELECTION, data=forged, follow_redirects=False)
+    assert chosen.status_code == 200
+    assert linked_session(client, auth_request_id) is None
+    clock.advance(timedelta(seconds=5))
+    again = the_form(chosen.text, paths.LOGIN_PASSWORD)
+    done = submit(client, again, password=ADMIN_PASSWORD)
+    assert done.headers["location"] == CALLBACK + auth_request_id
+    assert linked_session(client, auth_request_id) == session_ids(client)[0]
+
+
+def test_id_token_hint_prefills_the_known_account(client: TestClient) -> None:
+    alice = add_user(client, "alice")
+    sign_in_plain(client, "alice")
+    auth_request_id = real_auth_request(client, prompt="login")
+    amend_request(client, auth_request_id, id_token_hint_subject=alice.id)
+    form = the_form(start(client, auth_request_id).text, paths.LOGIN_NAME)
+    assert form.values["login_name"] == "alice@zitui.127.0.0.1"
+
+
+def test_max_age_sends_an_old_session_to_the_password(
+    client: TestClient, clock: FixedClock
+) -> None:
+    sign_in_plain(client, "admin", ADMIN_PASSWORD)
+    clock.advance(timedelta(minutes=5))
+    client_id = portal_app(client)
+    strict = real_auth_request(client, client_id=client_id, max_age="60")
+    listing = start(client, strict)
+    account = the_form(listing.text, paths.LOGIN_USER_SELECTION)
+    assert account.buttons[0].endswith("Password needed")
+    chosen = submit(client, account)
+    assert chosen.status_code == 200
+    assert the_form(chosen.text, paths.LOGIN_PASSWORD).values["login_name"].startswith("admin@")
+    assert linked_session(client, strict) is None
+    lenient = real_auth_request(client, client_id=client_id, max_age="600")
+    listing = start(client, lenient)
+    chosen = submit(client, the_form(listing.text, paths.LOGIN_USER_SELECTION))
+    assert chosen.headers["location"] == CALLBACK + lenient
+
+
+def test_an_org_hint_hides_other_orgs_accounts_and_scopes_the_name(client: TestClient) -> None:
+    async def other_org(services: Services) -> str:
+        admin = await _admin(services)
+        return (await services.orgs.create_org(admin, "Beta")).id
+
+    beta = run(client, other_org)
+    sign_in_plain(client, "admin", ADMIN_PASSWORD)
+    auth_request_id = real_auth_request(client, scope=f"openid urn:zitadel:iam:org:id:{beta}")
+    page = start(client, auth_request_id)
+    assert "Welcome back!" in page.text  # the admin's session belongs to another organisation
+    refused = password_for(client, page.text, "admin", ADMIN_PASSWORD)
+    assert refused.status_code == 401
+    assert linked_session(client, auth_request_id) is None
+
+
+def test_a_refusal_is_a_page_with_the_way_back(client: TestClient) -> None:
+    auth_request_id = real_auth_request(client, role_check=True)
+    client.headers["Accept-Language"] = "de"
+    page = start(client, auth_request_id)
+    response = password_for(client, page.text, "admin", ADMIN_PASSWORD)
+    assert response.status_code == 403
+    assert "location" not in response.headers
+    text = main_text(response.text)
+    assert "Anmeldung nicht möglich" in text
+    assert "Sie haben keine Rolle in dieser Anwendung." in text
+    assert f'href="{CALLBACK}{auth_request_id}"' in response.text
+    # The refusal is where the flow stays: loading it again shows the same page.
+    flow_id = the_form(page.text, paths.LOGIN_NAME).values["flow"]
+    again = client.get(paths.LOGIN, params={"flow": flow_id})
+    assert again.status_code == 403 and "keine Rolle" in again.text
+
+
+def test_an_expired_request_is_a_clear_page_in_the_users_language(
+    client: TestClient, clock: FixedClock
+) -> None:
+    auth_request_id = real_auth_request(client)
+    clock.advance(timedelta(hours=2))
+    response = start(client, auth_request_id, **{"Accept-Language": "de"})
+    assert response.status_code == 410
+    assert "location" not in response.headers
+    assert "Diese Anmeldeanfrage ist abgelaufen" in response.text
+    english = start(client, auth_request_id)
+    assert "This sign-in request has expired" in english.text
+    assert "Go back to the application" in english.text
+
+
+def test_a_required_password_change_continues_to_the_application(client: TestClient) -> None:
+    add_user(client, "carol", password_change_required=True)
+    auth_request_id = real_auth_request(client)
+    response = password_for(client, start(client, auth_request_id).text, "carol", PASSWORD)
+    assert response.status_code == 200
+    form = the_form(response.text, paths.LOGIN_PASSWORD_CHANGE)
+    assert linked_session(client, auth_request_id) is None
+    done = submit(client, form, new_password="Carol-New-2!", new_password_repeat="Carol-New-2!")
+    assert done.headers["location"] == CALLBACK + auth_request_id
+    assert linked_session(client, auth_request_id) == session_ids(client)[0]
 
 
 def test_the_real_oidc_core_gets_a_linked_session(client: TestClient) -> None:

@@ -14,7 +14,7 @@ from tests.processes import free_port
 from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
 from zitui.runner import bind_socket, make_server
 from zitui.server import paths
-from zitui.server.login.flow import BROWSER_COOKIE
+from zitui.server.browser import PLAIN_NAME as BROWSER_COOKIE
 
 REFUSED_LOAD = "Failed to load resource: the server responded with a status of 4"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,7 +23,8 @@ from zitui.core.users import NewHumanUser
 from zitui.records import Event, User
 from zitui.server import paths
 from zitui.server.app import create_app
-from zitui.server.login.flow import BROWSER_COOKIE
+from zitui.server.browser import HOST_NAME as HOST_COOKIE
+from zitui.server.browser import PLAIN_NAME as BROWSER_COOKIE
 from zitui.store import EventFilter
 
 T = TypeVar("T")
@@ -179,8 +180,12 @@ def events(client: TestClient) -> list[Event]:
 
 
 def sign_in(client: TestClient, login_name: str, password: str = PASSWORD) -> httpx2.Response:
-    """Through the pages: the entry page, the login name, then the password."""
-    page = client.get(paths.LOGIN_NAME)
+    """Through the pages: the entry page (and "use another account" when it lists the
+    browser's accounts), the login name, then the password."""
+    page = client.get(paths.LOGIN)
+    if not [form for form in read(page.text).forms if form.action == paths.LOGIN_NAME]:
+        flow_id = the_form(page.text, paths.LOGIN_USER_SELECTION).values["flow"]
+        page = client.get(paths.LOGIN_NAME, params={"flow": flow_id})
     named = submit(client, the_form(page.text, paths.LOGIN_NAME), login_name=login_name)
     assert named.status_code == 200
     return submit(client, the_form(named.text, paths.LOGIN_PASSWORD), password=password)
@@ -195,8 +200,9 @@ def test_entry_page_asks_for_the_login_name(client: TestClient) -> None:
     page = read(response.text)
     form = the_form(response.text, paths.LOGIN_NAME)
     assert form.method == "post"
-    assert set(form.inputs) == {"csrf_token", "login_name"}
+    assert set(form.inputs) == {"csrf_token", "flow", "login_name"}
     assert form.inputs["csrf_token"]["type"] == "hidden" and form.values["csrf_token"]
+    assert form.inputs["flow"]["type"] == "hidden" and form.values["flow"]
     name = form.inputs["login_name"]
     assert name["autocomplete"] == "username" and "autofocus" in name and "required" in name
     assert page.labels["login_name"] == "Login name"
@@ -216,13 +222,17 @@ def test_sign_in_through_the_forms(client: TestClient, settings: Settings) -> No
     assert (secret["type"], secret["autocomplete"]) == ("password", "current-password")
     assert read(named.text).labels["password"] == "Password"
 
+    before = client.cookies.get(BROWSER_COOKIE)
     done = submit(client, password_form, password=ADMIN_PASSWORD)
     assert done.status_code == 303
     assert done.headers["location"] == paths.LOGIN_SIGNED_IN
     cookie = done.headers["set-cookie"]
     assert cookie.startswith(f"{BROWSER_COOKIE}=")
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert "Max-Age=86400" in cookie  # the session idle timeout
     assert "Secure" not in cookie
+    # A new browser id at sign-in: the one the page was opened with is worth nothing now.
+    assert before and client.cookies.get(BROWSER_COOKIE) not in {None, before}
 
     signed_in = client.get(done.headers["location"])
     assert signed_in.status_code == 200
@@ -243,7 +253,7 @@ def test_a_wrong_password_is_shown_on_the_password_field(client: TestClient) -> 
     assert form.inputs["password"]["aria-describedby"] == "password-error"
     assert page.ids["password-error"] == "Error: The login name or password is wrong."
     assert "<title>Error: Enter your password" in response.text
-    assert client.cookies.get(BROWSER_COOKIE) is None
+    assert "set-cookie" not in response.headers  # no new browser id without a sign-in
 
 
 def test_unknown_machine_and_wrong_password_pages_are_identical(client: TestClient) -> None:
@@ -302,8 +312,9 @@ def test_a_bad_login_name_is_shown_on_its_field(
     ],
 )
 def test_every_form_post_needs_its_csrf_token(client: TestClient, action: str) -> None:
-    client.get(paths.LOGIN)  # the CSRF cookie
-    data = {"login_name": "admin", "password": ADMIN_PASSWORD, "sessionID": "x"}
+    page = client.get(paths.LOGIN)  # the browser cookie, and a flow
+    flow_id = the_form(page.text, paths.LOGIN_NAME).values["flow"]
+    data = {"login_name": "admin", "password": ADMIN_PASSWORD, "sessionID": "x", "flow": flow_id}
     response = client.post(action, data=data, follow_redirects=False)
     assert response.status_code == 403
     assert "Reload the page and try again." in response.text
@@ -315,11 +326,11 @@ def test_pages_that_only_read_refuse_to_change_state(client: TestClient) -> None
         assert client.get(action).status_code == 405
     for path in (paths.LOGIN, paths.LOGIN_NAME, paths.LOGIN_SIGNED_IN, paths.LOGOUT_DONE):
         assert client.get(path).status_code == 200
-    # Without a session to ask about, the password pages send the user to the login name.
-    for path in (paths.LOGIN_PASSWORD, paths.LOGIN_PASSWORD_CHANGE):
+    # Without a flow, the step pages send the browser to the entry page.
+    for path in (paths.LOGIN_NAME, paths.LOGIN_PASSWORD, paths.LOGIN_PASSWORD_CHANGE):
         response = client.get(path, params={"sessionID": "nope"}, follow_redirects=False)
         assert response.status_code == 303
-        assert response.headers["location"] in {paths.LOGIN_NAME, paths.LOGIN}
+        assert response.headers["location"] == paths.LOGIN
     assert [e.event_type for e in events(client)] == ["instance.set_up"]
 
 
@@ -336,7 +347,8 @@ def test_choose_among_the_accounts_of_this_browser(client: TestClient, clock: Fi
         "Bobby bob@zitui.127.0.0.1 Signed in",
         "Alice Example alice@zitui.127.0.0.1 Signed in",
     ]
-    assert f'href="{paths.LOGIN_NAME}"' in listing.text  # "use another account"
+    flow_id = accounts[0].values["flow"]
+    assert f'href="{paths.LOGIN_NAME}?flow={flow_id}"' in listing.text  # "use another account"
 
     clock.advance(timedelta(minutes=1))
     chosen = submit(client, accounts[1])
@@ -347,7 +359,28 @@ def test_choose_among_the_accounts_of_this_browser(client: TestClient, clock: Fi
     assert again[0].buttons[0].startswith("Alice Example")
 
 
-def test_an_old_session_asks_for_the_password_again(client: TestClient, clock: FixedClock) -> None:
+def test_an_old_session_asks_for_the_password_again(
+    settings: Settings, clock: FixedClock, monkeypatch: Any
+) -> None:
+    # Sessions idle for a month stay listed here, so the password lifetime decides.
+    settings = replace(settings, session_idle_timeout_s=30 * 24 * 3600)
+    with login_client(settings, clock, monkeypatch) as client:
+        _old_session_asks_for_the_password(client, clock)
+
+
+def test_an_idle_session_is_signed_out(client: TestClient, clock: FixedClock) -> None:
+    add_user(client, "alice")
+    sign_in(client, "alice")
+    clock.advance(timedelta(hours=23))
+    assert "alice@" in main_text(client.get(paths.LOGIN_SIGNED_IN).text)
+    clock.advance(timedelta(hours=2))  # 25 hours unused: past the idle timeout of 24
+    listing = client.get(paths.LOGIN)
+    assert [f.action for f in read(listing.text).forms] == [paths.LOGIN_NAME]
+    gone = client.get(paths.LOGIN_SIGNED_IN, follow_redirects=False)
+    assert gone.status_code == 303
+
+
+def _old_session_asks_for_the_password(client: TestClient, clock: FixedClock) -> None:
     add_user(client, "alice", preferred_language="de")
     sign_in(client, "alice")
     clock.advance(timedelta(days=11))  # past the policy's ten-day password check lifetime
@@ -355,15 +388,15 @@ def test_an_old_session_asks_for_the_password_again(client: TestClient, clock: F
     account = the_form(listing.text, paths.LOGIN_USER_SELECTION)
     assert account.buttons[0].endswith("Password needed")
     chosen = submit(client, account)
-    assert chosen.status_code == 303
-    assert chosen.headers["location"].startswith(paths.LOGIN_PASSWORD + "?sessionID=")
+    assert chosen.status_code == 200
+    form = the_form(chosen.text, paths.LOGIN_PASSWORD)
+    assert form.values["login_name"] == "alice@zitui.127.0.0.1"
 
     # A browser whose languages we lack gets the user's own language here.
-    again = client.get(chosen.headers["location"], headers={"Accept-Language": "fr"})
+    here = f"{paths.LOGIN_PASSWORD}?flow={form.values['flow']}"
+    again = client.get(here, headers={"Accept-Language": "fr"})
     assert '<html lang="de">' in again.text
-    form = the_form(again.text, paths.LOGIN_PASSWORD)
-    assert form.values["login_name"] == "alice@zitui.127.0.0.1"
-    english = client.get(chosen.headers["location"], headers={"Accept-Language": "en"})
+    english = client.get(here, headers={"Accept-Language": "en"})
     assert '<html lang="en">' in english.text
     done = submit(client, form, password=PASSWORD)
     assert done.headers["location"] == paths.LOGIN_SIGNED_IN
@@ -400,15 +433,13 @@ def test_sign_out_one_account_then_all(client: TestClient) -> None:
     done = client.get(paths.LOGOUT_DONE)
     assert "You are signed out" in main_text(done.text)
     gone = client.get(paths.LOGIN_SIGNED_IN, follow_redirects=False)
-    assert (gone.status_code, gone.headers["location"]) == (303, paths.LOGIN_NAME)
+    assert (gone.status_code, gone.headers["location"]) == (303, paths.LOGIN)
 
 
 def test_a_required_password_change_comes_before_going_on(client: TestClient) -> None:
     add_user(client, "carol", password_change_required=True)
-    response = sign_in(client, "carol")
-    assert response.status_code == 303
-    assert response.headers["location"].startswith(paths.LOGIN_PASSWORD_CHANGE + "?sessionID=")
-    page = client.get(response.headers["location"])
+    page = sign_in(client, "carol")
+    assert page.status_code == 200
     form = the_form(page.text, paths.LOGIN_PASSWORD_CHANGE)
     assert form.inputs["new_password"]["autocomplete"] == "new-password"
     assert form.inputs["new_password_repeat"]["autocomplete"] == "new-password"
@@ -451,14 +482,17 @@ def test_german_pages_for_a_german_browser(client: TestClient) -> None:
 
 def test_an_unknown_auth_request_is_a_clear_page_not_a_redirect(client: TestClient) -> None:
     for path in (paths.LOGIN, paths.LOGIN_NAME, paths.LOGIN_PASSWORD):
-        response = client.get(path, params={"authRequestID": "nope"}, follow_redirects=False)
+        response = client.get(path, params={"authRequestID": "nope"})
         assert response.status_code == 404
-        assert "location" not in response.headers
         assert "Unknown sign-in request" in response.text
+    for flow_id in ("nope", "0" * 36):
+        response = client.get(paths.LOGIN, params={"flow": flow_id}, follow_redirects=False)
+        assert response.status_code == 404 and "location" not in response.headers
     page = client.get(paths.LOGIN)
     form = the_form(page.text, paths.LOGIN_NAME)
-    posted = submit(client, form, authRequestID="nope", login_name="admin")
-    assert posted.status_code == 404 and "location" not in posted.headers
+    # The form's token is bound to its flow: another flow id is refused before anything.
+    posted = submit(client, form, flow="nope", login_name="admin")
+    assert posted.status_code == 403 and "location" not in posted.headers
 
 
 def test_the_browser_cookie_is_secure_under_https(
@@ -469,5 +503,6 @@ def test_the_browser_cookie_is_secure_under_https(
         client.base_url = httpx2.URL("https://id.example.com")  # type: ignore[misc]
         response = sign_in(client, "admin", ADMIN_PASSWORD)
     assert response.status_code == 303
-    cookie = [c for c in response.headers.get_list("set-cookie") if c.startswith(BROWSER_COOKIE)]
-    assert cookie and "Secure" in cookie[0]
+    cookie = [c for c in response.headers.get_list("set-cookie") if c.startswith(HOST_COOKIE)]
+    assert cookie and "Secure" in cookie[0] and "Path=/" in cookie[0]
+    assert "Domain" not in cookie[0]

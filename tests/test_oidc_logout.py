@@ -76,14 +76,18 @@ async def test_openid_client_sends_client_id_instead_of_a_hint(
     harness: Harness, world: World
 ) -> None:
     cookie, _ = await signed_in(harness, world)
-    response = await end_session(
+    page = await end_session(
         harness,
         cookie,
         client_id=world.clients["basic"].client_id,
         post_logout_redirect_uri=fx.LOGGED_OUT,
         state="s",
     )
+    # No hint: a bare link must not sign anyone out, so the user confirms first.
+    assert await still_signed_in(harness, world, cookie)
+    response = await harness.confirm_logout(page, cookie=cookie)
     assert response.headers["location"] == f"{fx.LOGGED_OUT}?state=s"
+    assert not await still_signed_in(harness, world, cookie)
 
 
 async def test_without_a_place_to_return_the_logged_out_page(
@@ -91,13 +95,36 @@ async def test_without_a_place_to_return_the_logged_out_page(
 ) -> None:
     for params in ({}, {"state": "only"}):
         cookie, id_token = await signed_in(harness, world)
-        response = await end_session(harness, cookie, **params)
+        page = await end_session(harness, cookie, **params)
+        assert await still_signed_in(harness, world, cookie)
+        response = await harness.confirm_logout(page, cookie=cookie)
         assert response.status_code == 302
         assert response.headers["location"] == paths.LOGOUT_DONE
         assert not await still_signed_in(harness, world, cookie)
     cookie, id_token = await signed_in(harness, world)
     response = await end_session(harness, cookie, id_token_hint=id_token, state="x")
     assert response.headers["location"] == paths.LOGOUT_DONE
+
+
+async def test_a_bare_link_cannot_sign_anyone_out(harness: Harness, world: World) -> None:
+    """Logout CSRF: a page elsewhere embeds the end_session URL, or forges the confirmation
+    without our form's token."""
+    cookie, _ = await signed_in(harness, world)
+    page = await end_session(harness, cookie)
+    assert page.status_code == 200 and "Sign out?" in page.text
+    assert await still_signed_in(harness, world, cookie)
+    forged = await harness.browser(
+        "POST", paths.END_SESSION, cookie=cookie, data={"confirm": "yes"}
+    )
+    assert forged.status_code == 403
+    other_browser = await harness.browser(
+        "POST",
+        paths.END_SESSION,
+        cookie=cookie,
+        data={"confirm": "yes", "csrf_token": "x" * 43},
+    )
+    assert other_browser.status_code == 403
+    assert await still_signed_in(harness, world, cookie)
 
 
 async def test_unregistered_uris_are_never_redirected_to(harness: Harness, world: World) -> None:

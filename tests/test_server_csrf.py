@@ -1,4 +1,7 @@
-"""CSRF protection of hosted forms, through a form route that exists only in this test."""
+"""CSRF protection of hosted forms, through a form route that exists only in this test.
+
+Tokens are bound to the browser id (the browser cookie) and to the flow a form continues.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +19,22 @@ from tests.conftest import make_settings
 from tests.server_fixtures import BROWSER_ACCEPT, add_routes
 from zitui.config import Settings
 from zitui.server.app import create_app
-from zitui.server.csrf import COOKIE_NAME, FIELD_NAME, csrf_token, verify_csrf
+from zitui.server.browser import HOST_NAME
+from zitui.server.browser import PLAIN_NAME as COOKIE_NAME
+from zitui.server.csrf import FIELD_NAME, csrf_token, verify_csrf
 
 FORM = "/test/form"
 
 
 async def form_page(request: Request) -> Response:
+    flow_id = request.query_params.get("flow", "")
     if request.method == "GET":
-        token = csrf_token(request)
+        token = csrf_token(request, flow_id)
         return HTMLResponse(
             f'<form method="post"><input type="hidden" name="{FIELD_NAME}" value="{token}">'
             "<button>Send</button></form>"
         )
-    await verify_csrf(request, await request.form())
+    await verify_csrf(request, await request.form(), flow_id)
     return PlainTextResponse("accepted")
 
 
@@ -56,6 +62,7 @@ def test_form_page_sets_a_locked_down_cookie(client: TestClient) -> None:
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE_NAME}=")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert "Max-Age=86400" in cookie
     assert "Secure" not in cookie  # the issuer is plain http here
     assert client.cookies.get(COOKIE_NAME)
 
@@ -120,8 +127,19 @@ def test_refusal_speaks_the_users_language_and_json(client: TestClient) -> None:
     assert api.json()["error"] == "csrf.invalid"
 
 
-def test_cookie_is_secure_under_an_https_issuer(tmp_path: Path) -> None:
+def test_a_token_of_one_flow_does_not_submit_another(client: TestClient) -> None:
+    response = client.get(FORM, params={"flow": "flow-a"})
+    token = response.text.split('value="')[1].split('"')[0]
+    accepted = client.post(FORM, params={"flow": "flow-a"}, data={FIELD_NAME: token})
+    assert accepted.status_code == 200
+    other = client.post(FORM, params={"flow": "flow-b"}, data={FIELD_NAME: token})
+    assert other.status_code == 403
+
+
+def test_cookie_is_secure_and_host_only_under_an_https_issuer(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, external_url="https://id.example.com")
     with app_with_form(settings) as client:
         response = client.get(FORM)
-    assert "; Secure" in response.headers["set-cookie"]
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{HOST_NAME}=")
+    assert "; Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie

@@ -47,6 +47,15 @@ class Settings:
     auth_code_lifetime_s: int = 10 * 60
     # How long a signing key signs before its successor, published one period ahead, takes over.
     signing_key_rotation_s: int = 6 * 3600
+    # A browser session unused this long is signed out; the browser cookie expires with it.
+    session_idle_timeout_s: int = 24 * 3600
+    # Login flows an address may have open at once (0: no limit).
+    max_open_flows_per_address: int = 100
+    # Sign-in throttling (zitui/core/throttle.py): attempts per login name and per client
+    # address within the window, then delays doubling from one second; 0 turns one off.
+    throttle_name_attempts: int = 10
+    throttle_ip_attempts: int = 100
+    throttle_window_s: int = 15 * 60
     # Password hashes that may wait for a slot; one more is refused with 503. 0: 8 per slot.
     hash_queue: int = 0
     # Unfinished sign-in requests one client address may hold (an IPv6 address counts by its
@@ -56,11 +65,6 @@ class Settings:
     # every `purge_interval_s` seconds, at most `purge_batch_size` rows per transaction.
     purge_interval_s: int = 60
     purge_batch_size: int = 500
-    # Sign-in throttling (zitui/core/throttle.py): attempts per login name and per client
-    # address within the window, then delays doubling from one second; 0 turns one off.
-    throttle_name_attempts: int = 10
-    throttle_ip_attempts: int = 100
-    throttle_window_s: int = 15 * 60
 
     @property
     def listen_host(self) -> str:

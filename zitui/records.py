@@ -482,3 +482,39 @@ class Session:
         if len(methods) > 1:
             methods.append("mfa")
         return methods
+
+
+# --- Sign-in flows ----------------------------------------------------------------------
+
+
+class FlowStep(StrEnum):
+    """Where a login flow stands: the page it shows next."""
+
+    LOGIN_NAME = "login_name"
+    CHOOSE_ACCOUNT = "choose_account"
+    PASSWORD = "password"
+    CHANGE_PASSWORD = "change_password"
+    DONE = "done"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class StoredLoginFlow:
+    """A login flow as stored: who it is for, what was proven and when, what it counts."""
+
+    id: str
+    kind: str
+    browser_digest: str
+    auth_request_id: str | None
+    org_id: str
+    user_id: str | None
+    session_id: str | None
+    login_name: str
+    client_ip: str
+    step: FlowStep
+    checks: dict[str, datetime]
+    attempts: dict[str, int]
+    internal: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context, RequestMeta
-from zitui.core.credentials import PasswordChecker, login_policy
-from zitui.core.crypto.passwords import PasswordHasher
+from zitui.core.login.flows import LoginFlowService
 from zitui.errors import PermissionDenied
 from zitui.records import User
 from zitui.store import Store
@@ -21,21 +20,19 @@ class OperatorLogin:
 
 
 class AuthService:
-    def __init__(self, store: Store, hasher: PasswordHasher, clock: Clock) -> None:
+    def __init__(self, store: Store, login: LoginFlowService, clock: Clock) -> None:
         self._store = store
         self._clock = clock
-        self._checker = PasswordChecker(store, hasher, clock)
+        self._login = login
 
     async def login_operator(
         self, login_name: str, password: str, request: RequestMeta
     ) -> OperatorLogin:
-        """Check a manager's password; unknown users and wrong passwords look and cost alike."""
-        async with self._store.reader() as tx:
-            policy = await login_policy(tx, None)
-        checked = await self._checker.verify(login_name, password, request, policy=policy)
+        """Check a manager's password through the login flow's password step; unknown users
+        and wrong passwords look and cost alike."""
+        checked = await self._login.sign_in_console(login_name, password, request)
         user = checked.user
-        async with self._store.transaction() as tx:
-            await self._checker.confirm(tx, checked, payload={"origin": request.origin})
+        async with self._store.reader() as tx:
             memberships = tuple(await tx.memberships.list_for_user(user.id))
         if not memberships:
             raise PermissionDenied("auth.not_manager", "only managers may use the operator console")

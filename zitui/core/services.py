@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from zitui.config import Settings
 from zitui.core.apps import AppService
@@ -10,12 +11,14 @@ from zitui.core.auth import AuthService
 from zitui.core.authz import Authorizer
 from zitui.core.clock import Clock, SystemClock
 from zitui.core.context import Context
+from zitui.core.credentials import PasswordChecker
 from zitui.core.crypto.masterkey import MasterKey, load_master_key, refuse_exposed_key_file
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
 from zitui.core.events import EventService
 from zitui.core.grants import GrantService
 from zitui.core.housekeeping import Housekeeper
 from zitui.core.instance import InstanceService
+from zitui.core.login.flows import LoginFlowService
 from zitui.core.machines import MachineService
 from zitui.core.memberships import MembershipService
 from zitui.core.oidc.auth_requests import AuthRequestService
@@ -27,6 +30,7 @@ from zitui.core.projects import ProjectService
 from zitui.core.sessions import SessionService
 from zitui.core.setup import SetupResult, ensure_instance
 from zitui.core.smtp import SmtpService
+from zitui.core.throttle import ThrottleLimits
 from zitui.core.users import UserService
 from zitui.errors import StoreUnavailable
 from zitui.store import Store, migrate, open_store
@@ -56,6 +60,7 @@ class Services:
     tokens: TokenService
     auth_requests: AuthRequestService
     housekeeping: Housekeeper
+    login: LoginFlowService
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -76,9 +81,35 @@ def build_services(
         profile, max_concurrency=settings.hash_slots, max_waiting=settings.hash_waiters
     )
     authz = Authorizer(store)
-    sessions = SessionService(store, hasher, clock)
+    # One password step for the hosted login, the console and the session API: one throttle.
+    checker = PasswordChecker(store, hasher, clock, limits=ThrottleLimits.from_settings(settings))
+    sessions = SessionService(
+        store,
+        hasher,
+        clock,
+        idle_timeout=timedelta(seconds=settings.session_idle_timeout_s),
+        checker=checker,
+    )
     lifetimes = Lifetimes.from_settings(settings)
     keys = KeyService(store, authz, master_key, clock, settings)
+    auth_requests = AuthRequestService(
+        store,
+        keys,
+        sessions,
+        clock,
+        issuer=settings.issuer,
+        lifetimes=lifetimes,
+        pending_per_address=settings.pending_auth_requests_per_address,
+    )
+    login = LoginFlowService(
+        store,
+        hasher,
+        clock,
+        sessions,
+        auth_requests,
+        checker=checker,
+        max_open_flows_per_address=settings.max_open_flows_per_address,
+    )
     return Services(
         settings=settings,
         store=store,
@@ -94,26 +125,19 @@ def build_services(
         grants=GrantService(store, authz),
         machines=MachineService(store, authz),
         smtp=SmtpService(store, authz, master_key),
-        auth=AuthService(store, hasher, clock),
+        auth=AuthService(store, login, clock),
         events=EventService(store),
         sessions=sessions,
         keys=keys,
         tokens=TokenService(store, keys, clock, issuer=settings.issuer, lifetimes=lifetimes),
-        auth_requests=AuthRequestService(
-            store,
-            keys,
-            sessions,
-            clock,
-            issuer=settings.issuer,
-            lifetimes=lifetimes,
-            pending_per_address=settings.pending_auth_requests_per_address,
-        ),
+        auth_requests=auth_requests,
         housekeeping=Housekeeper(
             store,
             clock,
             interval_s=settings.purge_interval_s,
             batch_size=settings.purge_batch_size,
         ),
+        login=login,
     )
 
 

@@ -8,10 +8,12 @@ something again (`satisfies`).
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from zitui.core.access import end_user_access
 from zitui.core.audit import record
 from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context, RequestMeta
@@ -26,7 +28,7 @@ from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.ids import new_id
 from zitui.core.policies import LoginPolicy, PasswordComplexityPolicy
 from zitui.core.users import password_policy
-from zitui.errors import InvalidArgument, NotFound, PreconditionFailed, ReauthRequired
+from zitui.errors import InvalidArgument, NotFound, PreconditionFailed
 from zitui.records import Session
 from zitui.store import Repositories, Store
 
@@ -43,6 +45,7 @@ _BROWSER_COOKIE = re.compile(r"[A-Za-z0-9_-]{43}")
 MAX_LOGIN_NAME = 320
 # How long after a password check a user who must change it may do so without the current one.
 PASSWORD_CHANGE_WINDOW = timedelta(minutes=10)
+DEFAULT_IDLE_TIMEOUT = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,32 @@ def may_change_password(session: Session, *, now: datetime) -> bool:
     )
 
 
+def check_login_name(login_name: str) -> str:
+    """The typed login name, trimmed; InvalidArgument when it cannot be one."""
+    name = login_name.strip()
+    if not name:
+        raise InvalidArgument("login.name_required", "enter your login name", field="login_name")
+    if len(name) > MAX_LOGIN_NAME or any(c.isspace() or not c.isprintable() for c in name):
+        raise InvalidArgument("login.name_invalid", "this is not a login name", field="login_name")
+    return name
+
+
 class SessionService:
-    def __init__(self, store: Store, hasher: PasswordHasher, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hasher: PasswordHasher,
+        clock: Clock,
+        *,
+        idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
+        checker: PasswordChecker | None = None,
+    ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
-        self._checker = PasswordChecker(store, hasher, clock)
+        self._checker = checker or PasswordChecker(store, hasher, clock)
+        # A session unused this long counts as signed out (and the browser cookie expires).
+        self.idle_timeout = idle_timeout
 
     async def resolve_login_name(
         self, login_name: str, *, org_id: str | None = None
@@ -113,15 +136,7 @@ class SessionService:
         password step decides (username, `username@domain` on any of the organisation's
         domains, or a verified email unless the login policy disables it).
         """
-        name = login_name.strip()
-        if not name:
-            raise InvalidArgument(
-                "login.name_required", "enter your login name", field="login_name"
-            )
-        if len(name) > MAX_LOGIN_NAME or any(c.isspace() or not c.isprintable() for c in name):
-            raise InvalidArgument(
-                "login.name_invalid", "this is not a login name", field="login_name"
-            )
+        name = check_login_name(login_name)
         await self._password_policy_allows(org_id)
         return LoginTarget(login_name=name, org_id=org_id or None)
 
@@ -155,46 +170,55 @@ class SessionService:
             await self._checker.confirm(tx, checked, payload=payload)
             return await _load(tx, session_id)
 
-    async def change_required_password(
-        self, browser_cookie: str, session_id: str, new_password: str, request: RequestMeta
-    ) -> Session:
-        """Set the new password a user must choose, right after proving the current one."""
-        digest = self._require_browser(browser_cookie)
-        now = self._clock.now()
+    async def check_new_password(self, session: Session, new_password: str, repeat: str) -> None:
+        """The new password a user must choose: typed twice alike, within the complexity
+        rules, and not the current one. InvalidArgument names the field at fault."""
+        if not hmac.compare_digest(new_password.encode(), repeat.encode()):
+            raise InvalidArgument(
+                "password.mismatch", "the passwords differ", field="new_password_repeat"
+            )
         async with self._store.reader() as tx:
-            session = await _browser_session(tx, digest, session_id)
             credentials = await tx.users.find_credentials(session.user_id)
             complexity = await password_policy(tx, session.org_id)
         if credentials is None:
             raise NotFound("session.not_found", "this sign-in has ended")
-        check_user_state(credentials.user)
         if not session.password_change_required:
             raise PreconditionFailed(
                 "password.change_not_required", "this password need not be changed"
             )
-        if not may_change_password(session, now=now):
-            raise ReauthRequired("session.reauth_required", "enter your current password again")
         complexity.check(new_password, field="new_password")
         if await self._hasher.verify(credentials.password_hash, new_password):
             raise InvalidArgument(
                 "password.unchanged", "choose a password you did not use now", field="new_password"
             )
-        password_hash = await self._hasher.hash(new_password)
-        ctx = user_context(self._clock, credentials.user, request)
-        async with self._store.transaction() as tx:
-            await tx.users.set_password(
-                session.user_id, password_hash, change_required=False, at=now
-            )
-            await tx.sessions.touch(session.id, at=now)
-            await record(
-                tx,
-                ctx,
-                "user.human.password.changed",
-                aggregate=("user", session.user_id),
-                org_id=session.org_id,
-                payload={"change_required": False},
-            )
-            return await _load(tx, session.id)
+
+    async def set_required_password(
+        self,
+        tx: Repositories,
+        session: Session,
+        password_hash: str,
+        request: RequestMeta,
+        *,
+        at: datetime,
+    ) -> Session:
+        """Inside the caller's transaction: the new password is set, the user's other
+        sessions and tokens end, and one event records it. Returns the session as now."""
+        user = await tx.users.find(session.user_id)
+        if user is None:
+            raise NotFound("session.not_found", "this sign-in has ended")
+        check_user_state(user)
+        await tx.users.set_password(session.user_id, password_hash, change_required=False, at=at)
+        await tx.sessions.touch(session.id, at=at)
+        ended = await end_user_access(tx, session.user_id, at=at, keep_session_id=session.id)
+        await record(
+            tx,
+            user_context(self._clock, user, request),
+            "user.human.password.changed",
+            aggregate=("user", session.user_id),
+            org_id=session.org_id,
+            payload={"change_required": False, **ended.payload()},
+        )
+        return await _load(tx, session.id)
 
     async def login_policy(self, org_id: str | None) -> LoginPolicy:
         """The login policy of an organisation (its override or the default)."""
@@ -212,7 +236,9 @@ class SessionService:
         if digest is None:
             return []
         async with self._store.reader() as tx:
-            return await tx.sessions.list_for_browser(digest)
+            sessions = await tx.sessions.list_for_browser(digest)
+        now = self._clock.now()
+        return [s for s in sessions if now - s.last_used_at < self.idle_timeout]
 
     async def find_browser_session(self, browser_cookie: str, session_id: str) -> Session | None:
         """The active session `session_id` if it belongs to this browser."""
@@ -220,10 +246,10 @@ class SessionService:
         if digest is None:
             return None
         async with self._store.reader() as tx:
-            try:
-                return await _browser_session(tx, digest, session_id)
-            except NotFound:
-                return None
+            session = await tx.sessions.find(session_id, browser_digest=digest)
+        if session is None or self._clock.now() - session.last_used_at >= self.idle_timeout:
+            return None
+        return session
 
     async def find_session(self, session_id: str) -> Session | None:
         """The session if it is active; a terminated session is gone."""

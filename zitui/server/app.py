@@ -16,7 +16,7 @@ from zitui.config import Settings
 from zitui.core.services import Services, open_services
 from zitui.core.setup import SetupResult
 from zitui.server import paths
-from zitui.server.csrf import CSRFCookieMiddleware
+from zitui.server.browser import BrowserCookieMiddleware
 from zitui.server.error_pages import exception_handlers
 from zitui.server.headers import SecurityHeadersMiddleware
 from zitui.server.login import routes as login_routes
@@ -55,7 +55,11 @@ def create_app(
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware, hsts=secure),
-            Middleware(CSRFCookieMiddleware, secure=secure),
+            Middleware(
+                BrowserCookieMiddleware,
+                secure=secure,
+                max_age=settings.session_idle_timeout_s,
+            ),
             Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY_SIZE),
         ],
         exception_handlers=exception_handlers(hsts=secure),

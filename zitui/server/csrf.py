@@ -1,9 +1,9 @@
-"""CSRF protection for hosted forms: signed double-submit tokens.
+"""CSRF protection for hosted forms: tokens bound to the browser id and the flow.
 
-A random value lives in an HttpOnly, SameSite=Lax cookie; the form carries an HMAC of it under
-a key derived from the master key. A cross-site page can read neither, and a party that can
-plant a cookie (a sibling subdomain, a man-in-the-middle on plain http) still cannot forge the
-matching form token without the key.
+A form carries an HMAC, under a key derived from the master key, of the browser's id (the
+HttpOnly, SameSite=Lax browser cookie) and the id of the flow the form continues. A
+cross-site page can read neither; a token taken from one flow does not submit another, and
+every token dies with the browser id, which is replaced at each sign-in.
 """
 
 from __future__ import annotations
@@ -11,43 +11,32 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zitui.errors import PermissionDenied
-from zitui.server import paths
+from zitui.server.browser import ensure_browser_id, sent_id
 from zitui.server.state import get_services
 
-COOKIE_NAME = "zitui_csrf"
 FIELD_NAME = "csrf_token"
 KEY_PURPOSE = "csrf"
-# The request-state key under which a freshly made cookie value waits for the response.
-PENDING_STATE = "zitui_csrf_pending"
-_VALUE_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
-def csrf_token(conn: HTTPConnection) -> str:
-    """The token for a form on this page; a new cookie is set on the response when needed."""
-    value = _cookie_value(conn) or getattr(conn.state, PENDING_STATE, None)
-    if value is None:
-        value = secrets.token_urlsafe(32)
-        setattr(conn.state, PENDING_STATE, value)
-    return _sign(conn, value)
+def csrf_token(conn: HTTPConnection, flow_id: str = "") -> str:
+    """The token for a form of `flow_id` on this page; a browser id is made when needed."""
+    return _sign(conn, ensure_browser_id(conn), flow_id)
 
 
-async def verify_csrf(conn: HTTPConnection, form: Mapping[str, Any]) -> None:
-    """Raise PermissionDenied("csrf.invalid") unless the form's token matches the cookie."""
-    value = _cookie_value(conn)
+async def verify_csrf(conn: HTTPConnection, form: Mapping[str, Any], flow_id: str = "") -> None:
+    """Raise PermissionDenied("csrf.invalid") unless the form's token matches the browser id
+    the request came with and `flow_id`."""
+    value = sent_id(conn)
     token = form.get(FIELD_NAME)
-    if value is None or not isinstance(token, str):
+    if not value or not isinstance(token, str):
         raise _invalid()
-    if not hmac.compare_digest(token.encode(), _sign(conn, value).encode()):
+    if not hmac.compare_digest(token.encode(), _sign(conn, value, flow_id).encode()):
         raise _invalid()
 
 
@@ -57,40 +46,8 @@ def _invalid() -> PermissionDenied:
     )
 
 
-def _cookie_value(conn: HTTPConnection) -> str | None:
-    value = conn.cookies.get(COOKIE_NAME, "")
-    return value if _VALUE_PATTERN.fullmatch(value) else None
-
-
-def _sign(conn: HTTPConnection, value: str) -> str:
+def _sign(conn: HTTPConnection, browser: str, flow_id: str) -> str:
     key = get_services(conn).master_key.derive(KEY_PURPOSE)
-    digest = hmac.new(key, value.encode(), hashlib.sha256).digest()
+    message = f"{browser}\x00{flow_id}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def cookie_header(value: str, *, secure: bool) -> str:
-    attributes = f"{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax"
-    return f"{attributes}; Secure" if secure else attributes
-
-
-class CSRFCookieMiddleware:
-    """Sets the cookie whose value `csrf_token` made during this request."""
-
-    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
-        self.app = app
-        self.secure = secure
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in paths.MACHINE_ENDPOINTS:
-            await self.app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})
-
-        async def send_with_cookie(message: Message) -> None:
-            value = state.get(PENDING_STATE)
-            if message["type"] == "http.response.start" and value:
-                cookie = cookie_header(value, secure=self.secure)
-                MutableHeaders(scope=message).append("set-cookie", cookie)
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)

@@ -23,7 +23,9 @@ from datetime import datetime, timedelta
 from zitui.core.audit import record
 from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context
+from zitui.core.credentials import login_policy
 from zitui.core.crypto import tokens
+from zitui.core.login.reuse import Demand, reusable
 from zitui.core.oidc.audience import asked_projects, check_signed_in
 from zitui.core.oidc.authorization_request import (
     AuthorizeParams,
@@ -39,7 +41,8 @@ from zitui.core.oidc.request_bounds import echoed_state
 from zitui.core.oidc.responses import Redirect, ToLogin
 from zitui.core.oidc.rp_logout import RPInitiatedLogout
 from zitui.core.oidc.scopes import Scopes
-from zitui.core.sessions import SessionService, satisfies
+from zitui.core.policies import LoginPolicy
+from zitui.core.sessions import SessionService
 from zitui.errors import (
     FlowExpired,
     NotFound,
@@ -60,12 +63,6 @@ from zitui.records import (
 from zitui.store import Repositories, Store
 
 CODE_BYTES = 32  # 256 bits; the conformance suite wants at least 128
-
-
-@dataclass(frozen=True)
-class _Refusal:
-    code: str
-    message: str
 
 
 class AuthRequestService(RPInitiatedLogout):
@@ -138,6 +135,15 @@ class AuthRequestService(RPInitiatedLogout):
             hint_user_id=stored.id_token_hint_subject,
         )
 
+    async def find_pending(self, auth_request_id: str) -> StoredAuthRequest | None:
+        """The request while a sign-in may still finish it; None if unknown, FlowExpired once
+        it expired or its code was issued."""
+        async with self._store.reader() as tx:
+            try:
+                return await self._load(tx, auth_request_id, self._clock.now())
+            except NotFound:
+                return None
+
     async def link_session(self, auth_request_id: str, session_id: str) -> None:
         """The signed-in session finishes the request; the callback then issues the code.
 
@@ -185,7 +191,8 @@ class AuthRequestService(RPInitiatedLogout):
         """`prompt=none`: one session that needs no interaction, or an error (§3.1.2.6)."""
         now = ctx.now()
         sessions = await self._sessions.list_browser_sessions(browser_cookie)
-        eligible = [s for s in sessions if await self._reusable(stored, s, now)]
+        hinted = [s for s in sessions if _matches_hints(stored, s)]
+        eligible = [s for s in hinted if await self._reusable(stored, s, now)]
         if not eligible:
             raise OAuthError("login_required", "the user is not signed in")
         if len(eligible) > 1:
@@ -200,39 +207,27 @@ class AuthRequestService(RPInitiatedLogout):
         return await self._code(linked, now)
 
     async def _reusable(self, stored: StoredAuthRequest, session: Session, now: datetime) -> bool:
-        if stored.org_id and session.org_id != stored.org_id:
-            return False
-        if stored.id_token_hint_subject and session.user_id != stored.id_token_hint_subject:
-            return False
-        if stored.login_hint and session.login_name.lower() != stored.login_hint.lower():
-            return False
         policy = await self._sessions.login_policy(session.org_id)
-        return satisfies(session, now=now, max_age=stored.max_age, not_before=None, policy=policy)
+        return reusable(
+            session,
+            Demand.of(stored),
+            policy=policy,
+            now=now,
+            idle_timeout=self._sessions.idle_timeout,
+        )
 
     async def _link(self, stored: StoredAuthRequest, session: Session, now: datetime) -> None:
-        auth_time = _fresh_auth_time(stored, session, now)
-        async with self._store.reader() as tx:
-            user = await tx.users.find(session.user_id)
-            if user is None:
-                raise NotFound("user.not_found", "no such user")
-            refusal = await _refusal(tx, stored, user)
-        ctx = _acting_as(self._clock, user)
-        payload = {"auth_request_id": stored.id, "client_id": stored.client_id}
-        payload["session_id"] = session.id
         async with self._store.transaction() as tx:
-            if refusal is not None:
-                payload["reason"] = refusal.code
-                await _record(tx, ctx, "auth_request.denied", user, payload)
-            elif await tx.auth_requests.link(
-                stored.id,
-                session_id=session.id,
-                user_id=user.id,
-                auth_time=auth_time,
-                amr=session.amr,
-            ):
-                await _record(tx, ctx, "auth_request.succeeded", user, payload)
-            else:
-                raise FlowExpired("auth_request.done", "this sign-in request is finished")
+            policy = await login_policy(tx, session.org_id)
+            refusal = await link_in(
+                tx,
+                self._clock,
+                stored,
+                session,
+                now=now,
+                policy=policy,
+                idle_timeout=self._sessions.idle_timeout,
+            )
         if refusal is not None:
             raise PermissionDenied(refusal.code, refusal.message)
 
@@ -281,20 +276,69 @@ class AuthRequestService(RPInitiatedLogout):
         return stored
 
 
-def _fresh_auth_time(stored: StoredAuthRequest, session: Session, now: datetime) -> datetime:
-    """The session's `auth_time`, if recent enough: `prompt=login` and `max_age=0` want a
-    sign-in during this request, `max_age=N` one within N seconds (OIDC Core §3.1.2.1)."""
-    auth_time = session.auth_time
-    if auth_time is None:
-        raise ReauthRequired("auth_request.reauth_required", "sign in to continue")
-    during_request = auth_time >= stored.created_at
-    too_old = stored.max_age is not None and now - auth_time > timedelta(seconds=stored.max_age)
-    if not during_request and ("login" in stored.prompt or too_old):
+@dataclass(frozen=True)
+class Refusal:
+    """Why a signed-in user may not use the request's application."""
+
+    code: str
+    message: str
+
+
+async def link_in(
+    tx: Repositories,
+    clock: Clock,
+    stored: StoredAuthRequest,
+    session: Session,
+    *,
+    now: datetime,
+    policy: LoginPolicy,
+    idle_timeout: timedelta,
+) -> Refusal | None:
+    """Inside the caller's transaction: finish the request with `session`, or say why not.
+
+    The user must be active and of an active organisation (else PreconditionFailed), and the
+    session must satisfy the request by the one reuse rule (else ReauthRequired). A refusal
+    (another organisation, the project's has-project or role check, an inactive app) is
+    recorded as `auth_request.denied` and returned; a success links the session and records
+    `auth_request.succeeded`. FlowExpired if the request was finished meanwhile.
+    """
+    user = await tx.users.find(session.user_id)
+    if user is None:
+        raise NotFound("user.not_found", "no such user")
+    refusal = await _refusal(tx, stored, user)
+    ctx = _acting_as(clock, user)
+    payload = {"auth_request_id": stored.id, "client_id": stored.client_id}
+    payload["session_id"] = session.id
+    if refusal is not None:
+        payload["reason"] = refusal.code
+        await _record(tx, ctx, "auth_request.denied", user, payload)
+        return refusal
+    demand = Demand.of(stored)
+    if session.auth_time is None or not reusable(
+        session, demand, policy=policy, now=now, idle_timeout=idle_timeout
+    ):
         raise ReauthRequired("auth_request.reauth_required", "sign in again to continue")
-    return auth_time
+    linked = await tx.auth_requests.link(
+        stored.id,
+        session_id=session.id,
+        user_id=user.id,
+        auth_time=session.auth_time,
+        amr=session.amr,
+    )
+    if not linked:
+        raise FlowExpired("auth_request.done", "this sign-in request is finished")
+    await _record(tx, ctx, "auth_request.succeeded", user, payload)
+    return None
 
 
-async def _refusal(tx: Repositories, stored: StoredAuthRequest, user: User) -> _Refusal | None:
+def _matches_hints(stored: StoredAuthRequest, session: Session) -> bool:
+    """`id_token_hint` and `login_hint` narrow the accounts `prompt=none` may pick."""
+    if stored.id_token_hint_subject and session.user_id != stored.id_token_hint_subject:
+        return False
+    return not stored.login_hint or session.login_name.lower() == stored.login_hint.lower()
+
+
+async def _refusal(tx: Repositories, stored: StoredAuthRequest, user: User) -> Refusal | None:
     """Why this user may not sign in to the request's application, if they may not."""
     if user.state is not UserState.ACTIVE:
         raise PreconditionFailed("auth.user_inactive", "this account is not active")
@@ -302,23 +346,23 @@ async def _refusal(tx: Repositories, stored: StoredAuthRequest, user: User) -> _
     if org is None or org.state is not OrgState.ACTIVE:
         raise PreconditionFailed("auth.org_inactive", "this account's organisation is deactivated")
     if stored.org_id and user.org_id != stored.org_id:
-        return _Refusal(
+        return Refusal(
             "auth_request.wrong_org", "this application asks for a user of another organisation"
         )
     client = await tx.oidc_clients.find_by_app_id(stored.app_id)
     if client is None or not client.active:
-        raise PreconditionFailed("auth_request.app_inactive", "the application is not active")
+        return Refusal("auth_request.app_inactive", "the application is not active")
     if client.project_has_project_check and not await tx.oidc_clients.org_has_project(
         user.org_id, client.project_id
     ):
-        return _Refusal(
+        return Refusal(
             "auth_request.project_required",
             "your organisation has no access to this application",
         )
     if client.project_role_check:
         grants = await tx.oidc_clients.granted_roles(user.id, [client.project_id])
         if not any(grant.role_keys for grant in grants):
-            return _Refusal("auth_request.role_required", "you have no role in this application")
+            return Refusal("auth_request.role_required", "you have no role in this application")
     return None
 
 

@@ -46,6 +46,8 @@ class Logout:
 
     ended: tuple[str, ...]
     location: str | None
+    # No valid id_token_hint: nothing was ended; the user must confirm (a form with CSRF).
+    needs_confirmation: bool = False
 
 
 class RPInitiatedLogout:
@@ -58,10 +60,20 @@ class RPInitiatedLogout:
     issuer: str
 
     async def end_session(
-        self, ctx: Context, params: EndSessionParams, *, browser_cookie: str = ""
+        self,
+        ctx: Context,
+        params: EndSessionParams,
+        *,
+        browser_cookie: str = "",
+        confirmed: bool = False,
     ) -> Logout:
         """Sign the browser out and say where to go; InvalidArgument (a page, no logout and
-        no redirect) for a bad hint, a client mismatch or an unregistered URI."""
+        no redirect) for a bad hint, a client mismatch or an unregistered URI.
+
+        Without an `id_token_hint` a bare link could sign anyone out (logout CSRF), so the
+        browser is signed out only once the user `confirmed` it on a form of ours (§2: the
+        OP SHOULD ask the user whether to log out).
+        """
         client = await self._logout_client(params)
         target = params.post_logout_redirect_uri
         if target and (client is None or target not in client.post_logout_redirect_uris):
@@ -70,6 +82,8 @@ class RPInitiatedLogout:
                 "the post_logout_redirect_uri is not registered for this application",
                 field="post_logout_redirect_uri",
             )
+        if not params.id_token_hint and not confirmed:
+            return Logout(ended=(), location=None, needs_confirmation=True)
         ended = await self._sessions.terminate_browser(browser_cookie, request=ctx.request)
         if not target:
             return Logout(ended=tuple(ended), location=None)

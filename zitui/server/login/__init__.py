@@ -1,22 +1,8 @@
 """Hosted login pages (ZITADEL's login v1 under /ui/login): plain forms, no JavaScript needed.
 
-```mermaid
-stateDiagram-v2
-    [*] --> entry: GET /login (?authRequestID)
-    entry --> accounts: browser has sessions, no prompt=login
-    entry --> login_name: no sessions, or prompt=login
-    accounts --> login_name: use another account
-    accounts --> password: session too old (lifetime, max_age, prompt=login)
-    accounts --> done: session satisfies the request (POST /userselection)
-    login_name --> password: POST /loginname (same answer for every name)
-    password --> password: wrong password (same answer for unknown and machine users)
-    password --> change_password: password change required
-    password --> done: POST /password
-    change_password --> done: POST /password/change
-    done --> callback: auth request: link_session, 303 /oauth/v2/authorize/callback?id=
-    done --> signed_in: no auth request
-    signed_in --> logged_out: POST /logout (one account or all)
-```
+Each page submission is one call of the core login flow (`zitui.core.login.flows`), which
+answers with the next step; `flow.respond` maps a step to a page. The flow's state diagram, and
+which page renders which step: docs/login.md.
 
 Every state change is a POST with a CSRF token; GETs only read. The only way back to an
 application is the OIDC callback, which answers at the request's registered redirect URI.

@@ -1,15 +1,15 @@
-"""What every login page needs: the auth request, the browser cookie, the language, a page.
+"""What every login page needs: the flow's id, the browser id, the language, and one
+function that turns a core step into a page.
 
-The auth request is read and finished through the OIDC core (`services.auth_requests`). Its id
-comes from the query (`?authRequestID=`) or a form's hidden field; an unknown or expired one ends
-on a page that says so, never on a redirect, since its redirect URI cannot be trusted.
+The flow id comes from the query (`?flow=`) or a form's hidden field; the entry page takes
+`?authRequestID=` as ZITADEL's does. An unknown or expired flow or auth request ends on a page
+that says so, never on a redirect, since the request's redirect URI cannot be trusted then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial, wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -19,109 +19,57 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from zitui.core.context import RequestMeta
-from zitui.core.sessions import new_browser_cookie
-from zitui.errors import (
-    FlowExpired,
-    NotFound,
-    PermissionDenied,
-    PreconditionFailed,
-    ReauthRequired,
-    ZituiError,
-    http_status,
+from zitui.core.login.steps import (
+    AskLoginName,
+    AskPassword,
+    ChangePassword,
+    ChooseAccount,
+    Done,
+    FlowView,
+    Outcome,
+    Refused,
+    Step,
 )
+from zitui.errors import FlowExpired, NotFound, ZituiError, http_status
 from zitui.i18n import DEFAULT_LOCALE, best_locale, lookup, translate
-from zitui.records import AuthRequest, Session
 from zitui.server import paths
+from zitui.server.browser import browser_id, set_browser_id
 from zitui.server.csrf import verify_csrf
 from zitui.server.rendering import render
-from zitui.server.state import get_services
 
 AUTH_REQUEST_PARAM = "authRequestID"
+FLOW_PARAM = "flow"
 SESSION_PARAM = "sessionID"
-BROWSER_COOKIE = "zitui_browser"
-BROWSER_COOKIE_MAX_AGE = 365 * 24 * 3600  # ZITADEL keeps its user-agent cookie a year
-
-
-class AuthRequestUnusable(Exception):
-    """The auth request named by the page is unknown or expired."""
-
-    def __init__(self, status_code: int, kind: str) -> None:
-        super().__init__(kind)
-        self.status_code = status_code
-        self.kind = kind
 
 
 @dataclass(frozen=True)
-class Flow:
-    """One pass through the login pages, with or without an application waiting."""
+class PageFlow:
+    """A flow as the templates use it: its id, the application, and links within it."""
 
-    auth_request: AuthRequest | None = None
+    view: FlowView | None = None
 
     @property
     def id(self) -> str:
-        return self.auth_request.id if self.auth_request else ""
-
-    @property
-    def org_id(self) -> str | None:
-        return (self.auth_request.org_id or None) if self.auth_request else None
+        return self.view.id if self.view else ""
 
     @property
     def app_name(self) -> str:
-        return self.auth_request.app_name if self.auth_request else ""
-
-    @property
-    def login_hint(self) -> str:
-        return self.auth_request.login_hint if self.auth_request else ""
-
-    def prompts(self, value: str) -> bool:
-        return self.auth_request is not None and value in self.auth_request.prompt
-
-    @property
-    def max_age(self) -> int | None:
-        return self.auth_request.max_age if self.auth_request else None
-
-    @property
-    def not_before(self) -> datetime | None:
-        """A factor must be checked after this (prompt=login; max_age=0 means the same)."""
-        if self.auth_request is None:
-            return None
-        if self.prompts("login") or self.auth_request.max_age == 0:
-            return self.auth_request.created_at
-        return None
+        return self.view.app_name if self.view else ""
 
     @property
     def callback(self) -> str:
         """The OIDC callback: it answers the application at its registered redirect URI, with
-        a code once a session is linked, else with access_denied (the way to give up)."""
-        return f"{paths.AUTHORIZE_CALLBACK}?{urlencode({'id': self.id})}"
+        a code once the request is linked, else with access_denied (the way to give up)."""
+        request = self.view.auth_request if self.view else None
+        if request is None:
+            return ""
+        return f"{paths.AUTHORIZE_CALLBACK}?{urlencode({'id': request.id})}"
 
     def url(self, path: str, **params: str) -> str:
-        """`path` with this flow's auth request id (and `params`) in the query."""
-        query = {AUTH_REQUEST_PARAM: self.id} if self.id else {}
+        """`path` with this flow's id (and `params`) in the query."""
+        query = {FLOW_PARAM: self.id} if self.id else {}
         query.update({k: v for k, v in params.items() if v})
         return f"{path}?{urlencode(query)}" if query else path
-
-    def visible(self, sessions: list[Session]) -> list[Session]:
-        """The sessions this flow may offer: those of the requested organisation, if any."""
-        if self.org_id is None:
-            return sessions
-        return [session for session in sessions if session.org_id == self.org_id]
-
-
-async def load_flow(request: Request, auth_request_id: str) -> Flow:
-    """The flow for `auth_request_id` ("" for none); AuthRequestUnusable if it is bad."""
-    if not auth_request_id:
-        return Flow()
-    try:
-        return Flow(await get_services(request).auth_requests.get_auth_request(auth_request_id))
-    except (FlowExpired, NotFound) as exc:
-        raise unusable(exc) from exc
-
-
-def unusable(error: FlowExpired | NotFound) -> AuthRequestUnusable:
-    if isinstance(error, FlowExpired):
-        return AuthRequestUnusable(410, "expired")
-    return AuthRequestUnusable(404, "unknown")
 
 
 def field(form: FormData, name: str) -> str:
@@ -129,20 +77,19 @@ def field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def verified_form(request: Request) -> tuple[FormData, Flow]:
-    """The POSTed form, once its CSRF token checks out, and the flow it continues."""
+async def verified_form(request: Request) -> tuple[FormData, str]:
+    """The POSTed form and the flow id it continues, once its CSRF token checks out."""
     form = await request.form()
-    await verify_csrf(request, form)
-    return form, await load_flow(request, field(form, AUTH_REQUEST_PARAM))
+    await form.close()  # an uploaded file is nothing a login form takes: release it now
+    flow_id = field(form, FLOW_PARAM)
+    await verify_csrf(request, form, flow_id)
+    return form, flow_id
 
 
-def choose_locale(request: Request, flow: Flow, user_language: str = "") -> str:
+def choose_locale(request: Request, flow: FlowView | None, user_language: str = "") -> str:
     """The auth request's ui_locales, then Accept-Language, then the user's own language."""
-    ui_locales = (
-        flow.auth_request.ui_locales
-        if flow.auth_request
-        else tuple(request.query_params.get("ui_locales", "").split())
-    )
+    query_locales = tuple(request.query_params.get("ui_locales", "").split())
+    ui_locales = flow.ui_locales if flow else query_locales
     for preference in (", ".join(ui_locales), request.headers.get("accept-language", "")):
         chosen = best_locale(preference) if preference else None
         if chosen:
@@ -167,8 +114,10 @@ def error_message(locale: str, error: ZituiError) -> str:
     return lookup(locale, error.code) or error.message
 
 
-def form_errors(locale: str, error: ZituiError) -> tuple[dict[str, str], str]:
+def form_errors(locale: str, error: ZituiError | None) -> tuple[dict[str, str], str]:
     """(field errors, page alert): an error naming a field goes on that field."""
+    if error is None:
+        return {}, ""
     message = error_message(locale, error)
     return ({error.field: message}, "") if error.field else ({}, message)
 
@@ -185,83 +134,64 @@ def request_meta(request: Request) -> RequestMeta:
     )
 
 
-def browser_cookie(request: Request) -> str:
-    """This browser's cookie, or "" when it has none (or a value we did not make)."""
-    value = request.cookies.get(BROWSER_COOKIE, "")
-    return value if len(value) == 43 else ""
+def respond(request: Request, outcome: Outcome) -> Response:
+    """The page (or redirect) for a step; a new browser id goes on the response."""
+    if outcome.browser_cookie:
+        set_browser_id(request, outcome.browser_cookie)
+    return _page_for(request, outcome.step)
 
 
-def ensure_browser_cookie(request: Request) -> tuple[str, bool]:
-    """The browser's cookie, or a new one; the flag says it must be set on the response."""
-    existing = browser_cookie(request)
-    return (existing, False) if existing else (new_browser_cookie(), True)
+def _page_for(request: Request, step: Step) -> Response:
+    flow = PageFlow(step.flow)
+    if isinstance(step, Done):
+        return redirect(flow.callback or paths.LOGIN_SIGNED_IN)
+    language = getattr(step, "language", "")
+    locale = choose_locale(request, step.flow, language)
+    error = getattr(step, "error", None)
+    errors, alert = form_errors(locale, error)
+    status = http_status(error) if error is not None else 200
+    context: dict[str, Any] = {"flow": flow, "errors": errors, "alert": alert}
+    match step:
+        case AskLoginName():
+            context["login_name"] = step.login_name
+            template = "login/login_name.html"
+        case ChooseAccount():
+            context["accounts"] = step.accounts
+            template = "login/select_account.html"
+        case AskPassword():
+            context["login_name"] = step.login_name
+            template = "login/password.html"
+        case ChangePassword():
+            context.update(
+                login_name=step.login_name, display_name=step.display_name, policy=step.policy
+            )
+            template = "login/password_change.html"
+        case Refused():
+            context["message"] = lookup(locale, step.code) or step.message
+            template, status = "login/refused.html", 403
+    return page(request, template, locale, context, status_code=status)
 
 
-def set_browser_cookie(request: Request, response: Response, value: str) -> None:
-    response.set_cookie(
-        BROWSER_COOKIE,
-        value,
-        max_age=BROWSER_COOKIE_MAX_AGE,
-        path="/",
-        secure=_secure(request),
-        httponly=True,
-        samesite="lax",
-    )
-
-
-def clear_browser_cookie(request: Request, response: Response) -> None:
-    response.delete_cookie(
-        BROWSER_COOKIE, path="/", secure=_secure(request), httponly=True, samesite="lax"
-    )
-
-
-def _secure(request: Request) -> bool:
-    return get_services(request).settings.issuer.startswith("https://")
-
-
-async def finish(request: Request, flow: Flow, session: Session) -> Response:
-    """Where a proven session goes next: a required password change, the application, or
-    the signed-in page. The application is reached only through the OIDC callback, which
-    sends the user to the auth request's registered redirect URI."""
-    if session.password_change_required:
-        return redirect(flow.url(paths.LOGIN_PASSWORD_CHANGE, **{SESSION_PARAM: session.id}))
-    if flow.auth_request is None:
-        return redirect(paths.LOGIN_SIGNED_IN)
-    try:
-        await get_services(request).auth_requests.link_session(flow.id, session.id)
-    except ReauthRequired:
-        return redirect(flow.url(paths.LOGIN_PASSWORD, **{SESSION_PARAM: session.id}))
-    except (FlowExpired, NotFound) as exc:
-        if exc.code.startswith("session."):
-            return redirect(flow.url(paths.LOGIN))
-        raise unusable(exc) from exc
-    except (PermissionDenied, PreconditionFailed) as exc:
-        return refused(request, flow, session, exc)
-    return redirect(flow.callback)
-
-
-def refused(request: Request, flow: Flow, session: Session, error: ZituiError) -> HTMLResponse:
-    """This user may not use the application (organisation, project or role checks)."""
-    locale = choose_locale(request, flow, session.preferred_language)
-    context = {"flow": flow, "session": session, "message": error_message(locale, error)}
-    status_code = http_status(error)
-    return page(request, "login/refused.html", locale, context, status_code=status_code)
+def current_browser(request: Request) -> str:
+    return browser_id(request)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 def login_page(handler: Handler) -> Handler:
-    """Render an unknown or expired auth request as its own page (404 or 410)."""
+    """Render an unknown or expired flow or auth request as its own page (404 or 410)."""
 
     @wraps(handler)
     async def guarded(request: Request) -> Response:
         try:
             return await handler(request)
-        except AuthRequestUnusable as exc:
-            locale = choose_locale(request, Flow())
-            context = {"kind": exc.kind}
+        except (FlowExpired, NotFound) as exc:
+            kind = "expired" if isinstance(exc, FlowExpired) else "unknown"
+            locale = choose_locale(request, None)
+            status_code = 410 if kind == "expired" else 404
+            context = {"kind": kind}
             template = "login/auth_request_error.html"
-            return page(request, template, locale, context, status_code=exc.status_code)
+            return page(request, template, locale, context, status_code=status_code)
 
     return guarded

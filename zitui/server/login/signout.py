@@ -9,13 +9,12 @@ from starlette.responses import Response
 
 from zitui.errors import NotFound
 from zitui.server import paths
+from zitui.server.browser import clear_browser_id
 from zitui.server.csrf import verify_csrf
 from zitui.server.login.flow import (
     SESSION_PARAM,
-    Flow,
-    browser_cookie,
     choose_locale,
-    clear_browser_cookie,
+    current_browser,
     field,
     page,
     redirect,
@@ -26,19 +25,20 @@ from zitui.server.state import get_services
 
 async def signed_in(request: Request) -> Response:
     """Who is signed in on this browser, with a way out for each and for all."""
-    sessions = await get_services(request).sessions.list_browser_sessions(browser_cookie(request))
+    sessions = await get_services(request).sessions.list_browser_sessions(current_browser(request))
     if not sessions:
-        return redirect(paths.LOGIN_NAME)
-    locale = choose_locale(request, Flow(), sessions[0].preferred_language)
+        return redirect(paths.LOGIN)
+    locale = choose_locale(request, None, sessions[0].preferred_language)
     return page(request, "login/signed_in.html", locale, {"sessions": sessions})
 
 
 async def logout(request: Request) -> Response:
     """Sign out one account (`sessionID`) or, without one, every account of this browser."""
     form = await request.form()
+    await form.close()
     await verify_csrf(request, form)
     sessions = get_services(request).sessions
-    cookie, session_id = browser_cookie(request), field(form, SESSION_PARAM)
+    cookie, session_id = current_browser(request), field(form, SESSION_PARAM)
     if session_id:
         with suppress(NotFound):  # already signed out, perhaps in another tab
             await sessions.terminate_session(cookie, session_id, request=request_meta(request))
@@ -46,11 +46,10 @@ async def logout(request: Request) -> Response:
             return redirect(paths.LOGIN_SIGNED_IN)
         return redirect(paths.LOGOUT_DONE)
     await sessions.terminate_browser(cookie, request=request_meta(request))
-    response = redirect(paths.LOGOUT_DONE)
-    # A new browser id at the next sign-in: nothing links it to the accounts just signed out.
-    clear_browser_cookie(request, response)
-    return response
+    # A new browser id at the next visit: nothing links it to the accounts just signed out.
+    clear_browser_id(request)
+    return redirect(paths.LOGOUT_DONE)
 
 
 async def logged_out(request: Request) -> Response:
-    return page(request, "login/logged_out.html", choose_locale(request, Flow()), {})
+    return page(request, "login/logged_out.html", choose_locale(request, None), {})

@@ -21,10 +21,13 @@ from zitui.core.oidc.responses import FORM_POST, Redirect, ToLogin
 from zitui.core.oidc.rp_logout import EndSessionParams
 from zitui.errors import ZituiError
 from zitui.server import paths
-from zitui.server.login.flow import AUTH_REQUEST_PARAM, browser_cookie, clear_browser_cookie
+from zitui.server.browser import browser_id, clear_browser_id
+from zitui.server.csrf import verify_csrf
+from zitui.server.login.flow import AUTH_REQUEST_PARAM, choose_locale, page
 from zitui.server.oidc.common import context, error_page
 from zitui.server.state import get_services
 
+CONFIRM_FIELD = "confirm"
 AUTO_SUBMIT = "document.forms[0].submit();"
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(AUTO_SUBMIT.encode()).digest()).decode()
 FORM_POST_CSP = (
@@ -45,7 +48,7 @@ async def authorize(request: Request) -> Response:
         outcome = await services.auth_requests.authorize(
             context(request),
             AuthorizeParams.from_items(items),
-            browser_cookie=browser_cookie(request),
+            browser_cookie=browser_id(request),
         )
     except ZituiError as exc:
         return error_page(request, exc)
@@ -62,7 +65,7 @@ async def callback(request: Request) -> Response:
         outcome = await services.auth_requests.issue_code(
             context(request),
             request.query_params.get("id", ""),
-            browser_cookie=browser_cookie(request),
+            browser_cookie=browser_id(request),
         )
     except ZituiError as exc:
         return error_page(request, exc)
@@ -70,23 +73,33 @@ async def callback(request: Request) -> Response:
 
 
 async def end_session(request: Request) -> Response:
-    """RP-Initiated Logout 1.0 §2 by GET or POST."""
-    if request.method == "POST":
-        values = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    """RP-Initiated Logout 1.0 §2 by GET or POST. Without a valid `id_token_hint` the user
+    confirms on a page of ours first; that form comes back here with `confirm` and a CSRF
+    token."""
+    form = await request.form() if request.method == "POST" else None
+    if form is not None:
+        await form.close()
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
     else:
         values = dict(request.query_params)
     services = get_services(request)
+    params = EndSessionParams.from_mapping(values)
     try:
+        confirmed = form is not None and values.get(CONFIRM_FIELD) == "yes"
+        if confirmed and form is not None:
+            await verify_csrf(request, form)
         logout = await services.auth_requests.end_session(
-            context(request),
-            EndSessionParams.from_mapping(values),
-            browser_cookie=browser_cookie(request),
+            context(request), params, browser_cookie=browser_id(request), confirmed=confirmed
         )
     except ZituiError as exc:
         return error_page(request, exc)
+    if logout.needs_confirmation:
+        locale = choose_locale(request, None)
+        context_values = {"params": params, "confirm_field": CONFIRM_FIELD}
+        return page(request, "login/logout_confirm.html", locale, context_values)
     response = RedirectResponse(logout.location or paths.LOGOUT_DONE, status_code=302)
     # A new browser id at the next sign-in, as after signing out on the login pages.
-    clear_browser_cookie(request, response)
+    clear_browser_id(request)
     return response
 
 

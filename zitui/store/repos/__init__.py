@@ -10,6 +10,7 @@ from zitui.store.repos.base import Connection, Repository
 from zitui.store.repos.events import EventRepository
 from zitui.store.repos.instances import InstanceRepository
 from zitui.store.repos.keys import SigningKeyRepository
+from zitui.store.repos.login_flows import LoginFlowRepository
 from zitui.store.repos.machines import MachineRepository
 from zitui.store.repos.memberships import MembershipRepository
 from zitui.store.repos.oidc import AuthRequestRepository, OidcClientRepository
@@ -84,3 +85,4 @@ class Repositories:
     sessions = _repository(SessionRepository)
     purge = _repository(PurgeRepository)
     throttles = _repository(ThrottleRepository)
+    login_flows = _repository(LoginFlowRepository)

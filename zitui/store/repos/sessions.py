@@ -170,6 +170,14 @@ class SessionRepository(Repository):
                 .values(terminated_at=at)
             )
 
+    async def move_browser(self, old_digest: str, new_digest: str) -> None:
+        """Give the browser's sessions a new browser id (a fresh one after each sign-in)."""
+        await self.conn.execute(
+            SESSIONS.update()
+            .where(SESSIONS.c.browser_digest == old_digest)
+            .values(browser_digest=new_digest)
+        )
+
     async def _row(self, browser_digest: str, user_id: str) -> Any:
         params = {"browser": browser_digest, "user_id": user_id}
         return (await self.conn.execute(_BY_BROWSER_AND_USER, params)).first()

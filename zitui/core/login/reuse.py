@@ -1,0 +1,74 @@
+"""The one rule for reusing a browser session: may this session sign in for this request?
+
+`prompt=none`, the account list and the final hand-back to the application all ask it, so a
+session offered as "signed in" on the list is exactly one that the application will accept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from zitui.core.policies import LoginPolicy
+from zitui.records import Session, StoredAuthRequest
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What a request asks of a session before it may be reused.
+
+    `org_id`: the organisation in scope (`urn:zitadel:iam:org:id:…`), "" for any.
+    `max_age`: OIDC Core §3.1.2.1; the last check must be at most that many seconds old.
+    `not_before`: `prompt=login` (and `max_age=0`): a check made during this request.
+    """
+
+    org_id: str = ""
+    max_age: int | None = None
+    not_before: datetime | None = None
+
+    @classmethod
+    def of(cls, request: StoredAuthRequest | None) -> Demand:
+        if request is None:
+            return cls()
+        fresh = "login" in request.prompt or request.max_age == 0
+        return cls(
+            org_id=request.org_id,
+            max_age=request.max_age,
+            not_before=request.created_at if fresh else None,
+        )
+
+
+def alive(session: Session, *, now: datetime, idle_timeout: timedelta) -> bool:
+    """The session was used within the idle timeout; an idle one counts as signed out."""
+    return now - session.last_used_at < idle_timeout
+
+
+def in_scope(session: Session, demand: Demand) -> bool:
+    """The session's user belongs to the organisation the request is scoped to, if any."""
+    return not demand.org_id or session.org_id == demand.org_id
+
+
+def reusable(
+    session: Session,
+    demand: Demand,
+    *,
+    policy: LoginPolicy,
+    now: datetime,
+    idle_timeout: timedelta,
+) -> bool:
+    """True when `session` may sign in for `demand` without proving anything again.
+
+    The password check must be within the login policy's `password_check_lifetime`, within
+    `max_age`, and not before `not_before`; the session must be alive and in scope; and a user
+    who must change the password reuses nothing until the change is made.
+    """
+    checked = session.password_checked_at
+    if checked is None or session.password_change_required:
+        return False
+    if not alive(session, now=now, idle_timeout=idle_timeout) or not in_scope(session, demand):
+        return False
+    if now - checked >= timedelta(seconds=policy.password_check_lifetime_s):
+        return False
+    if demand.max_age is not None and now - checked > timedelta(seconds=demand.max_age):
+        return False
+    return demand.not_before is None or checked >= demand.not_before
