@@ -17,7 +17,7 @@ from tests.oidc_fixtures import OffsetClock, World
 from zitui.config import load_settings
 from zitui.core.housekeeping import GRACE, TABLES, Housekeeper
 from zitui.core.services import Services
-from zitui.errors import InvalidArgument
+from zitui.errors import InvalidArgument, StoreUnavailable
 from zitui.server.app import create_app
 from zitui.store import Store, models
 from zitui.store.types import UTCDateTime
@@ -65,7 +65,7 @@ async def seed_every_table(
 ) -> None:
     """In each table `expired` rows past the grace, `live` unexpired ones and one that
     expired within the grace."""
-    owners = {
+    owners: dict[str, dict[str, Any]] = {
         "auth_requests": {"app_id": world.clients["basic"].app.id},
         "access_tokens": {"user_id": world.alice.id},
         "refresh_tokens": {"user_id": world.alice.id, "app_id": world.clients["basic"].app.id},
@@ -79,7 +79,8 @@ async def seed_every_table(
             (now + timedelta(hours=1), live),
             (now - GRACE + timedelta(minutes=1), 1),
         ):
-            await seed(store, table, count, now, **fields, **{column: expiry})
+            if count:
+                await seed(store, table, count, now, **fields, **{column: expiry})
 
 
 async def counts(store: Store) -> dict[str, int]:
@@ -192,6 +193,31 @@ async def test_the_server_purges_in_the_background_until_it_shuts_down(
     finally:
         await lifespan.stop()
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "zitui-housekeeping"]
+
+
+async def test_a_failed_round_is_logged_and_the_next_one_runs(
+    services: Services, world: World, clock: OffsetClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    ticks = Ticks()
+    keeper = housekeeper(services, pause=ticks.pause)
+    real, calls = keeper.purge_expired, list[int]()
+
+    async def locked_once() -> dict[str, int]:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise StoreUnavailable("store.locked", "the database is locked by another program")
+        return await real()
+
+    keeper.purge_expired = locked_once  # type: ignore[method-assign]
+    await seed_every_table(services.store, world, clock.now(), expired=1, live=0)
+    async with keeper.running() as task:
+        await ticks.asked.get()
+        await ticks.tick()
+        assert "the database is locked" in caplog.text
+        await ticks.tick()
+        assert calls == [0, 1] and not task.done()
+    assert task.cancelled()
+    assert (await counts(services.store))["throttles"] == 1  # the one within the grace
 
 
 def test_the_purge_and_the_caps_are_settings() -> None:

@@ -35,7 +35,7 @@ def stored_count(harness: Harness) -> int:
 def stored_row(harness: Harness, auth_request_id: str) -> dict[str, object]:
     data_dir = harness.services.settings.data_dir
     found = rows(data_dir, "SELECT * FROM auth_requests WHERE id = ?", auth_request_id)
-    names = [r[1] for r in rows(data_dir, "PRAGMA table_info(auth_requests)")]
+    names = [str(r[1]) for r in rows(data_dir, "PRAGMA table_info(auth_requests)")]
     return dict(zip(names, found[0], strict=True))
 
 
@@ -162,7 +162,7 @@ async def test_an_address_with_too_many_pending_requests_gets_429_and_nothing_is
     assert stored_count(harness) == CAP
     fx.login_redirect_id(await authorize_from(harness, world, "192.0.2.2"))
     found = rows(harness.services.settings.data_dir, "SELECT DISTINCT client_ip FROM auth_requests")
-    assert sorted(ip for (ip,) in found) == ["192.0.2.1", "192.0.2.2"]
+    assert sorted(str(ip) for (ip,) in found) == ["192.0.2.1", "192.0.2.2"]
 
     clock.advance(timedelta(hours=1, seconds=1))  # expired requests no longer count
     fx.login_redirect_id(await authorize_from(harness, world, "192.0.2.1"))
@@ -174,4 +174,4 @@ async def test_an_ipv6_host_counts_by_its_slash_64(harness: Harness, world: Worl
     assert (await authorize_from(harness, world, "2001:db8:1:2:ffff::1")).status_code == 429
     fx.login_redirect_id(await authorize_from(harness, world, "2001:db8:1:3::1"))
     found = rows(harness.services.settings.data_dir, "SELECT DISTINCT client_ip FROM auth_requests")
-    assert sorted(ip for (ip,) in found) == ["2001:db8:1:2::/64", "2001:db8:1:3::/64"]
+    assert sorted(str(ip) for (ip,) in found) == ["2001:db8:1:2::/64", "2001:db8:1:3::/64"]

@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from zitui.core.clock import Clock
+from zitui.errors import ZituiError
 from zitui.store import Repositories, Store
 
 log = logging.getLogger("zitui.housekeeping")
@@ -88,6 +89,9 @@ class Housekeeper:
             await self._pause(self.interval_s)
             try:
                 removed = await self.purge_expired()
+            except ZituiError as exc:  # the store locked or unavailable for a while
+                log.warning("purging expired rows failed: %s (%s)", exc.message, exc.code)
+                continue
             except Exception:
                 log.exception("purging expired rows failed")
                 continue
