@@ -18,6 +18,7 @@ from zitui.core.audit import record
 from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.credentials import (
+    CheckedUser,
     PasswordChecker,
     check_user_state,
     login_policy,
@@ -137,7 +138,7 @@ class SessionService:
         domains, or a verified email unless the login policy disables it).
         """
         name = check_login_name(login_name)
-        await self._password_policy_allows(org_id)
+        await self.password_login_policy(org_id)
         return LoginTarget(login_name=name, org_id=org_id or None)
 
     async def check_password(
@@ -157,18 +158,12 @@ class SessionService:
         whether the user must choose a new password before going on.
         """
         digest = self._require_browser(browser_cookie)
-        policy = await self._password_policy_allows(org_id)
+        policy = await self.password_login_policy(org_id)
         checked = await self._checker.verify(
             login_name, password, request, policy=policy, org_id=org_id or None
         )
-        now = checked.context.now()
         async with self._store.transaction() as tx:
-            session_id = await tx.sessions.record_password_check(
-                digest, checked.user.id, new_id=new_id(), at=now, user_agent=request.user_agent
-            )
-            payload = {"origin": request.origin, "session_id": session_id}
-            await self._checker.confirm(tx, checked, payload=payload)
-            return await _load(tx, session_id)
+            return await start_session(tx, self._checker, digest, checked, request)
 
     async def check_new_password(self, session: Session, new_password: str, repeat: str) -> None:
         """The new password a user must choose: typed twice alike, within the complexity
@@ -326,7 +321,8 @@ class SessionService:
         )
         return ids
 
-    async def _password_policy_allows(self, org_id: str | None) -> LoginPolicy:
+    async def password_login_policy(self, org_id: str | None) -> LoginPolicy:
+        """The organisation's login policy; PreconditionFailed when it allows no passwords."""
         policy = await self.login_policy(org_id or None)
         if not policy.allow_username_password:
             raise PreconditionFailed(
@@ -340,6 +336,25 @@ class SessionService:
         if digest is None:
             raise InvalidArgument("session.browser_invalid", "this browser has no valid cookie")
         return digest
+
+
+async def start_session(
+    tx: Repositories,
+    checker: PasswordChecker,
+    browser_digest: str,
+    checked: CheckedUser,
+    request: RequestMeta,
+    **payload: str,
+) -> Session:
+    """Inside the caller's transaction: the (browser, user) session records the password
+    check, and the checker confirms it (state re-checked, counters reset, one event)."""
+    now = checked.context.now()
+    session_id = await tx.sessions.record_password_check(
+        browser_digest, checked.user.id, new_id=new_id(), at=now, user_agent=request.user_agent
+    )
+    details = {"origin": request.origin, "session_id": session_id, **payload}
+    await checker.confirm(tx, checked, payload=details)
+    return await _load(tx, session_id)
 
 
 def _actor(session: Session) -> Actor:

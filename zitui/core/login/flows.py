@@ -49,12 +49,11 @@ from zitui.core.login.steps import (
     Step,
 )
 from zitui.core.oidc.auth_requests import AuthRequestService, link_in
-from zitui.core.policies import LoginPolicy
 from zitui.core.sessions import (
     SessionService,
-    check_login_name,
     may_change_password,
     new_browser_cookie,
+    start_session,
 )
 from zitui.core.users import password_policy
 from zitui.errors import (
@@ -179,10 +178,10 @@ class LoginFlowService:
             return Outcome(await self._render(flow))
         view = await self._view(flow)
         try:
-            name = check_login_name(login_name)
-            await self._password_allowed(flow.org_id)
+            target = await self._sessions.resolve_login_name(login_name, org_id=flow.org_id)
         except (InvalidArgument, PreconditionFailed) as exc:
             return Outcome(AskLoginName(view, login_name=login_name, error=exc))
+        name = target.login_name
         flow = replace(flow, login_name=name, user_id=None, session_id=None)
         flow = _moved(flow, FlowStep.PASSWORD, self._clock.now(), language="")
         async with self._store.transaction() as tx:
@@ -238,7 +237,7 @@ class LoginFlowService:
         view = await self._view(flow)
         language = str(flow.internal.get("language", ""))
         try:
-            policy = await self._password_allowed(flow.org_id)
+            policy = await self._sessions.password_login_policy(flow.org_id or None)
             checked = await self._checker.verify(
                 flow.login_name, password, request, policy=policy, org_id=flow.org_id or None
             )
@@ -349,15 +348,9 @@ class LoginFlowService:
         new_digest = _digest(cookie)
         await tx.sessions.move_browser(flow.browser_digest, new_digest)
         await tx.login_flows.move_browser(flow.browser_digest, new_digest)
-        session_id = await tx.sessions.record_password_check(
-            new_digest, checked.user.id, new_id=new_id(), at=now, user_agent=request.user_agent
+        return await start_session(
+            tx, self._checker, new_digest, checked, request, flow_id=flow.id
         )
-        payload = {"origin": request.origin, "session_id": session_id, "flow_id": flow.id}
-        await self._checker.confirm(tx, checked, payload=payload)
-        session = await tx.sessions.find(session_id)
-        if session is None:  # written in this very transaction
-            raise NotFound("session.not_found", "this sign-in has ended")
-        return session
 
     async def _finish(
         self,
@@ -507,14 +500,6 @@ class LoginFlowService:
             Account(s, reusable(s, demand, policy=policies[s.org_id], now=now, idle_timeout=idle))
             for s in shown
         ]
-
-    async def _password_allowed(self, org_id: str) -> LoginPolicy:
-        policy = await self._sessions.login_policy(org_id or None)
-        if not policy.allow_username_password:
-            raise PreconditionFailed(
-                "login.password_not_allowed", "signing in with a password is not allowed here"
-            )
-        return policy
 
     async def _count_attempt(self, flow: StoredLoginFlow, factor: str) -> None:
         attempts = {**flow.attempts, factor: int(flow.attempts.get(factor, 0)) + 1}
