@@ -175,3 +175,15 @@ async def test_an_ipv6_host_counts_by_its_slash_64(harness: Harness, world: Worl
     fx.login_redirect_id(await authorize_from(harness, world, "2001:db8:1:3::1"))
     found = rows(harness.services.settings.data_dir, "SELECT DISTINCT client_ip FROM auth_requests")
     assert sorted(str(ip) for (ip,) in found) == ["2001:db8:1:2::/64", "2001:db8:1:3::/64"]
+
+
+async def test_unanswered_prompt_none_requests_do_not_fill_the_cap(
+    harness: Harness, world: World
+) -> None:
+    """`prompt=none` answers at once; a request it cannot finish is over, not pending."""
+    async with browser_at(harness, "192.0.2.9") as browser:
+        params = fx.authorize_params(world.clients["basic"]) | {"prompt": "none"}
+        for _ in range(CAP + 2):
+            silent = await browser.get(paths.AUTHORIZE, params=params)
+            assert fx.query_of(silent.headers["location"])["error"] == "login_required"
+    fx.login_redirect_id(await authorize_from(harness, world, "192.0.2.9"))

@@ -109,7 +109,7 @@ class AuthRequestService(RPInitiatedLogout):
                 stored = replace(stored, client_ip=address)
                 await tx.auth_requests.insert(stored)
             if "none" in stored.prompt:
-                return await self._silently(ctx, stored, browser_cookie)
+                return await self._silent_or_ended(ctx, stored, browser_cookie)
         except OAuthError as error:
             return Redirect.error(redirect_uri, mode, error, state=state, issuer=self.issuer)
         return ToLogin(stored.id)
@@ -184,6 +184,18 @@ class AuthRequestService(RPInitiatedLogout):
                 "auth_request.other_browser", "this sign-in was finished in another browser"
             )
         return await self._code(stored, now)
+
+    async def _silent_or_ended(
+        self, ctx: Context, stored: StoredAuthRequest, browser_cookie: str
+    ) -> Redirect:
+        """`prompt=none` answers at once: a request it could not finish is over, so it does
+        not wait out its hour counting against the address's cap of pending requests."""
+        try:
+            return await self._silently(ctx, stored, browser_cookie)
+        except OAuthError:
+            async with self._store.transaction() as tx:
+                await tx.auth_requests.end(stored.id, at=ctx.now())
+            raise
 
     async def _silently(
         self, ctx: Context, stored: StoredAuthRequest, browser_cookie: str

@@ -138,6 +138,14 @@ class AuthRequestRepository(Repository):
         result = await self.conn.execute(_LINK, values)
         return bool(result.rowcount)
 
+    async def end(self, request_id: str, *, at: datetime) -> None:
+        """The request is over without a code: it expires now (and is purged later)."""
+        await self.conn.execute(
+            AUTH_REQUESTS.update()
+            .where(AUTH_REQUESTS.c.id == request_id, AUTH_REQUESTS.c.expires_at > at)
+            .values(expires_at=at)
+        )
+
     async def mark_code_issued(self, request_id: str) -> bool:
         """Move a linked request on; False when another call was first (one code per request)."""
         result = await self.conn.execute(_MARK_CODE_ISSUED, {"b_id": request_id})
