@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
+from tests.counting import CountingHasher, CountingStore
 from tests.dbfile import rows
 from tests.test_core_audit import _events
-from tests.test_core_sessions import PASSWORD, CountingHasher, add_human
+from tests.test_core_sessions import PASSWORD, add_human
 from zitui.core.context import Context, RequestMeta
 from zitui.core.credentials import CheckedUser, PasswordChecker
 from zitui.core.policies import LoginPolicy
@@ -18,27 +17,9 @@ from zitui.core.services import Services
 from zitui.core.sessions import new_browser_cookie
 from zitui.errors import ZituiError
 from zitui.records import Organization, User
-from zitui.store import Repositories
 
 META = RequestMeta(origin="test", ip="192.0.2.7", user_agent="pytest")
 WRONG = "Wrong-Pass-1!"
-
-
-class CountingStore:
-    """The real store, counting the write transactions opened through it."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.transactions = 0
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Repositories]:
-        self.transactions += 1
-        async with self.real.transaction() as tx:
-            yield tx
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
 
 @pytest.fixture

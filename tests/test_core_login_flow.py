@@ -3,17 +3,17 @@ successful sign-in writes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
+from tests import test_core_sessions as session_tests
 from tests.conftest import ADMIN_PASSWORD
+from tests.counting import CountingStore
 from tests.dbfile import rows
 from tests.test_core_audit import _events
+from tests.test_core_sessions import PASSWORD, add_human
 from zitui.core.apps import NewOidcApp
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context, RequestMeta
@@ -33,54 +33,12 @@ from zitui.core.oidc.issuance import Lifetimes
 from zitui.core.oidc.responses import Redirect, ToLogin
 from zitui.core.services import Services
 from zitui.core.sessions import PASSWORD_CHANGE_WINDOW, new_browser_cookie
-from zitui.core.users import NewHumanUser
 from zitui.errors import FlowExpired, NotFound, RateLimited, ReauthRequired
 from zitui.records import AppType, AuthMethod, FlowStep, Organization, User
-from zitui.store import Repositories
 
-PASSWORD = "Alice-Pass-1!"
+acme, alice = session_tests.acme, session_tests.alice  # the fixtures of the session tests
 META = RequestMeta(origin="test", ip="192.0.2.7", user_agent="pytest")
 REDIRECT_URI = "https://portal.example.com/callback"
-
-
-class CountingStore:
-    """The real store, counting the write transactions opened through it."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.transactions = 0
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Repositories]:
-        self.transactions += 1
-        async with self.real.transaction() as tx:
-            yield tx
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-
-@pytest.fixture
-async def acme(services: Services, admin: Context) -> Organization:
-    return await services.orgs.create_org(admin, "Acme")
-
-
-async def add_human(
-    services: Services, admin: Context, org_id: str, username: str, **extra: Any
-) -> User:
-    values: dict[str, Any] = {
-        "username": username,
-        "first_name": username.title(),
-        "last_name": "Example",
-        "password": PASSWORD,
-    }
-    values.update(extra)
-    return await services.users.create_human_user(admin, org_id, NewHumanUser(**values))
-
-
-@pytest.fixture
-async def alice(services: Services, admin: Context, acme: Organization) -> User:
-    return await add_human(services, admin, acme.id, "alice")
 
 
 async def portal(services: Services, admin: Context, org_id: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, make_settings
+from tests.counting import CountingHasher
 from tests.dbfile import rows
 from tests.postgres import temporary_postgres
 from tests.test_core_audit import _events, _no_event, _one_event
@@ -173,21 +174,6 @@ async def test_the_org_hint_scopes_the_login_name(services, admin, acme, alice, 
         await services.sessions.check_password(
             browser, alice.login_name, PASSWORD, META, org_id=beta.id
         )
-
-
-class CountingHasher:
-    """Wraps the real hasher and notes what each verification was asked to check."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.verified: list[str | None] = []
-
-    async def verify(self, encoded: str | None, password: str) -> bool:
-        self.verified.append(encoded)
-        return await self.real.verify(encoded, password)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
 
 
 async def test_unknown_machine_and_wrong_password_fail_alike(

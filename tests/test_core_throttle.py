@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, make_settings
+from tests.counting import CountingHasher
 from tests.dbfile import rows
 from tests.postgres import temporary_postgres
-from tests.test_core_sessions import PASSWORD, CountingHasher, add_human
+from tests.test_core_sessions import PASSWORD, add_human
 from zitui.config import load_settings
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context, RequestMeta

@@ -48,7 +48,7 @@ from zitui.core.login.steps import (
     Refused,
     Step,
 )
-from zitui.core.oidc.auth_requests import AuthRequestService, link_in
+from zitui.core.oidc.auth_requests import AuthRequestService
 from zitui.core.sessions import (
     SessionService,
     may_change_password,
@@ -372,16 +372,7 @@ class LoginFlowService:
             )
             return flow, change
         if stored is not None:
-            policy = await login_policy(tx, session.org_id)
-            refusal = await link_in(
-                tx,
-                self._clock,
-                stored,
-                session,
-                now=now,
-                policy=policy,
-                idle_timeout=self._sessions.idle_timeout,
-            )
+            refusal = await self._auth_requests.link_within(tx, stored, session, now=now)
             if refusal is not None:
                 internal = {**flow.internal, "refusal": [refusal.code, refusal.message]}
                 flow = _moved(replace(flow, internal=internal), FlowStep.REFUSED, now)

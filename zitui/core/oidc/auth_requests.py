@@ -228,18 +228,19 @@ class AuthRequestService(RPInitiatedLogout):
             idle_timeout=self._sessions.idle_timeout,
         )
 
+    async def link_within(
+        self, tx: Repositories, stored: StoredAuthRequest, session: Session, *, now: datetime
+    ) -> Refusal | None:
+        """`link_in` inside the caller's transaction, under the session's login policy."""
+        policy = await login_policy(tx, session.org_id)
+        idle = self._sessions.idle_timeout
+        return await link_in(
+            tx, self._clock, stored, session, now=now, policy=policy, idle_timeout=idle
+        )
+
     async def _link(self, stored: StoredAuthRequest, session: Session, now: datetime) -> None:
         async with self._store.transaction() as tx:
-            policy = await login_policy(tx, session.org_id)
-            refusal = await link_in(
-                tx,
-                self._clock,
-                stored,
-                session,
-                now=now,
-                policy=policy,
-                idle_timeout=self._sessions.idle_timeout,
-            )
+            refusal = await self.link_within(tx, stored, session, now=now)
         if refusal is not None:
             raise PermissionDenied(refusal.code, refusal.message)
 
