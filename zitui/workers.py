@@ -111,6 +111,8 @@ def _supervise(children: dict[int, int]) -> int:
             print(f"zitui: worker {pid} ended unexpectedly ({code}); stopping", file=sys.stderr)
             stopping, status = True, 1
             stop_all()
-        elif code != 0:
+        elif code not in (0, -signal.SIGTERM):
+            # A worker still setting up has no handler yet and ends by the SIGTERM we sent:
+            # it served nothing, so that is a clean stop too.
             status = 1
     return status
