@@ -111,6 +111,15 @@ def check_login_name(login_name: str) -> str:
     return name
 
 
+def require_passwords(policy: LoginPolicy) -> LoginPolicy:
+    """The policy, if it allows signing in with a password; else PreconditionFailed."""
+    if not policy.allow_username_password:
+        raise PreconditionFailed(
+            "login.password_not_allowed", "signing in with a password is not allowed here"
+        )
+    return policy
+
+
 class SessionService:
     def __init__(
         self,
@@ -323,12 +332,7 @@ class SessionService:
 
     async def password_login_policy(self, org_id: str | None) -> LoginPolicy:
         """The organisation's login policy; PreconditionFailed when it allows no passwords."""
-        policy = await self.login_policy(org_id or None)
-        if not policy.allow_username_password:
-            raise PreconditionFailed(
-                "login.password_not_allowed", "signing in with a password is not allowed here"
-            )
-        return policy
+        return require_passwords(await self.login_policy(org_id or None))
 
     @staticmethod
     def _require_browser(browser_cookie: str) -> str:

@@ -326,6 +326,11 @@ class AuthRequestRow(SQLModel, table=True):
     """An OIDC authorization request waiting for, or finished with, a sign-in."""
 
     __tablename__ = "auth_requests"
+    __table_args__ = (
+        # The cap per address counts pending, unexpired requests: an index range, however
+        # many finished requests the address has made.
+        sa.Index("ix_auth_requests_client_ip", "client_ip", "status", "expires_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     app_id: str = Field(foreign_key="apps.id", ondelete="CASCADE", index=True, max_length=40)
@@ -354,7 +359,7 @@ class AuthRequestRow(SQLModel, table=True):
     )
     user_id: str | None = Field(default=None, max_length=40, nullable=True)
     # The address that sent the request: pending requests are capped per address.
-    client_ip: str = Field(default="", max_length=64, index=True)
+    client_ip: str = Field(default="", max_length=64)
     auth_time: datetime | None = _ts(default=None, nullable=True)
     amr: list[str] = Field(sa_type=sa.JSON)
     status: str = Field(max_length=20)
@@ -426,6 +431,10 @@ class LoginFlowRow(SQLModel, table=True):
     """
 
     __tablename__ = "login_flows"
+    __table_args__ = (
+        # The cap per address counts unfinished, unexpired flows (an index range).
+        sa.Index("ix_login_flows_client_ip", "client_ip", "step", "expires_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     kind: str = Field(default="login", max_length=20)
@@ -447,7 +456,7 @@ class LoginFlowRow(SQLModel, table=True):
     )
     login_name: str = Field(default="", max_length=400)
     # The address that started the flow: open flows are capped per address.
-    client_ip: str = Field(default="", max_length=64, index=True)
+    client_ip: str = Field(default="", max_length=64)
     step: str = Field(max_length=40)
     checks: dict[str, Any] = Field(sa_type=sa.JSON)
     attempts: dict[str, Any] = Field(sa_type=sa.JSON)

@@ -55,10 +55,17 @@ class MasterKey:
         raw = secret.encode()
         self._aes = AESGCM(_hkdf(raw, "zitui aes-gcm v1"))
         self._raw = raw
+        # Derived keys are asked for on every form (CSRF): made once per purpose.
+        self._derived: dict[tuple[str, int], bytes] = {}
 
     def derive(self, purpose: str, length: int = 32) -> bytes:
         """A key for one purpose (cookie signing, CSRF, …), independent of the others."""
-        return _hkdf(self._raw, f"zitui derived {purpose}", length)
+        key = self._derived.get((purpose, length))
+        if key is None:
+            key = self._derived[(purpose, length)] = _hkdf(
+                self._raw, f"zitui derived {purpose}", length
+            )
+        return key
 
     def encrypt(self, plaintext: bytes, *, purpose: str) -> str:
         nonce = os.urandom(12)

@@ -26,7 +26,7 @@ application's request in one transaction); the OIDC callback writes the code.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from zitui.core.clock import Clock
@@ -37,6 +37,7 @@ from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.ids import new_id
 from zitui.core.login.reuse import Demand, alive, in_scope, reusable
 from zitui.core.login.steps import (
+    SHOWN,
     Account,
     AskLoginName,
     AskPassword,
@@ -47,12 +48,16 @@ from zitui.core.login.steps import (
     Outcome,
     Refused,
     Step,
+    shown_of,
 )
 from zitui.core.oidc.auth_requests import AuthRequestService
+from zitui.core.policies import LoginPolicy
 from zitui.core.sessions import (
     SessionService,
+    check_login_name,
     may_change_password,
     new_browser_cookie,
+    require_passwords,
     start_session,
 )
 from zitui.core.users import password_policy
@@ -66,7 +71,7 @@ from zitui.errors import (
     Unauthenticated,
     ZituiError,
 )
-from zitui.records import AuthRequest, FlowStep, Session, StoredAuthRequest, StoredLoginFlow
+from zitui.records import FlowStep, Session, StoredAuthRequest, StoredLoginFlow
 from zitui.store import Repositories, Store
 
 FLOW_LIFETIME = timedelta(hours=1)
@@ -77,6 +82,19 @@ _PASSWORD = "password"
 
 def _digest(browser_cookie: str) -> str:
     return tokens.digest(browser_cookie)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A flow read for one page, in one snapshot: the flow, and when the step needs them the
+    auth request it serves and the login policy of its organisation."""
+
+    flow: StoredLoginFlow
+    stored: StoredAuthRequest | None = None
+    policy: LoginPolicy | None = None
+
+    def view(self, flow: StoredLoginFlow | None = None) -> FlowView:
+        return FlowView.of(flow or self.flow)
 
 
 class LoginFlowService:
@@ -111,27 +129,25 @@ class LoginFlowService:
         """
         digest = self._browser_digest(browser_cookie)
         now = self._clock.now()
-        stored = None
-        if auth_request_id:
-            stored = await self._auth_requests.find_pending(auth_request_id)
-        if auth_request_id and stored is None:
-            raise NotFound("auth_request.not_found", "this sign-in request is unknown")
+        stored: StoredAuthRequest | None = None
+        internal: dict[str, object] = {}
         async with self._store.reader() as tx:
-            if stored is not None:
+            if auth_request_id:
+                stored, shown = await self._auth_requests.read_pending(tx, auth_request_id)
+                internal[SHOWN] = shown_of(shown)
                 open_flow = await tx.login_flows.find_latest(digest, stored.id, now=now)
                 if open_flow is not None and open_flow.step in _BEFORE_PROOF:
-                    return Outcome(await self._render(open_flow))
+                    return Outcome(await self._render(_Loaded(open_flow, stored)))
             if self._max_open and request.ip:
                 open_here = await tx.login_flows.count_open_from(request.ip, now=now)
-            else:
-                open_here = 0
-            if self._max_open and open_here >= self._max_open:
-                raise RateLimited(
-                    "login.too_many_flows",
-                    "too many sign-ins were started from this address",
-                    retry_after=60,
-                )
-        accounts = await self._accounts(browser_cookie, Demand.of(stored), now)
+                if open_here >= self._max_open:
+                    raise RateLimited(
+                        "login.too_many_flows",
+                        "too many sign-ins were started from this address",
+                        retry_after=60,
+                    )
+            sessions = await tx.sessions.list_for_browser(digest)
+        accounts = await self._judge(sessions, Demand.of(stored), now)
         fresh = stored is not None and "login" in stored.prompt
         step = FlowStep.CHOOSE_ACCOUNT if accounts and not fresh else FlowStep.LOGIN_NAME
         flow = StoredLoginFlow(
@@ -147,14 +163,14 @@ class LoginFlowService:
             step=step,
             checks={},
             attempts={},
-            internal={},
+            internal=internal,
             created_at=now,
             updated_at=now,
             expires_at=_expiry(now, stored),
         )
         async with self._store.transaction() as tx:
             await tx.login_flows.insert(flow)
-        return Outcome(await self._render(flow, accounts=accounts))
+        return Outcome(await self._render(_Loaded(flow, stored), accounts=accounts))
 
     async def show(self, browser_cookie: str, flow_id: str) -> Outcome:
         """The flow's current step, for a page that is only loaded (GET); nothing changes."""
@@ -162,54 +178,54 @@ class LoginFlowService:
 
     async def ask_login_name(self, browser_cookie: str, flow_id: str) -> Outcome:
         """"Use another account": the login-name form, while the flow has proven nothing."""
-        flow = await self._load(browser_cookie, flow_id)
-        if flow.step not in _BEFORE_PROOF:
-            return Outcome(await self._render(flow))
-        view = await self._view(flow)
-        return Outcome(AskLoginName(view, login_name=_hint_of(view)))
+        loaded = await self._load(browser_cookie, flow_id)
+        if loaded.flow.step not in _BEFORE_PROOF:
+            return Outcome(await self._render(loaded))
+        view = loaded.view()
+        return Outcome(AskLoginName(view, login_name=view.login_hint))
 
     async def submit_login_name(
         self, browser_cookie: str, flow_id: str, login_name: str
     ) -> Outcome:
         """The login name. It looks no user up: the answer and its cost are the same for
         every name; the password step decides."""
-        flow = await self._load(browser_cookie, flow_id)
+        loaded = await self._load(browser_cookie, flow_id, policy=True)
+        flow = loaded.flow
         if flow.step not in _BEFORE_PROOF:
-            return Outcome(await self._render(flow))
-        view = await self._view(flow)
+            return Outcome(await self._render(loaded))
         try:
-            target = await self._sessions.resolve_login_name(login_name, org_id=flow.org_id)
+            name = check_login_name(login_name)
+            require_passwords(await self._policy(loaded))
         except (InvalidArgument, PreconditionFailed) as exc:
-            return Outcome(AskLoginName(view, login_name=login_name, error=exc))
-        name = target.login_name
+            return Outcome(AskLoginName(loaded.view(), login_name=login_name, error=exc))
         flow = replace(flow, login_name=name, user_id=None, session_id=None)
         flow = _moved(flow, FlowStep.PASSWORD, self._clock.now(), language="")
         async with self._store.transaction() as tx:
             await tx.login_flows.update(flow)
-        return Outcome(AskPassword(replace(view, login_name=name), login_name=name))
+        return Outcome(AskPassword(loaded.view(flow), login_name=name))
 
     async def choose_account(
         self, browser_cookie: str, flow_id: str, session_id: str, request: RequestMeta
     ) -> Outcome:
         """Continue as one of the browser's accounts; a password only when the reuse rule
         asks for one."""
-        flow = await self._load(browser_cookie, flow_id)
+        loaded = await self._load(browser_cookie, flow_id, request=True)
+        flow, stored = loaded.flow, loaded.stored
         if flow.step not in _BEFORE_PROOF:
-            return Outcome(await self._render(flow))
+            return Outcome(await self._render(loaded))
         now = self._clock.now()
-        stored = await self._request_of(flow)
-        session = await self._sessions.find_browser_session(browser_cookie, session_id)
-        if session is None or not in_scope(session, Demand.of(stored)):
-            return Outcome(await self._render(flow))
-        policy = await self._sessions.login_policy(session.org_id)
         demand = Demand.of(stored)
+        session = await self._sessions.find_browser_session(browser_cookie, session_id)
+        if session is None or not in_scope(session, demand):
+            return Outcome(await self._render(loaded))
+        policy = await self._sessions.login_policy(session.org_id)
         idle = self._sessions.idle_timeout
         flow = replace(flow, login_name=session.login_name, user_id=session.user_id)
         if reusable(session, demand, policy=policy, now=now, idle_timeout=idle):
             flow = replace(flow, session_id=session.id)
             async with self._store.transaction() as tx:
                 await tx.sessions.touch(session.id, at=now)
-                flow, step = await self._finish(tx, flow, stored, session, now)
+                flow, step = await self._finish(tx, replace(loaded, flow=flow), session, now)
                 await tx.login_flows.update(flow)
             return Outcome(step)
         if may_change_password(session, now=now):
@@ -219,7 +235,7 @@ class LoginFlowService:
             flow = _moved(flow, FlowStep.PASSWORD, now, language=language)
         async with self._store.transaction() as tx:
             await tx.login_flows.update(flow)
-        return Outcome(await self._render(flow))
+        return Outcome(await self._render(replace(loaded, flow=flow)))
 
     async def submit_password(
         self, browser_cookie: str, flow_id: str, password: str, request: RequestMeta
@@ -231,32 +247,28 @@ class LoginFlowService:
         to it), the user's session records the check, the flow moves on, and the
         application's request is linked when nothing else is needed.
         """
-        flow = await self._load(browser_cookie, flow_id)
+        loaded = await self._load(browser_cookie, flow_id, request=True, policy=True)
+        flow = loaded.flow
         if flow.step is not FlowStep.PASSWORD or not flow.login_name:
-            return Outcome(await self._render(flow))
-        view = await self._view(flow)
-        language = str(flow.internal.get("language", ""))
+            return Outcome(await self._render(loaded))
         try:
-            policy = await self._sessions.password_login_policy(flow.org_id or None)
+            policy = require_passwords(await self._policy(loaded))
             checked = await self._checker.verify(
                 flow.login_name, password, request, policy=policy, org_id=flow.org_id or None
             )
         except (Unauthenticated, PreconditionFailed, InvalidArgument) as exc:
             await self._count_attempt(flow, _PASSWORD)
-            return Outcome(AskPassword(view, flow.login_name, language=language, error=exc))
+            return Outcome(await self._render(loaded, error=exc))
         cookie = new_browser_cookie()
         now = checked.context.now()
-        stored = await self._request_of(flow)
         async with self._store.transaction() as tx:
-            session = await self._sign_in(tx, flow, checked, cookie, request, now)
+            session = await self._sign_in(tx, flow, checked, cookie, request)
             flow = replace(
                 flow,
                 browser_digest=_digest(cookie),
-                user_id=session.user_id,
-                session_id=session.id,
                 checks={**flow.checks, _PASSWORD: now},
             )
-            flow, step = await self._finish(tx, flow, stored, session, now)
+            flow, step = await self._finish(tx, replace(loaded, flow=flow), session, now)
             await tx.login_flows.update(flow)
         return Outcome(step, browser_cookie=cookie)
 
@@ -269,32 +281,33 @@ class LoginFlowService:
         request: RequestMeta,
     ) -> Outcome:
         """The new password a user must choose, right after proving the current one."""
-        flow = await self._load(browser_cookie, flow_id)
+        loaded = await self._load(browser_cookie, flow_id, request=True)
+        flow = loaded.flow
         if flow.step is not FlowStep.CHANGE_PASSWORD or flow.session_id is None:
-            return Outcome(await self._render(flow))
+            return Outcome(await self._render(loaded))
         session = await self._sessions.find_browser_session(browser_cookie, flow.session_id)
-        if session is None:
-            return await self._restart(flow)
         now = self._clock.now()
+        if session is None:
+            flow = _moved(replace(flow, user_id=None, session_id=None), FlowStep.LOGIN_NAME, now)
+            async with self._store.transaction() as tx:
+                await tx.login_flows.update(flow)
+            return Outcome(await self._render(replace(loaded, flow=flow)))
         if not may_change_password(session, now=now):
             flow = _moved(flow, FlowStep.PASSWORD, now, language=session.preferred_language)
             async with self._store.transaction() as tx:
                 await tx.login_flows.update(flow)
             error = ReauthRequired("session.reauth_required", "enter your current password again")
-            view = await self._view(flow)
-            again = AskPassword(view, flow.login_name, session.preferred_language, error=error)
-            return Outcome(again)
+            return Outcome(await self._render(replace(loaded, flow=flow), error=error))
         try:
             await self._sessions.check_new_password(session, new_password, repeat)
         except ZituiError as exc:
-            return Outcome(await self._render(flow, error=exc))
+            return Outcome(await self._render(loaded, error=exc))
         password_hash = await self._hasher.hash(new_password)
-        stored = await self._request_of(flow)
         async with self._store.transaction() as tx:
             changed = await self._sessions.set_required_password(
                 tx, session, password_hash, request, at=now
             )
-            flow, step = await self._finish(tx, flow, stored, changed, now)
+            flow, step = await self._finish(tx, loaded, changed, now)
             await tx.login_flows.update(flow)
         return Outcome(step)
 
@@ -342,7 +355,6 @@ class LoginFlowService:
         checked: CheckedUser,
         cookie: str,
         request: RequestMeta,
-        now: datetime,
     ) -> Session:
         """Inside the transaction: a new browser id, and the user's session on it."""
         new_digest = _digest(cookie)
@@ -353,16 +365,11 @@ class LoginFlowService:
         )
 
     async def _finish(
-        self,
-        tx: Repositories,
-        flow: StoredLoginFlow,
-        stored: StoredAuthRequest | None,
-        session: Session,
-        now: datetime,
+        self, tx: Repositories, loaded: _Loaded, session: Session, now: datetime
     ) -> tuple[StoredLoginFlow, Step]:
         """Inside the transaction: what a proven session does next."""
-        flow = replace(flow, session_id=session.id, user_id=session.user_id)
-        view = await self._view(flow)
+        flow = replace(loaded.flow, session_id=session.id, user_id=session.user_id)
+        view = loaded.view(flow)
         language = session.preferred_language
         if session.password_change_required:
             flow = _moved(flow, FlowStep.CHANGE_PASSWORD, now)
@@ -371,7 +378,8 @@ class LoginFlowService:
                 view, session.login_name, session.display_name, rules, language=language
             )
             return flow, change
-        if stored is not None:
+        if loaded.stored is not None:
+            stored = loaded.stored
             refusal = await self._auth_requests.link_within(tx, stored, session, now=now)
             if refusal is not None:
                 internal = {**flow.internal, "refusal": [refusal.code, refusal.message]}
@@ -381,22 +389,21 @@ class LoginFlowService:
 
     async def _render(
         self,
-        flow: StoredLoginFlow,
+        loaded: _Loaded,
         *,
         accounts: list[Account] | None = None,
         error: ZituiError | None = None,
     ) -> Step:
         """The page for the flow's stored step."""
-        view = await self._view(flow)
+        flow, view = loaded.flow, loaded.view()
         language = str(flow.internal.get("language", ""))
         match flow.step:
             case FlowStep.CHOOSE_ACCOUNT:
                 if accounts is None:
-                    stored = await self._request_of(flow)
-                    accounts = await self._accounts_of(flow, stored)
+                    accounts = await self._accounts_of(flow)
                 if accounts:
                     return ChooseAccount(view, tuple(accounts))
-                return AskLoginName(view, login_name=_hint_of(view))
+                return AskLoginName(view, login_name=view.login_hint)
             case FlowStep.PASSWORD:
                 return AskPassword(view, flow.login_name, language=language, error=error)
             case FlowStep.CHANGE_PASSWORD:
@@ -412,72 +419,59 @@ class LoginFlowService:
     async def _change_step(
         self, flow: StoredLoginFlow, view: FlowView, error: ZituiError | None
     ) -> Step:
-        session = await self._session_of(flow)
-        if session is None:
+        if flow.session_id is None:
             return AskLoginName(view, login_name=flow.login_name)
         async with self._store.reader() as tx:
-            policy = await password_policy(tx, session.org_id)
+            session = await tx.sessions.find(flow.session_id, browser_digest=flow.browser_digest)
+            rules = await password_policy(tx, session.org_id) if session else None
+        if session is None or rules is None:
+            return AskLoginName(view, login_name=flow.login_name)
         return ChangePassword(
             view,
             session.login_name,
             session.display_name,
-            policy,
+            rules,
             language=session.preferred_language,
             error=error,
         )
 
-    async def _restart(self, flow: StoredLoginFlow) -> Outcome:
-        """The flow's session ended elsewhere: ask for a login name again."""
-        flow = replace(flow, user_id=None, session_id=None)
-        flow = _moved(flow, FlowStep.LOGIN_NAME, self._clock.now(), language="")
-        async with self._store.transaction() as tx:
-            await tx.login_flows.update(flow)
-        return Outcome(await self._render(flow))
-
     # --- reading -------------------------------------------------------------------
 
-    async def _load(self, browser_cookie: str, flow_id: str) -> StoredLoginFlow:
-        """The flow, if it belongs to this browser and has not expired."""
+    async def _load(
+        self, browser_cookie: str, flow_id: str, *, request: bool = False, policy: bool = False
+    ) -> _Loaded:
+        """The flow, if it belongs to this browser and has not expired; with its auth request
+        (which must still be pending) and its organisation's login policy when asked."""
         digest = self._browser_digest(browser_cookie)
         async with self._store.reader() as tx:
             flow = await tx.login_flows.find(flow_id) if flow_id else None
-        if flow is None or flow.kind != "login" or not tokens.equal(flow.browser_digest, digest):
-            raise NotFound("login.flow_not_found", "this sign-in is unknown to this browser")
-        if flow.expires_at <= self._clock.now():
-            raise FlowExpired("login.flow_expired", "this sign-in has expired")
-        return flow
+            ours = flow is not None and tokens.equal(flow.browser_digest, digest)
+            if flow is None or flow.kind != "login" or not ours:
+                raise NotFound("login.flow_not_found", "this sign-in is unknown to this browser")
+            if flow.expires_at <= self._clock.now():
+                raise FlowExpired("login.flow_expired", "this sign-in has expired")
+            rules = await login_policy(tx, flow.org_id or None) if policy else None
+            if not request or not flow.auth_request_id:
+                return _Loaded(flow, None, rules)
+            try:
+                stored = await self._auth_requests.load_pending(tx, flow.auth_request_id)
+            except NotFound as exc:  # purged with its request: over either way
+                raise FlowExpired("login.flow_expired", "this sign-in has expired") from exc
+        return _Loaded(flow, stored, rules)
 
-    async def _view(self, flow: StoredLoginFlow) -> FlowView:
-        auth_request: AuthRequest | None = None
-        if flow.auth_request_id:
-            auth_request = await self._auth_requests.get_auth_request(flow.auth_request_id)
-        return FlowView.of(flow, auth_request)
+    async def _policy(self, loaded: _Loaded) -> LoginPolicy:
+        """The login policy read with the flow, or read now."""
+        if loaded.policy is not None:
+            return loaded.policy
+        return await self._sessions.login_policy(loaded.flow.org_id or None)
 
-    async def _request_of(self, flow: StoredLoginFlow) -> StoredAuthRequest | None:
-        if not flow.auth_request_id:
-            return None
-        stored = await self._auth_requests.find_pending(flow.auth_request_id)
-        if stored is None:
-            raise FlowExpired("auth_request.expired", "this sign-in request has expired")
-        return stored
-
-    async def _session_of(self, flow: StoredLoginFlow) -> Session | None:
-        if flow.session_id is None:
-            return None
-        async with self._store.reader() as tx:
-            session = await tx.sessions.find(flow.session_id, browser_digest=flow.browser_digest)
-        return session
-
-    async def _accounts_of(
-        self, flow: StoredLoginFlow, stored: StoredAuthRequest | None
-    ) -> list[Account]:
+    async def _accounts_of(self, flow: StoredLoginFlow) -> list[Account]:
         async with self._store.reader() as tx:
             sessions = await tx.sessions.list_for_browser(flow.browser_digest)
+            stored = None
+            if flow.auth_request_id:
+                stored = await self._auth_requests.load_pending(tx, flow.auth_request_id)
         return await self._judge(sessions, Demand.of(stored), self._clock.now())
-
-    async def _accounts(self, browser_cookie: str, demand: Demand, now: datetime) -> list[Account]:
-        sessions = await self._sessions.list_browser_sessions(browser_cookie)
-        return await self._judge(sessions, demand, now)
 
     async def _judge(self, sessions: list[Session], demand: Demand, now: datetime) -> list[Account]:
         """The accounts in scope, each marked by the one reuse rule."""
@@ -530,7 +524,6 @@ def _hint(stored: StoredAuthRequest | None, sessions: list[Session]) -> str:
     return known[0] if stored.id_token_hint_subject and known else ""
 
 
-def _hint_of(view: FlowView) -> str:
-    return view.auth_request.login_hint if view.auth_request else ""
+
 
 

@@ -12,32 +12,44 @@ from zitui.core.policies import PasswordComplexityPolicy
 from zitui.errors import ZituiError
 from zitui.records import AuthRequest, Session, StoredLoginFlow
 
+# The key in a flow's internal data under which it keeps what its pages show of its request.
+SHOWN = "shown"
+
 
 @dataclass(frozen=True)
 class FlowView:
-    """The flow as a page sees it: its id and the application's request, if any."""
+    """The flow as a page sees it: its id and what it shows of the application's request
+    (kept in the flow when it starts, so a page needs no second read)."""
 
     id: str
-    auth_request: AuthRequest | None
     org_id: str
     login_name: str = ""
+    auth_request_id: str = ""
+    app_name: str = ""
+    ui_locales: tuple[str, ...] = ()
+    login_hint: str = ""
 
     @classmethod
-    def of(cls, flow: StoredLoginFlow, auth_request: AuthRequest | None) -> FlowView:
+    def of(cls, flow: StoredLoginFlow) -> FlowView:
+        shown = flow.internal.get(SHOWN, {})
         return cls(
             id=flow.id,
-            auth_request=auth_request,
             org_id=flow.org_id,
             login_name=flow.login_name,
+            auth_request_id=flow.auth_request_id or "",
+            app_name=str(shown.get("app_name", "")),
+            ui_locales=tuple(str(v) for v in shown.get("ui_locales", ())),
+            login_hint=str(shown.get("login_hint", "")),
         )
 
-    @property
-    def app_name(self) -> str:
-        return self.auth_request.app_name if self.auth_request else ""
 
-    @property
-    def ui_locales(self) -> tuple[str, ...]:
-        return self.auth_request.ui_locales if self.auth_request else ()
+def shown_of(request: AuthRequest) -> dict[str, object]:
+    """What a flow keeps of its request for its pages (`FlowView`)."""
+    return {
+        "app_name": request.app_name,
+        "ui_locales": list(request.ui_locales),
+        "login_hint": request.login_hint,
+    }
 
 
 @dataclass(frozen=True)

@@ -118,9 +118,23 @@ class AuthRequestService(RPInitiatedLogout):
         """The request as the login pages show it; NotFound, or FlowExpired once it expired
         or its code was issued."""
         async with self._store.reader() as tx:
-            stored = await self._load(tx, auth_request_id, self._clock.now())
-            client = await tx.oidc_clients.find_by_app_id(stored.app_id)
-        return AuthRequest(
+            _, shown = await self.read_pending(tx, auth_request_id)
+        return shown
+
+    async def load_pending(self, tx: Repositories, auth_request_id: str) -> StoredAuthRequest:
+        """Inside the caller's transaction: the request while a sign-in may still finish it;
+        NotFound, or FlowExpired once it expired or its code was issued."""
+        return await self._load(tx, auth_request_id, self._clock.now())
+
+    async def read_pending(
+        self, tx: Repositories, auth_request_id: str
+    ) -> tuple[StoredAuthRequest, AuthRequest]:
+        """Inside the caller's transaction: the request while a sign-in may still finish it,
+        and how the pages show it; NotFound, or FlowExpired once it expired or its code was
+        issued."""
+        stored = await self._load(tx, auth_request_id, self._clock.now())
+        client = await tx.oidc_clients.find_by_app_id(stored.app_id)
+        shown = AuthRequest(
             id=stored.id,
             client_id=stored.client_id,
             app_name=client.app_name if client else "",
@@ -134,15 +148,7 @@ class AuthRequestService(RPInitiatedLogout):
             expires_at=stored.expires_at,
             hint_user_id=stored.id_token_hint_subject,
         )
-
-    async def find_pending(self, auth_request_id: str) -> StoredAuthRequest | None:
-        """The request while a sign-in may still finish it; None if unknown, FlowExpired once
-        it expired or its code was issued."""
-        async with self._store.reader() as tx:
-            try:
-                return await self._load(tx, auth_request_id, self._clock.now())
-            except NotFound:
-                return None
+        return stored, shown
 
     async def link_session(self, auth_request_id: str, session_id: str) -> None:
         """The signed-in session finishes the request; the callback then issues the code.

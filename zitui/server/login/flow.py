@@ -60,10 +60,10 @@ class PageFlow:
     def callback(self) -> str:
         """The OIDC callback: it answers the application at its registered redirect URI, with
         a code once the request is linked, else with access_denied (the way to give up)."""
-        request = self.view.auth_request if self.view else None
-        if request is None:
+        request_id = self.view.auth_request_id if self.view else ""
+        if not request_id:
             return ""
-        return f"{paths.AUTHORIZE_CALLBACK}?{urlencode({'id': request.id})}"
+        return f"{paths.AUTHORIZE_CALLBACK}?{urlencode({'id': request_id})}"
 
     def url(self, path: str, **params: str) -> str:
         """`path` with this flow's id (and `params`) in the query."""

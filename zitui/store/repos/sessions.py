@@ -74,6 +74,16 @@ _BY_BROWSER_AND_USER = Prepared(
         SESSIONS.c.user_id == sa.bindparam("user_id"),
     )
 )
+_FOR_BROWSER = Prepared(
+    _SELECT.where(SESSIONS.c.browser_digest == sa.bindparam("browser")).order_by(
+        SESSIONS.c.last_used_at.desc(), SESSIONS.c.id.desc()
+    )
+)
+_MOVE_BROWSER = Prepared(
+    SESSIONS.update()
+    .where(SESSIONS.c.browser_digest == sa.bindparam("b_old"))
+    .values(browser_digest=sa.bindparam("b_new"))
+)
 _AT = sa.bindparam("at", type_=SESSIONS.c.last_used_at.type)
 _CHECKED = Prepared(
     SESSIONS.update()
@@ -101,10 +111,8 @@ class SessionRepository(Repository):
 
     async def list_for_browser(self, browser_digest: str) -> list[Session]:
         """The browser's sessions, the most recently used first."""
-        query = _SELECT.where(SESSIONS.c.browser_digest == browser_digest).order_by(
-            SESSIONS.c.last_used_at.desc(), SESSIONS.c.id.desc()
-        )
-        return [_session(row) for row in (await self.conn.execute(query)).mappings()]
+        rows = (await self.conn.execute(_FOR_BROWSER, {"browser": browser_digest})).mappings()
+        return [_session(row) for row in rows]
 
     async def list_for_user(self, user_id: str) -> list[Session]:
         """The user's sessions on every browser, the most recently used first."""
@@ -172,11 +180,7 @@ class SessionRepository(Repository):
 
     async def move_browser(self, old_digest: str, new_digest: str) -> None:
         """Give the browser's sessions a new browser id (a fresh one after each sign-in)."""
-        await self.conn.execute(
-            SESSIONS.update()
-            .where(SESSIONS.c.browser_digest == old_digest)
-            .values(browser_digest=new_digest)
-        )
+        await self.conn.execute(_MOVE_BROWSER, {"b_old": old_digest, "b_new": new_digest})
 
     async def _row(self, browser_digest: str, user_id: str) -> Any:
         params = {"browser": browser_digest, "user_id": user_id}

@@ -115,6 +115,32 @@ def _username_conflict(_: str) -> AlreadyExists:
     )
 
 
+def _ids_for_login(*, with_domain: bool, with_email: bool) -> Prepared:
+    """Every sign-in looks its user up: the four shapes of the query, built once."""
+    text: sa.BindParameter[str] = sa.bindparam("text")
+    matches: list[Any] = []
+    if with_domain:
+        domain_orgs = sa.select(DOMAINS.c.org_id).where(DOMAINS.c.domain == sa.bindparam("domain"))
+        matches.append(
+            sa.and_(
+                sa.func.lower(USERS.c.username) == sa.bindparam("username"),
+                USERS.c.org_id.in_(domain_orgs),
+            )
+        )
+    matches.append(sa.func.lower(USERS.c.username) == text)
+    if with_email:
+        verified = USERS.c.email_verified.is_(True)
+        matches.append(sa.and_(sa.func.lower(USERS.c.email) == text, verified))
+    return Prepared(sa.select(USERS.c.id).where(sa.or_(*matches)).limit(5))
+
+
+_IDS_FOR_LOGIN = {
+    (domain, email): _ids_for_login(with_domain=domain, with_email=email)
+    for domain in (True, False)
+    for email in (True, False)
+}
+
+
 class UserRepository(Repository):
     async def insert(self, user: User, *, password_hash: str | None) -> None:
         values = _row_values(user) | {"password_hash": password_hash}
@@ -142,24 +168,10 @@ class UserRepository(Repository):
         Login names match on any of the organisation's domains, as ZITADEL does.
         """
         text = text.strip().lower()
-        matches: list[Any] = []
-        if "@" in text:
-            username, _, domain = text.rpartition("@")
-            matches.append(
-                sa.and_(
-                    sa.func.lower(USERS.c.username) == username,
-                    USERS.c.org_id.in_(
-                        sa.select(DOMAINS.c.org_id).where(DOMAINS.c.domain == domain)
-                    ),
-                )
-            )
-        matches.append(sa.func.lower(USERS.c.username) == text)
-        if allow_email:
-            matches.append(
-                sa.and_(sa.func.lower(USERS.c.email) == text, USERS.c.email_verified.is_(True))
-            )
-        query = sa.select(USERS.c.id).where(sa.or_(*matches)).limit(5)
-        return list((await self.conn.scalars(query)).all())
+        username, at, domain = text.rpartition("@")
+        query = _IDS_FOR_LOGIN[(bool(at), allow_email)]
+        params = {"text": text, "username": username, "domain": domain}
+        return [row[0] for row in (await self.conn.execute(query, params)).all()]
 
     async def find_credentials(self, user_id: str) -> Credentials | None:
         row = (await self.conn.execute(_CREDENTIALS, {"user_id": user_id})).first()

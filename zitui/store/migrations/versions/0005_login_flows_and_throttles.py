@@ -23,7 +23,12 @@ def upgrade() -> None:
         "auth_requests",
         sa.Column("client_ip", sa.String(length=64), nullable=False, server_default=""),
     )
-    op.create_index("ix_auth_requests_client_ip", "auth_requests", ["client_ip"], unique=False)
+    op.create_index(
+        "ix_auth_requests_client_ip",
+        "auth_requests",
+        ["client_ip", "status", "expires_at"],
+        unique=False,
+    )
 
     op.create_table(
         "login_flows",
@@ -55,7 +60,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_login_flows_browser_digest"), ["browser_digest"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_login_flows_client_ip"), ["client_ip"], unique=False)
+        batch_op.create_index(
+            "ix_login_flows_client_ip", ["client_ip", "step", "expires_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_login_flows_expires_at"), ["expires_at"], unique=False)
 
     op.create_table(
