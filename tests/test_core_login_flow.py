@@ -14,6 +14,7 @@ from tests.counting import CountingStore
 from tests.dbfile import rows
 from tests.test_core_audit import _events
 from tests.test_core_sessions import PASSWORD, add_human
+from tests.test_login_auth_requests import REDIRECT_URI, authorize_params
 from zitui.core.apps import NewOidcApp
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context, RequestMeta
@@ -38,7 +39,6 @@ from zitui.records import AppType, AuthMethod, FlowStep, Organization, User
 
 acme, alice = session_tests.acme, session_tests.alice  # the fixtures of the session tests
 META = RequestMeta(origin="test", ip="192.0.2.7", user_agent="pytest")
-REDIRECT_URI = "https://portal.example.com/callback"
 
 
 async def portal(services: Services, admin: Context, org_id: str) -> str:
@@ -57,16 +57,7 @@ async def portal(services: Services, admin: Context, org_id: str) -> str:
 async def authorize(
     services: Services, client_id: str, *, browser: str = "", **extra: str
 ) -> ToLogin | Redirect:
-    values = {
-        "client_id": client_id,
-        "redirect_uri": REDIRECT_URI,
-        "response_type": "code",
-        "scope": "openid",
-        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        "code_challenge_method": "S256",
-        "state": "xyz",
-        **extra,
-    }
+    values = authorize_params(client_id, **extra)
     return await services.auth_requests.authorize(
         services.system_context("test"), AuthorizeParams(values), browser_cookie=browser
     )
