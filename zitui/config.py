@@ -65,6 +65,14 @@ class Settings:
     # every `purge_interval_s` seconds, at most `purge_batch_size` rows per transaction.
     purge_interval_s: int = 60
     purge_batch_size: int = 500
+    # The notification outbox: every `outbox_interval_s` seconds the sender delivers due
+    # messages, `outbox_batch_size` at a time; a failed attempt waits `outbox_retry_s`,
+    # doubling up to `outbox_retry_max_s`, and after `outbox_max_attempts` the message fails.
+    outbox_interval_s: int = 5
+    outbox_batch_size: int = 10
+    outbox_retry_s: int = 30
+    outbox_retry_max_s: int = 3600
+    outbox_max_attempts: int = 10
 
     @property
     def listen_host(self) -> str:
@@ -159,7 +167,15 @@ def _check_limits(settings: Settings) -> None:
     for name in ("hash_queue", "pending_auth_requests_per_address"):
         if getattr(settings, name) < 0:
             raise InvalidArgument("config.range", f"{name} must be 0 or more", field=name)
-    for name in ("purge_interval_s", "purge_batch_size"):
+    for name in (
+        "purge_interval_s",
+        "purge_batch_size",
+        "outbox_interval_s",
+        "outbox_batch_size",
+        "outbox_retry_s",
+        "outbox_retry_max_s",
+        "outbox_max_attempts",
+    ):
         if getattr(settings, name) < 1:
             raise InvalidArgument("config.range", f"{name} must be 1 or more", field=name)
 

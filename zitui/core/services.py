@@ -21,6 +21,8 @@ from zitui.core.instance import InstanceService
 from zitui.core.login.flows import LoginFlowService
 from zitui.core.machines import MachineService
 from zitui.core.memberships import MembershipService
+from zitui.core.notifications.delivery import Delivery, Sender
+from zitui.core.notifications.outbox import NotificationService
 from zitui.core.oidc.auth_requests import AuthRequestService
 from zitui.core.oidc.issuance import Lifetimes
 from zitui.core.oidc.keys import KeyService
@@ -61,6 +63,8 @@ class Services:
     auth_requests: AuthRequestService
     housekeeping: Housekeeper
     login: LoginFlowService
+    notifications: NotificationService
+    sender: Sender
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -110,6 +114,15 @@ def build_services(
         checker=checker,
         max_open_flows_per_address=settings.max_open_flows_per_address,
     )
+    smtp = SmtpService(store, authz, master_key)
+    sender = Sender(
+        store,
+        master_key,
+        clock,
+        credentials=smtp.smtp_credentials,
+        mail_dir=settings.data_dir / "mail",
+        delivery=Delivery.from_settings(settings),
+    )
     return Services(
         settings=settings,
         store=store,
@@ -124,7 +137,7 @@ def build_services(
         apps=AppService(store, authz),
         grants=GrantService(store, authz),
         machines=MachineService(store, authz),
-        smtp=SmtpService(store, authz, master_key),
+        smtp=smtp,
         auth=AuthService(store, login, clock),
         events=EventService(store),
         sessions=sessions,
@@ -138,6 +151,8 @@ def build_services(
             batch_size=settings.purge_batch_size,
         ),
         login=login,
+        notifications=NotificationService(store, authz, master_key),
+        sender=sender,
     )
 
 

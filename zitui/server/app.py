@@ -42,7 +42,8 @@ def create_app(
     Given `services` (shared with the TUI) it uses them and leaves them open; otherwise it
     opens its own at start-up, hands the first-run result to `on_setup` (so `serve` can show a
     generated admin password once), and closes them at shutdown. Either way the purge of
-    expired rows runs in the background while the app does (zitui/core/housekeeping.py).
+    expired rows (zitui/core/housekeeping.py) and the delivery of notifications
+    (zitui/core/notifications/delivery.py) run in the background while the app does.
     """
     secure = settings.issuer.startswith("https://")
     return Starlette(
@@ -75,14 +76,14 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
         if shared is not None:
-            async with shared.housekeeping.running():
+            async with shared.housekeeping.running(), shared.sender.running():
                 yield {"services": shared}
             return
         services, result = await open_services(settings)
         try:
             if on_setup is not None:
                 on_setup(result)
-            async with services.housekeeping.running():
+            async with services.housekeeping.running(), services.sender.running():
                 yield {"services": services}
         finally:
             await services.close()

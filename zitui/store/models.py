@@ -485,3 +485,36 @@ class UsedAssertionRow(SQLModel, table=True):
 
     jti_digest: str = Field(primary_key=True, max_length=64)
     expires_at: datetime = _ts(index=True)
+
+
+class OutboxRow(SQLModel, table=True):
+    """A notification waiting for, or past, delivery (zitui/core/notifications/).
+
+    The bodies may carry codes and links: they are stored encrypted under the master key.
+    `last_error` names what went wrong with the transport, never a body.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The sender reads due messages: by state, then by when they are due.
+        sa.Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=40)
+    channel: str = Field(max_length=10)
+    recipient: str = Field(max_length=320)
+    subject: str = Field(max_length=400)
+    text_enc: str = Field(sa_type=sa.Text)
+    html_enc: str = Field(sa_type=sa.Text)
+    language: str = Field(default="", max_length=20)
+    state: str = Field(max_length=10)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _ts()
+    last_error: str = Field(default="", max_length=400)
+    created_at: datetime = _ts(index=True)
+    sent_at: datetime | None = _ts(default=None, nullable=True)
+    user_id: str | None = Field(
+        default=None, foreign_key="users.id", ondelete="SET NULL", max_length=40, nullable=True
+    )
+    org_id: str | None = Field(default=None, max_length=40, nullable=True)

@@ -15,6 +15,7 @@ from zitui.store.repos.machines import MachineRepository
 from zitui.store.repos.memberships import MembershipRepository
 from zitui.store.repos.oidc import AuthRequestRepository, OidcClientRepository
 from zitui.store.repos.orgs import OrgRepository
+from zitui.store.repos.outbox import OutboxRepository
 from zitui.store.repos.policies import PolicyRepository
 from zitui.store.repos.project_grants import ProjectGrantRepository
 from zitui.store.repos.projects import ProjectRepository
@@ -86,3 +87,4 @@ class Repositories:
     purge = _repository(PurgeRepository)
     throttles = _repository(ThrottleRepository)
     login_flows = _repository(LoginFlowRepository)
+    outbox = _repository(OutboxRepository)
