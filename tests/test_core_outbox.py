@@ -24,8 +24,9 @@ from tests.test_core_orgs import assert_denied, sign_in_org_owner
 from zitui.config import load_settings
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context
-from zitui.core.notifications.delivery import Delivery, Sender
+from zitui.core.notifications.delivery import LEASE, Delivery, Sender
 from zitui.core.notifications.outbox import OutgoingMail, enqueue
+from zitui.core.notifications.transports import FileTransport, build_email
 from zitui.core.services import Services
 from zitui.core.smtp import SmtpSettings
 from zitui.errors import InvalidArgument, PreconditionFailed
@@ -293,3 +294,25 @@ def test_delivery_is_configured_by_settings() -> None:
     assert (delivery.retry_s, delivery.max_attempts, delivery.retry_max_s) == (10, 4, 3600)
     with pytest.raises(InvalidArgument):
         load_settings(environ={"ZITUI_OUTBOX_BATCH_SIZE": "0"})
+
+
+async def test_a_message_of_a_sender_that_died_is_sent_after_its_lease_once(
+    services: Services, clock: FixedClock
+) -> None:
+    message_id = await queue(services)
+    now = clock.now()
+    async with services.store.transaction() as tx:  # claimed by a process that then died
+        [claimed] = await tx.outbox.claim_due(now, lease_until=now + LEASE, limit=5)
+    mail_dir = services.settings.data_dir / "mail"
+    transport = FileTransport(mail_dir)  # ... after writing its file
+    mail = build_email(
+        sender="a@b.example", recipient="c@d.example", subject="s", text="t", html="h", at=now
+    )
+    await transport.send(mail, message_id=message_id, queued_at=claimed.entry.created_at)
+
+    assert await services.sender.deliver_due() == 0  # its lease still holds
+    clock.advance(LEASE)
+    assert await services.sender.deliver_due() == 1
+    row = outbox_row(services, message_id)
+    assert (row["state"], row["attempts"]) == ("sent", 2)
+    assert len(list(mail_dir.iterdir())) == 1

@@ -137,7 +137,7 @@ class Sender:
             at=self._clock.now(),
         )
         try:
-            await transport.send(mail, message_id=entry.id, at=self._clock.now())
+            await transport.send(mail, message_id=entry.id, queued_at=entry.created_at)
         except DeliveryFailed as exc:
             await self._retry_or_fail(claimed, exc.reason)
             return

@@ -29,7 +29,9 @@ class DeliveryFailed(Exception):
 class Transport(Protocol):
     sender: str
 
-    async def send(self, message: EmailMessage, *, message_id: str, at: datetime) -> None: ...
+    async def send(
+        self, message: EmailMessage, *, message_id: str, queued_at: datetime
+    ) -> None: ...
 
 
 def build_email(
@@ -55,7 +57,7 @@ class SmtpTransport:
         self._timeout_s = timeout_s
         self.sender = credentials.config.sender
 
-    async def send(self, message: EmailMessage, *, message_id: str, at: datetime) -> None:
+    async def send(self, message: EmailMessage, *, message_id: str, queued_at: datetime) -> None:
         config = self._credentials.config
         try:
             await aiosmtplib.send(
@@ -77,16 +79,17 @@ class SmtpTransport:
 
 
 class FileTransport:
-    """The embedded default: each mail an `.eml` file, private to zitui's account, named so
-    that the files sort by the time they were written."""
+    """The embedded default: each mail an `.eml` file, private to zitui's account, named by
+    the time the message was queued and its id, so the files sort by time and a repeated
+    attempt finds its file already written."""
 
     sender = "zitui@localhost"
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def send(self, message: EmailMessage, *, message_id: str, at: datetime) -> None:
-        name = f"{at:%Y%m%dT%H%M%S%f}Z-{message_id}.eml"
+    async def send(self, message: EmailMessage, *, message_id: str, queued_at: datetime) -> None:
+        name = f"{queued_at:%Y%m%dT%H%M%S%f}Z-{message_id}.eml"
         try:
             await asyncio.to_thread(self._write, self.directory / name, bytes(message))
         except OSError as exc:
