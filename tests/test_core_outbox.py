@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.counting import CountingStore
 from tests.dbfile import rows
 from tests.test_core_audit import _one_event
 from tests.test_core_housekeeping import Lifespan, Ticks
@@ -106,9 +107,11 @@ def outbox_row(services: Services, message_id: str) -> dict[str, Any]:
     return dict(zip(columns.split(", "), row[0], strict=True))
 
 
-def sender(services: Services, pause: Any = asyncio.sleep, **delivery: Any) -> Sender:
+def sender(
+    services: Services, pause: Any = asyncio.sleep, store: Any = None, **delivery: Any
+) -> Sender:
     return Sender(
-        services.store,
+        store or services.store,
         services.master_key,
         services.clock,
         credentials=services.smtp.smtp_credentials,
@@ -316,3 +319,11 @@ async def test_a_message_of_a_sender_that_died_is_sent_after_its_lease_once(
     row = outbox_row(services, message_id)
     assert (row["state"], row["attempts"]) == ("sent", 2)
     assert len(list(mail_dir.iterdir())) == 1
+
+
+async def test_an_idle_sender_takes_no_write_lock(services: Services) -> None:
+    """Every server process looks every few seconds; with nothing due it only reads."""
+    counting = CountingStore(services.store)
+    idle = sender(services, store=counting)
+    assert await idle.deliver_due() == 0
+    assert counting.transactions == 0

@@ -100,6 +100,10 @@ class Sender:
     async def deliver_batch(self) -> int:
         """Claim and deliver up to `batch_size` due messages; how many were claimed."""
         now = self._clock.now()
+        # Most rounds find nothing: a read, so an idle sender never takes the write lock.
+        async with self._store.reader() as tx:
+            if not await tx.outbox.any_due(now):
+                return 0
         async with self._store.transaction() as tx:
             claimed = await tx.outbox.claim_due(
                 now, lease_until=now + LEASE, limit=max(1, self.delivery.batch_size)

@@ -70,6 +70,11 @@ class OutboxRepository(Repository):
     async def add(self, values: dict[str, Any]) -> None:
         await self.conn.execute(OUTBOX.insert(), values)
 
+    async def any_due(self, now: datetime) -> bool:
+        """Whether a message waits to be sent (one read on the state index)."""
+        due = sa.and_(OUTBOX.c.state.in_((PENDING, SENDING)), OUTBOX.c.next_attempt_at <= now)
+        return bool(await self.conn.scalar(sa.select(sa.exists().where(due))))
+
     async def claim_due(
         self, now: datetime, *, lease_until: datetime, limit: int
     ) -> list[ClaimedMessage]:
