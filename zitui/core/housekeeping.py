@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
+from zitui.core.background import Pause, every, in_background
 from zitui.core.clock import Clock
-from zitui.errors import ZituiError
 from zitui.store import Repositories, Store
 
 log = logging.getLogger("zitui.housekeeping")
 
 GRACE = timedelta(minutes=10)
-Pause = Callable[[float], Awaitable[None]]
 Purge = Callable[[Repositories, datetime, int], Awaitable[int]]
 
 # What each table's batch deletes, given `now` and the batch size.
@@ -84,32 +83,15 @@ class Housekeeper:
 
     async def run(self) -> None:
         """Purge every `interval_s` seconds until cancelled; a failed round is logged and
-        the next one tries again (the store may be locked by a backup for a while)."""
-        while True:
-            await self._pause(self.interval_s)
-            try:
-                removed = await self.purge_expired()
-            except ZituiError as exc:  # the store locked or unavailable for a while
-                log.warning("purging expired rows failed: %s (%s)", exc.message, exc.code)
-                continue
-            except Exception:
-                log.exception("purging expired rows failed")
-                continue
-            if any(removed.values()):
-                log.debug("purged expired rows: %s", removed)
+        the next one tries again."""
+        what = "purging expired rows"
+        await every(self.interval_s, self._round, pause=self._pause, what=what, log=log)
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[asyncio.Task[None]]:
-        """`run` as a background task for the duration of the block, then cancelled and
-        awaited, so none is left pending at shutdown."""
-        task = asyncio.create_task(self.run(), name="zitui-housekeeping")
-        try:
-            yield task
-        finally:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # our own caller is being cancelled: pass it on
+    async def _round(self) -> None:
+        removed = await self.purge_expired()
+        if any(removed.values()):
+            log.debug("purged expired rows: %s", removed)
+
+    def running(self) -> AbstractAsyncContextManager[asyncio.Task[None]]:
+        """`run` as a background task for the duration of the block."""
+        return in_background(self.run, name="zitui-housekeeping")

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from zitui.config import Settings
+from zitui.core.background import Pause, every, in_background
 from zitui.core.clock import Clock
 from zitui.core.crypto.masterkey import MasterKey
 from zitui.core.notifications.outbox import body_purpose, recipient_domain
@@ -30,13 +31,12 @@ from zitui.core.notifications.transports import (
     build_email,
 )
 from zitui.core.smtp import SmtpCredentials
-from zitui.errors import WrongMasterKey, ZituiError
+from zitui.errors import WrongMasterKey
 from zitui.store import Store
 from zitui.store.repos.outbox import ClaimedMessage
 
 log = logging.getLogger("zitui.notifications")
 
-Pause = Callable[[float], Awaitable[None]]
 Credentials = Callable[[], Awaitable[SmtpCredentials | None]]
 # Longer than one SMTP attempt may take, so a live sender never loses its claim.
 LEASE = timedelta(minutes=5)
@@ -177,27 +177,14 @@ class Sender:
     async def run(self) -> None:
         """Deliver every `interval_s` seconds until cancelled; a failed round is logged and
         the next one tries again."""
-        while True:
-            await self._pause(self.delivery.interval_s)
-            try:
-                await self.deliver_due()
-            except ZituiError as exc:  # the store locked or unavailable for a while
-                log.warning("delivering notifications failed: %s (%s)", exc.message, exc.code)
-            except Exception:
-                log.exception("delivering notifications failed")
+        await every(
+            self.delivery.interval_s,
+            self.deliver_due,
+            pause=self._pause,
+            what="delivering notifications",
+            log=log,
+        )
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[asyncio.Task[None]]:
-        """`run` as a background task for the duration of the block, then cancelled and
-        awaited, so none is left pending at shutdown."""
-        task = asyncio.create_task(self.run(), name="zitui-notifications")
-        try:
-            yield task
-        finally:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
+    def running(self) -> AbstractAsyncContextManager[asyncio.Task[None]]:
+        """`run` as a background task for the duration of the block."""
+        return in_background(self.run, name="zitui-notifications")
