@@ -32,6 +32,7 @@ from zitui.core.oidc.auth_requests import AuthRequestService
 from zitui.core.oidc.authorization_request import AuthorizeParams
 from zitui.core.oidc.issuance import Lifetimes
 from zitui.core.oidc.responses import Redirect, ToLogin
+from zitui.core.policies import LoginPolicy
 from zitui.core.services import Services
 from zitui.core.sessions import PASSWORD_CHANGE_WINDOW, new_browser_cookie
 from zitui.errors import FlowExpired, NotFound, RateLimited, ReauthRequired
@@ -315,3 +316,37 @@ def replace_cap(services: Services, cap: int) -> LoginFlowService:
         services.auth_requests,
         max_open_flows_per_address=cap,
     )
+
+
+async def test_the_login_name_step_never_tells_whether_a_user_exists(
+    services: Services, alice: User
+) -> None:
+    browser = new_browser_cookie()
+    answers = []
+    for typed in (" alice ", "nobody"):
+        started = await services.login.start(browser, auth_request_id="", request=META)
+        named = await services.login.submit_login_name(browser, started.step.flow.id, typed)
+        assert isinstance(named.step, AskPassword) and named.step.error is None
+        answers.append(named.step.login_name)
+    assert answers == ["alice", "nobody"]
+    for typed, code in (("   ", "login.name_required"), ("al ice", "login.name_invalid")):
+        started = await services.login.start(browser, auth_request_id="", request=META)
+        refused = await services.login.submit_login_name(browser, started.step.flow.id, typed)
+        assert isinstance(refused.step, AskLoginName) and refused.step.error is not None
+        assert (refused.step.error.code, refused.step.error.field) == (code, "login_name")
+
+
+async def test_a_policy_without_passwords_refuses_the_login_name_step(
+    services: Services, admin: Context, acme: Organization, alice: User
+) -> None:
+    await session_tests.set_policy(
+        services, "login", acme.id, LoginPolicy(allow_username_password=False)
+    )
+    client_id = await portal(services, admin, acme.id)
+    scope = f"openid urn:zitadel:iam:org:id:{acme.id}"
+    scoped = await auth_request(services, client_id, scope=scope)
+    browser = new_browser_cookie()
+    started = await services.login.start(browser, auth_request_id=scoped, request=META)
+    named = await services.login.submit_login_name(browser, started.step.flow.id, "alice")
+    assert isinstance(named.step, AskLoginName) and named.step.error is not None
+    assert named.step.error.code == "login.password_not_allowed"

@@ -201,22 +201,8 @@ async def test_unknown_machine_and_wrong_password_fail_alike(
     assert await services.sessions.list_browser_sessions(browser) == []
 
 
-async def test_the_login_name_step_never_tells_whether_a_user_exists(services, acme, alice):
-    known = await services.sessions.resolve_login_name(" alice ", org_id=acme.id)
-    unknown = await services.sessions.resolve_login_name("nobody", org_id=acme.id)
-    assert (known.login_name, known.org_id) == ("alice", acme.id)
-    assert (unknown.login_name, unknown.org_id) == ("nobody", acme.id)
-    assert (await services.sessions.resolve_login_name("x", org_id="")).org_id is None
-    for typed, code in (("   ", "login.name_required"), ("al ice", "login.name_invalid")):
-        with pytest.raises(InvalidArgument) as caught:
-            await services.sessions.resolve_login_name(typed)
-        assert (caught.value.code, caught.value.field) == (code, "login_name")
-
-
-async def test_a_policy_without_passwords_refuses_both_steps(services, acme, alice, browser):
+async def test_a_policy_without_passwords_refuses_the_password(services, acme, alice, browser):
     await set_policy(services, "login", acme.id, LoginPolicy(allow_username_password=False))
-    with pytest.raises(PreconditionFailed):
-        await services.sessions.resolve_login_name("alice", org_id=acme.id)
     await _no_event(
         services,
         lambda: services.sessions.check_password(browser, "alice", PASSWORD, META, org_id=acme.id),
@@ -369,26 +355,6 @@ async def test_terminate_the_browser_ends_every_account_with_one_event(
     assert await services.sessions.terminate_browser(browser) == []
     assert await services.sessions.terminate_browser("garbage") == []
     assert len(await _events(services)) == before
-
-
-async def test_terminate_all_sessions_of_a_user(services, admin, acme, alice, browser):
-    other = await add_human(services, admin, acme.id, "bob")
-    ids = {
-        (await services.sessions.check_password(cookie, "alice", PASSWORD, META)).id
-        for cookie in (browser, new_browser_cookie())
-    }
-    bobs = await services.sessions.check_password(browser, "bob", PASSWORD, META)
-    ended: list[list[str]] = []
-
-    async def end() -> None:
-        ended.append(await services.sessions.terminate_user_sessions(alice.id))
-
-    event = await _one_event(services, end)
-    assert set(ended[0]) == ids
-    assert (event.aggregate_id, event.actor_id) == (alice.id, "system")
-    assert await services.sessions.find_session(bobs.id) is not None
-    assert other.id == bobs.user_id
-    assert await services.sessions.terminate_user_sessions(alice.id) == []
 
 
 def _session(clock: FixedClock, **changes: Any) -> Session:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from zitui.core.access import end_user_access
@@ -35,7 +34,6 @@ from zitui.store import Repositories, Store
 
 __all__ = [
     "PASSWORD_CHANGE_WINDOW",
-    "LoginTarget",
     "SessionService",
     "may_change_password",
     "new_browser_cookie",
@@ -47,14 +45,6 @@ MAX_LOGIN_NAME = 320
 # How long after a password check a user who must change it may do so without the current one.
 PASSWORD_CHANGE_WINDOW = timedelta(minutes=10)
 DEFAULT_IDLE_TIMEOUT = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class LoginTarget:
-    """The login name to ask a password for. It says nothing about whether such a user exists."""
-
-    login_name: str
-    org_id: str | None
 
 
 def new_browser_cookie() -> str:
@@ -136,19 +126,6 @@ class SessionService:
         self._checker = checker or PasswordChecker(store, hasher, clock)
         # A session unused this long counts as signed out (and the browser cookie expires).
         self.idle_timeout = idle_timeout
-
-    async def resolve_login_name(
-        self, login_name: str, *, org_id: str | None = None
-    ) -> LoginTarget:
-        """The login-name step: check the input and that the policy allows passwords.
-
-        It looks no user up, so its answer and its time are the same for every name; the
-        password step decides (username, `username@domain` on any of the organisation's
-        domains, or a verified email unless the login policy disables it).
-        """
-        name = check_login_name(login_name)
-        await self.password_login_policy(org_id)
-        return LoginTarget(login_name=name, org_id=org_id or None)
 
     async def check_password(
         self,
@@ -288,14 +265,6 @@ class SessionService:
         async with self._store.transaction() as tx:
             sessions = await tx.sessions.list_for_browser(digest)
             return await self._terminate(tx, sessions, request)
-
-    async def terminate_user_sessions(
-        self, user_id: str, *, request: RequestMeta | None = None
-    ) -> list[str]:
-        """End the user's sessions on every browser (a lock, a removal, a reset)."""
-        async with self._store.transaction() as tx:
-            sessions = await tx.sessions.list_for_user(user_id)
-            return await self._terminate(tx, sessions, request, system=True)
 
     async def _terminate(
         self,
