@@ -33,7 +33,7 @@ from zitui.core.login.steps import (
 from zitui.errors import FlowExpired, NotFound, ZituiError, http_status
 from zitui.i18n import DEFAULT_LOCALE, best_locale, lookup, translate
 from zitui.server import paths
-from zitui.server.browser import browser_id, set_browser_id
+from zitui.server.browser import set_browser_id
 from zitui.server.csrf import verify_csrf
 from zitui.server.rendering import render
 
@@ -170,10 +170,6 @@ def _page_for(request: Request, step: Step) -> Response:
             context["message"] = lookup(locale, step.code) or step.message
             template, status = "login/refused.html", 403
     return page(request, template, locale, context, status_code=status)
-
-
-def current_browser(request: Request) -> str:
-    return browser_id(request)
 
 
 Handler = Callable[[Request], Awaitable[Response]]

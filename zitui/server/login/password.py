@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from zitui.server.browser import browser_id
 from zitui.server.login.flow import (
     FLOW_PARAM,
-    current_browser,
     field,
     login_page,
     redirect,
@@ -26,7 +26,7 @@ async def password(request: Request) -> Response:
         return await _show(request)
     form, flow_id = await verified_form(request)
     outcome = await login.submit_password(
-        current_browser(request), flow_id, field(form, "password"), request_meta(request)
+        browser_id(request), flow_id, field(form, "password"), request_meta(request)
     )
     return respond(request, outcome)
 
@@ -39,7 +39,7 @@ async def password_change(request: Request) -> Response:
         return await _show(request)
     form, flow_id = await verified_form(request)
     outcome = await get_services(request).login.change_password(
-        current_browser(request),
+        browser_id(request),
         flow_id,
         field(form, "new_password"),
         field(form, "new_password_repeat"),
@@ -53,4 +53,4 @@ async def _show(request: Request) -> Response:
     if not flow_id:
         return redirect(entry(request))
     login = get_services(request).login
-    return respond(request, await login.show(current_browser(request), flow_id))
+    return respond(request, await login.show(browser_id(request), flow_id))

@@ -9,12 +9,11 @@ from starlette.responses import Response
 
 from zitui.errors import NotFound
 from zitui.server import paths
-from zitui.server.browser import clear_browser_id
+from zitui.server.browser import browser_id, clear_browser_id
 from zitui.server.csrf import verify_csrf
 from zitui.server.login.flow import (
     SESSION_PARAM,
     choose_locale,
-    current_browser,
     field,
     page,
     redirect,
@@ -25,7 +24,7 @@ from zitui.server.state import get_services
 
 async def signed_in(request: Request) -> Response:
     """Who is signed in on this browser, with a way out for each and for all."""
-    sessions = await get_services(request).sessions.list_browser_sessions(current_browser(request))
+    sessions = await get_services(request).sessions.list_browser_sessions(browser_id(request))
     if not sessions:
         return redirect(paths.LOGIN)
     locale = choose_locale(request, None, sessions[0].preferred_language)
@@ -38,7 +37,7 @@ async def logout(request: Request) -> Response:
     await form.close()
     await verify_csrf(request, form)
     sessions = get_services(request).sessions
-    cookie, session_id = current_browser(request), field(form, SESSION_PARAM)
+    cookie, session_id = browser_id(request), field(form, SESSION_PARAM)
     if session_id:
         with suppress(NotFound):  # already signed out, perhaps in another tab
             await sessions.terminate_session(cookie, session_id, request=request_meta(request))

@@ -12,12 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from zitui.server import paths
-from zitui.server.browser import ensure_browser_id
+from zitui.server.browser import browser_id, ensure_browser_id
 from zitui.server.login.flow import (
     AUTH_REQUEST_PARAM,
     FLOW_PARAM,
     SESSION_PARAM,
-    current_browser,
     field,
     login_page,
     redirect,
@@ -34,7 +33,7 @@ async def start(request: Request) -> Response:
     login = get_services(request).login
     flow_id = request.query_params.get(FLOW_PARAM, "")
     if flow_id:
-        return respond(request, await login.show(current_browser(request), flow_id))
+        return respond(request, await login.show(browser_id(request), flow_id))
     auth_request_id = request.query_params.get(AUTH_REQUEST_PARAM, "")
     outcome = await login.start(
         ensure_browser_id(request), auth_request_id=auth_request_id, request=request_meta(request)
@@ -49,10 +48,10 @@ async def login_name(request: Request) -> Response:
         flow_id = request.query_params.get(FLOW_PARAM, "")
         if not flow_id:
             return redirect(entry(request))
-        return respond(request, await login.ask_login_name(current_browser(request), flow_id))
+        return respond(request, await login.ask_login_name(browser_id(request), flow_id))
     form, flow_id = await verified_form(request)
     outcome = await login.submit_login_name(
-        current_browser(request), flow_id, field(form, "login_name")
+        browser_id(request), flow_id, field(form, "login_name")
     )
     return respond(request, outcome)
 
@@ -71,6 +70,6 @@ async def select_account(request: Request) -> Response:
     """Continue as one of the browser's accounts; a password is asked only when needed."""
     form, flow_id = await verified_form(request)
     outcome = await get_services(request).login.choose_account(
-        current_browser(request), flow_id, field(form, SESSION_PARAM), request_meta(request)
+        browser_id(request), flow_id, field(form, SESSION_PARAM), request_meta(request)
     )
     return respond(request, outcome)
