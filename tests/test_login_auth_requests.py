@@ -184,7 +184,7 @@ def test_sign_in_for_an_application_ends_at_the_callback(client: TestClient) -> 
 
 
 def test_ui_locales_of_the_request_choose_the_language(client: TestClient) -> None:
-    auth_request_id = real_auth_request(client, ui_locales="fr de")
+    auth_request_id = real_auth_request(client, ui_locales="ja de")
     page = start(client, auth_request_id, **{"Accept-Language": "en"})
     assert '<html lang="de">' in page.text
     assert "weiter zu Portal" in main_text(page.text)

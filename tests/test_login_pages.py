@@ -394,7 +394,7 @@ def _old_session_asks_for_the_password(client: TestClient, clock: FixedClock) ->
 
     # A browser whose languages we lack gets the user's own language here.
     here = f"{paths.LOGIN_PASSWORD}?flow={form.values['flow']}"
-    again = client.get(here, headers={"Accept-Language": "fr"})
+    again = client.get(here, headers={"Accept-Language": "ja"})
     assert '<html lang="de">' in again.text
     english = client.get(here, headers={"Accept-Language": "en"})
     assert '<html lang="en">' in english.text

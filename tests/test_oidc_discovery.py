@@ -26,7 +26,7 @@ EXPECTED = {
         "none",
     ],
     "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
-    "ui_locales_supported": ["en", "de"],
+    "ui_locales_supported": ["en", "de", "fr"],
     "request_parameter_supported": False,
     "request_uri_parameter_supported": False,
     "claims_parameter_supported": False,

@@ -75,7 +75,7 @@ def test_landing_page_says_the_instance_runs_and_links_discovery(client: TestCli
 
 def test_ui_locales_wins_over_accept_language(client: TestClient) -> None:
     response = client.get(
-        paths.HOME, params={"ui_locales": "fr de"}, headers={"Accept-Language": "en"}
+        paths.HOME, params={"ui_locales": "ja de"}, headers={"Accept-Language": "en"}
     )
     assert '<html lang="de">' in response.text
     assert "<h1>zitui läuft</h1>" in response.text

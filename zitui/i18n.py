@@ -10,7 +10,7 @@ from typing import Any
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LOCALE = "en"
-SUPPORTED_LOCALES: tuple[str, ...] = ("en", "de")
+SUPPORTED_LOCALES: tuple[str, ...] = ("en", "de", "fr")
 
 
 @cache
