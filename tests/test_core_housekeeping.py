@@ -1,10 +1,12 @@
 """The purge of expired rows: in batches, in every table that anonymous requests write, and in
-the background of a running server."""
+the background of a running server; old sent and failed notifications, never pending ones."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +17,10 @@ from tests import oidc_fixtures as fx
 from tests.dbfile import rows
 from tests.oidc_fixtures import OffsetClock, World
 from zitui.config import load_settings
-from zitui.core.housekeeping import GRACE, TABLES, Housekeeper
-from zitui.core.services import Services
+from zitui.core.housekeeping import GRACE, TABLES, Housekeeper, Retention
+from zitui.core.notifications.delivery import Delivery, Sender
+from zitui.core.services import Services, build_services
+from zitui.core.smtp import SmtpSettings
 from zitui.errors import InvalidArgument, StoreUnavailable
 from zitui.server.app import create_app
 from zitui.store import Store, models
@@ -31,9 +35,27 @@ MODELS: dict[str, Any] = {
     "login_flows": models.LoginFlowRow,
     "throttles": models.ThrottleRow,
     "used_assertions": models.UsedAssertionRow,
+    "outbox_sent": models.OutboxRow,
+    "outbox_failed": models.OutboxRow,
 }
-SEEDABLE = MODELS | {"auth_codes": models.AuthCodeRow}
-EXPIRES = {"refresh_tokens": "idle_expires_at"}
+SEEDABLE = MODELS | {"auth_codes": models.AuthCodeRow, "outbox": models.OutboxRow}
+EXPIRES = {
+    "refresh_tokens": "idle_expires_at",
+    "outbox_sent": "sent_at",
+    "outbox_failed": "next_attempt_at",
+}
+# What each entry of the purge's report counts.
+COUNTED = {name: f"SELECT count(*) FROM {name}" for name in TABLES if not name.startswith("outbox")}
+COUNTED |= {
+    "outbox_sent": "SELECT count(*) FROM outbox WHERE state = 'sent'",
+    "outbox_failed": "SELECT count(*) FROM outbox WHERE state = 'failed'",
+}
+
+
+def cutoff(table: str, now: datetime) -> datetime:
+    """The moment before which the purge deletes the rows of `table`."""
+    at = Retention().cutoffs(now)
+    return {"outbox_sent": at.sent, "outbox_failed": at.failed}.get(table, at.expired)
 
 
 def _default(column: sa.Column[Any], now: datetime) -> Any:
@@ -63,21 +85,24 @@ async def seed(store: Store, table: str, count: int, now: datetime, **values: An
 async def seed_every_table(
     store: Store, world: World, now: datetime, *, expired: int, live: int
 ) -> None:
-    """In each table `expired` rows past the grace, `live` unexpired ones and one that
-    expired within the grace."""
+    """In each table `expired` rows past the grace (or the retention), `live` unexpired ones
+    and one that expired within the grace."""
     owners: dict[str, dict[str, Any]] = {
         "auth_requests": {"app_id": world.clients["basic"].app.id},
         "access_tokens": {"user_id": world.alice.id},
         "refresh_tokens": {"user_id": world.alice.id, "app_id": world.clients["basic"].app.id},
         "login_flows": {"auth_request_id": None},
+        "outbox_sent": {"state": "sent", "attempts": 1},
+        "outbox_failed": {"state": "failed", "attempts": 10},
     }
     for table in TABLES:
         column = EXPIRES.get(table, "expires_at")
         fields = owners.get(table, {})
+        end = cutoff(table, now)
         for expiry, count in (
-            (now - GRACE - timedelta(seconds=1), expired),
-            (now + timedelta(hours=1), live),
-            (now - GRACE + timedelta(minutes=1), 1),
+            (end - timedelta(seconds=1), expired),
+            (end + timedelta(hours=1), live),
+            (end + timedelta(minutes=1), 1),
         ):
             if count:
                 await seed(store, table, count, now, **fields, **{column: expiry})
@@ -85,7 +110,7 @@ async def seed_every_table(
 
 async def counts(store: Store) -> dict[str, int]:
     def count(conn: sa.Connection) -> dict[str, int]:
-        return {t: int(conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) or 0) for t in TABLES}
+        return {t: int(conn.scalar(sa.text(COUNTED[t])) or 0) for t in TABLES}
 
     return await store.run_sync(count)
 
@@ -218,6 +243,96 @@ async def test_a_failed_round_is_logged_and_the_next_one_runs(
         assert calls == [0, 1] and not task.done()
     assert task.cancelled()
     assert (await counts(services.store))["throttles"] == 1  # the one within the grace
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def sender(services: Services, *, max_attempts: int) -> Sender:
+    return Sender(
+        services.store,
+        services.master_key,
+        services.clock,
+        credentials=services.smtp.smtp_credentials,
+        mail_dir=services.settings.data_dir / "mail",
+        delivery=Delivery(max_attempts=max_attempts),
+    )
+
+
+async def states(services: Services) -> dict[str, str]:
+    messages = await services.notifications.list_messages(services.system_context())
+    return {message.recipient: message.state for message in messages}
+
+
+async def test_sent_and_failed_messages_go_after_their_retention_and_pending_ones_stay(
+    services: Services, clock: OffsetClock
+) -> None:
+    system, test_mail = services.system_context(), services.notifications.send_test_mail
+    await test_mail(system, "sent@example.org")
+    assert await services.sender.deliver_due() == 1  # no SMTP: written as an .eml file
+    unreachable = SmtpSettings("127.0.0.1", closed_port(), "zitui@example.com", tls="none")
+    await services.smtp.set_smtp(system, unreachable)
+    await test_mail(system, "failed@example.org")
+    assert await sender(services, max_attempts=1).deliver_due() == 1
+    await test_mail(system, "waiting@example.org")
+    assert await sender(services, max_attempts=5).deliver_due() == 1
+    await test_mail(system, "fresh@example.org")
+    assert await states(services) == {
+        "sent@example.org": "sent",
+        "failed@example.org": "failed",
+        "waiting@example.org": "pending",
+        "fresh@example.org": "pending",
+    }
+    keeper = housekeeper(services, batch_size=500)
+
+    clock.advance(timedelta(days=30) - timedelta(minutes=1))
+    removed = await keeper.purge_expired()
+    assert (removed["outbox_sent"], removed["outbox_failed"]) == (0, 0)
+    clock.advance(timedelta(minutes=2))
+    removed = await keeper.purge_expired()
+    assert (removed["outbox_sent"], removed["outbox_failed"]) == (1, 0)
+    assert "sent@example.org" not in await states(services)
+
+    clock.advance(timedelta(days=59))
+    assert (await keeper.purge_expired())["outbox_failed"] == 0
+    clock.advance(timedelta(days=1))
+    assert (await keeper.purge_expired())["outbox_failed"] == 1
+
+    clock.advance(timedelta(days=3650))
+    assert await keeper.purge_expired() == dict.fromkeys(TABLES, 0)
+    assert await states(services) == {
+        "waiting@example.org": "pending",
+        "fresh@example.org": "pending",
+    }
+
+
+async def test_the_server_purges_with_the_retention_of_its_settings(
+    services: Services, clock: OffsetClock
+) -> None:
+    settings = replace(services.settings, outbox_keep_sent_days=2, outbox_keep_failed_days=5)
+    keeper = build_services(settings, services.store, services.master_key, clock).housekeeping
+    assert keeper.retention == Retention(sent=timedelta(days=2), failed=timedelta(days=5))
+    await services.notifications.send_test_mail(services.system_context(), "ann@example.org")
+    await services.sender.deliver_due()
+    clock.advance(timedelta(days=2, minutes=1))
+    assert (await keeper.purge_expired())["outbox_sent"] == 1
+    assert await states(services) == {}
+
+
+def test_the_outbox_retention_is_a_setting() -> None:
+    defaults = Retention.from_settings(load_settings(environ={}))
+    assert defaults == Retention(sent=timedelta(days=30), failed=timedelta(days=90))
+    environ = {"ZITUI_OUTBOX_KEEP_SENT_DAYS": "7", "ZITUI_OUTBOX_KEEP_FAILED_DAYS": "365"}
+    retention = Retention.from_settings(load_settings(environ=environ))
+    assert retention == Retention(sent=timedelta(days=7), failed=timedelta(days=365))
+    for name in ("ZITUI_OUTBOX_KEEP_SENT_DAYS", "ZITUI_OUTBOX_KEEP_FAILED_DAYS"):
+        with pytest.raises(InvalidArgument):
+            load_settings(environ={name: "0"})
 
 
 def test_the_purge_and_the_caps_are_settings() -> None:

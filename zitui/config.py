@@ -73,6 +73,10 @@ class Settings:
     outbox_retry_s: int = 30
     outbox_retry_max_s: int = 3600
     outbox_max_attempts: int = 10
+    # The purge deletes sent messages this many days after delivery, and failed ones this
+    # many days after their last attempt; pending messages are never deleted.
+    outbox_keep_sent_days: int = 30
+    outbox_keep_failed_days: int = 90
 
     @property
     def listen_host(self) -> str:
@@ -175,6 +179,8 @@ def _check_limits(settings: Settings) -> None:
         "outbox_retry_s",
         "outbox_retry_max_s",
         "outbox_max_attempts",
+        "outbox_keep_sent_days",
+        "outbox_keep_failed_days",
     ):
         if getattr(settings, name) < 1:
             raise InvalidArgument("config.range", f"{name} must be 1 or more", field=name)

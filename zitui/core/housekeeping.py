@@ -11,6 +11,10 @@ A row is deleted `GRACE` after it expired, so a request that read it a moment ea
 finds it, processes with slightly different clocks agree, and an assertion id is kept past
 any clock-skew allowance given to its `exp`. An auth request stays while a code issued from it
 can still be redeemed.
+
+Notifications do not expire but would pile up: a sent message goes `Retention.sent` after it
+was delivered, a failed one `Retention.failed` after its last attempt, so operators see
+failures for longer. A pending (or sending) message is never deleted: mail is not dropped.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from zitui.config import Settings
 from zitui.core.background import Pause, every, in_background
 from zitui.core.clock import Clock
 from zitui.store import Repositories, Store
@@ -28,23 +34,56 @@ from zitui.store import Repositories, Store
 log = logging.getLogger("zitui.housekeeping")
 
 GRACE = timedelta(minutes=10)
-Purge = Callable[[Repositories, datetime, int], Awaitable[int]]
 
-# What each table's batch deletes, given `now` and the batch size.
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """One batch's limits: rows that ended before these moments go."""
+
+    now: datetime
+    expired: datetime
+    sent: datetime
+    failed: datetime
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long finished notifications stay for operators to see."""
+
+    sent: timedelta = timedelta(days=30)
+    failed: timedelta = timedelta(days=90)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Retention:
+        return cls(
+            sent=timedelta(days=settings.outbox_keep_sent_days),
+            failed=timedelta(days=settings.outbox_keep_failed_days),
+        )
+
+    def cutoffs(self, now: datetime) -> Cutoffs:
+        return Cutoffs(now=now, expired=now - GRACE, sent=now - self.sent, failed=now - self.failed)
+
+
+Purge = Callable[[Repositories, Cutoffs, int], Awaitable[int]]
+
+# What each batch deletes, given the cutoffs and the batch size; the keys name the counts of
+# the purge's report.
 PURGES: dict[str, Purge] = {
-    "auth_requests": lambda tx, now, n: tx.purge.auth_requests(now - GRACE, now=now, limit=n),
-    "access_tokens": lambda tx, now, n: tx.purge.access_tokens(now - GRACE, limit=n),
-    "refresh_tokens": lambda tx, now, n: tx.purge.refresh_tokens(now - GRACE, limit=n),
-    "login_flows": lambda tx, now, n: tx.purge.login_flows(now - GRACE, limit=n),
-    "throttles": lambda tx, now, n: tx.purge.throttles(now - GRACE, limit=n),
-    "used_assertions": lambda tx, now, n: tx.purge.used_assertions(now - GRACE, limit=n),
+    "auth_requests": lambda tx, at, n: tx.purge.auth_requests(at.expired, now=at.now, limit=n),
+    "access_tokens": lambda tx, at, n: tx.purge.access_tokens(at.expired, limit=n),
+    "refresh_tokens": lambda tx, at, n: tx.purge.refresh_tokens(at.expired, limit=n),
+    "login_flows": lambda tx, at, n: tx.purge.login_flows(at.expired, limit=n),
+    "throttles": lambda tx, at, n: tx.purge.throttles(at.expired, limit=n),
+    "used_assertions": lambda tx, at, n: tx.purge.used_assertions(at.expired, limit=n),
+    "outbox_sent": lambda tx, at, n: tx.purge.sent_messages(at.sent, limit=n),
+    "outbox_failed": lambda tx, at, n: tx.purge.failed_messages(at.failed, limit=n),
 }
 TABLES = tuple(PURGES)
 
 
 class Housekeeper:
-    """The purge of expired rows: one batch (`purge_batch`), every batch (`purge_expired`),
-    or forever in the background (`running`)."""
+    """The purge of expired rows and old notifications: one batch (`purge_batch`), every
+    batch (`purge_expired`), or forever in the background (`running`)."""
 
     def __init__(
         self,
@@ -53,12 +92,14 @@ class Housekeeper:
         *,
         interval_s: float,
         batch_size: int,
+        retention: Retention | None = None,
         pause: Pause = asyncio.sleep,
     ) -> None:
         self._store = store
         self._clock = clock
         self.interval_s = interval_s
         self.batch_size = max(1, batch_size)
+        self.retention = retention or Retention()
         self._pause = pause
 
     async def purge_batch(self, tables: tuple[str, ...] = TABLES) -> dict[str, int]:
@@ -66,7 +107,8 @@ class Housekeeper:
         removed: dict[str, int] = {}
         for name in tables:
             async with self._store.transaction() as tx:
-                removed[name] = await PURGES[name](tx, self._clock.now(), self.batch_size)
+                cutoffs = self.retention.cutoffs(self._clock.now())
+                removed[name] = await PURGES[name](tx, cutoffs, self.batch_size)
             await asyncio.sleep(0)  # requests waiting for the write lock go first
         return removed
 

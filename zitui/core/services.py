@@ -16,7 +16,7 @@ from zitui.core.crypto.masterkey import MasterKey, load_master_key, refuse_expos
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
 from zitui.core.events import EventService
 from zitui.core.grants import GrantService
-from zitui.core.housekeeping import Housekeeper
+from zitui.core.housekeeping import Housekeeper, Retention
 from zitui.core.instance import InstanceService
 from zitui.core.login.flows import LoginFlowService
 from zitui.core.machines import MachineService
@@ -149,6 +149,7 @@ def build_services(
             clock,
             interval_s=settings.purge_interval_s,
             batch_size=settings.purge_batch_size,
+            retention=Retention.from_settings(settings),
         ),
         login=login,
         notifications=NotificationService(store, authz, master_key),

@@ -2,7 +2,7 @@
 
 Each delete is `DELETE … WHERE key IN (SELECT key … WHERE <expired> LIMIT n)`: the same on
 SQLite and PostgreSQL, and a batch holds the write lock only as long as n rows take. The
-subqueries use the tables' `expires_at` indexes.
+subqueries use the tables' `expires_at` indexes; the outbox's use its state index.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from zitui.store.models import (
     AuthCodeRow,
     AuthRequestRow,
     LoginFlowRow,
+    OutboxRow,
     RefreshTokenRow,
     ThrottleRow,
     UsedAssertionRow,
 )
 from zitui.store.repos.base import Repository, table
+from zitui.store.repos.outbox import FAILED, SENT
 
 AUTH_REQUESTS = table(AuthRequestRow)
 CODES = table(AuthCodeRow)
@@ -30,6 +32,7 @@ REFRESH = table(RefreshTokenRow)
 FLOWS = table(LoginFlowRow)
 THROTTLES = table(ThrottleRow)
 ASSERTIONS = table(UsedAssertionRow)
+OUTBOX = table(OutboxRow)
 
 
 class PurgeRepository(Repository):
@@ -60,6 +63,17 @@ class PurgeRepository(Repository):
 
     async def used_assertions(self, before: datetime, *, limit: int) -> int:
         return await self._delete(ASSERTIONS.c.jti_digest, ASSERTIONS.c.expires_at <= before, limit)
+
+    async def sent_messages(self, before: datetime, *, limit: int) -> int:
+        """Outbox messages delivered before `before`."""
+        sent = sa.and_(OUTBOX.c.state == SENT, OUTBOX.c.sent_at <= before)
+        return await self._delete(OUTBOX.c.id, sent, limit)
+
+    async def failed_messages(self, before: datetime, *, limit: int) -> int:
+        """Outbox messages that failed for good before `before` (a failed message's
+        `next_attempt_at` is when its last attempt failed)."""
+        failed = sa.and_(OUTBOX.c.state == FAILED, OUTBOX.c.next_attempt_at <= before)
+        return await self._delete(OUTBOX.c.id, failed, limit)
 
     async def _delete(
         self, key: sa.Column[Any], expired: sa.ColumnElement[bool], limit: int
