@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
+from zitui.core.common_passwords import is_common
 from zitui.errors import InvalidArgument
 
 HOUR = 3600
@@ -40,9 +41,15 @@ class PasswordComplexityPolicy:
     has_uppercase: bool = True
     has_number: bool = True
     has_symbol: bool = True
+    refuse_common: bool = True
 
     def check(self, password: str, *, field: str = "password") -> None:
-        """Raise InvalidArgument naming the first rule `password` breaks."""
+        """Raise InvalidArgument naming the first rule `password` breaks.
+
+        The common-password rule comes last, so a password that is short or lacks a class
+        of character is told that first, and only the list lookup remains for one that
+        meets every other rule.
+        """
         rules = [
             (
                 len(password) >= self.min_length,
@@ -73,6 +80,10 @@ class PasswordComplexityPolicy:
         for ok, code, message in rules:
             if not ok:
                 raise InvalidArgument(code, f"password too weak: {message}", field=field)
+        if self.refuse_common and is_common(password):
+            raise InvalidArgument(
+                "password.common", "this password is too common; choose another", field=field
+            )
 
 
 @dataclass(frozen=True)
