@@ -229,6 +229,23 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class SmsConfig:
+    """The instance's SMS provider as managers see it: never its token.
+
+    `kind` "http": `url`. `kind` "twilio": `account_sid`, `sender` or
+    `messaging_service_sid`, and `base_url`. Fields of the other kind are empty.
+    """
+
+    kind: str
+    url: str
+    account_sid: str
+    sender: str
+    messaging_service_sid: str
+    base_url: str
+    has_token: bool
+
+
+@dataclass(frozen=True)
 class Membership:
     id: str
     user_id: str

@@ -232,6 +232,25 @@ class SmtpConfigRow(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class SmsProviderRow(SQLModel, table=True):
+    """The instance's SMS provider, one row: a generic HTTP endpoint (`url`) or a
+    Twilio-compatible API (`account_sid`, `sender` or `messaging_service_sid`, `base_url`).
+    `token_enc` is the bearer token or the auth token, encrypted under the master key."""
+
+    __tablename__ = "sms_providers"
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=10)
+    url: str = Field(default="", max_length=2000)
+    token_enc: str = Field(default="", sa_type=sa.Text)
+    account_sid: str = Field(default="", max_length=64)
+    sender: str = Field(default="", max_length=40)
+    messaging_service_sid: str = Field(default="", max_length=64)
+    base_url: str = Field(default="", max_length=2000)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
 class MembershipRow(SQLModel, table=True):
     __tablename__ = "memberships"
     __table_args__ = (

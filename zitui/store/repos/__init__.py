@@ -21,6 +21,7 @@ from zitui.store.repos.project_grants import ProjectGrantRepository
 from zitui.store.repos.projects import ProjectRepository
 from zitui.store.repos.purge import PurgeRepository
 from zitui.store.repos.sessions import SessionRepository
+from zitui.store.repos.sms import SmsRepository
 from zitui.store.repos.smtp import SmtpRepository
 from zitui.store.repos.throttles import ThrottleRepository
 from zitui.store.repos.tokens import AccessTokenRepository, RefreshTokenRepository
@@ -73,6 +74,7 @@ class Repositories:
     events = _repository(EventRepository)
     machines = _repository(MachineRepository)
     smtp = _repository(SmtpRepository)
+    sms = _repository(SmsRepository)
     projects = _repository(ProjectRepository)
     apps = _repository(AppRepository)
     project_grants = _repository(ProjectGrantRepository)
