@@ -31,6 +31,7 @@ from zitui.core.orgs import OrgService
 from zitui.core.projects import ProjectService
 from zitui.core.sessions import SessionService
 from zitui.core.setup import SetupResult, ensure_instance
+from zitui.core.sms import SmsService
 from zitui.core.smtp import SmtpService
 from zitui.core.throttle import ThrottleLimits
 from zitui.core.users import UserService
@@ -55,6 +56,7 @@ class Services:
     grants: GrantService
     machines: MachineService
     smtp: SmtpService
+    sms: SmsService
     auth: AuthService
     events: EventService
     sessions: SessionService
@@ -115,11 +117,13 @@ def build_services(
         max_open_flows_per_address=settings.max_open_flows_per_address,
     )
     smtp = SmtpService(store, authz, master_key)
+    sms = SmsService(store, authz, master_key)
     sender = Sender(
         store,
         master_key,
         clock,
         credentials=smtp.smtp_credentials,
+        sms_provider=sms.sms_credentials,
         mail_dir=settings.data_dir / "mail",
         delivery=Delivery.from_settings(settings),
     )
@@ -138,6 +142,7 @@ def build_services(
         grants=GrantService(store, authz),
         machines=MachineService(store, authz),
         smtp=smtp,
+        sms=sms,
         auth=AuthService(store, login, clock),
         events=EventService(store),
         sessions=sessions,

@@ -4,8 +4,11 @@ Each server process runs `Sender.run` in the background (the Starlette lifespan)
 claimed in one short transaction (state `sending`, one more attempt, a lease), delivered with no
 transaction open, then marked `sent`, `pending` again after a backoff (`retry_s` doubling up to
 `retry_max_s`), or `failed` after `max_attempts`. A process that dies mid-delivery leaves the
-message `sending` until its lease runs out; then it is due again. Logs name the recipient's
-domain and the state, never a body, code or link.
+message `sending` until its lease runs out; then it is due again. Mail goes over SMTP or into
+`.eml` files; text messages go to the SMS provider of the instance settings, and without one
+they wait (and at last fail) with "no SMS provider is configured": SMS has no file fallback.
+Logs name the recipient's mail domain or a number's last two digits and the state, never a
+body, code or link.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from zitui.config import Settings
 from zitui.core.background import Pause, every, in_background
 from zitui.core.clock import Clock
 from zitui.core.crypto.masterkey import MasterKey
-from zitui.core.notifications.outbox import body_purpose, recipient_domain
+from zitui.core.notifications.outbox import EMAIL, SMS, body_purpose, recipient_hint
+from zitui.core.notifications.sms_transports import SmsTransport, sms_transport
 from zitui.core.notifications.transports import (
     DeliveryFailed,
     FileTransport,
@@ -30,14 +34,17 @@ from zitui.core.notifications.transports import (
     Transport,
     build_email,
 )
+from zitui.core.sms import SmsCredentials
 from zitui.core.smtp import SmtpCredentials
 from zitui.errors import WrongMasterKey
 from zitui.store import Store
-from zitui.store.repos.outbox import ClaimedMessage
+from zitui.store.repos.outbox import ClaimedMessage, OutboxEntry
 
 log = logging.getLogger("zitui.notifications")
 
 Credentials = Callable[[], Awaitable[SmtpCredentials | None]]
+SmsProvider = Callable[[], Awaitable[SmsCredentials | None]]
+NO_SMS_PROVIDER = "no SMS provider is configured"
 # Longer than one SMTP attempt may take, so a live sender never loses its claim.
 LEASE = timedelta(minutes=5)
 
@@ -80,12 +87,14 @@ class Sender:
         credentials: Credentials,
         mail_dir: Path,
         delivery: Delivery,
+        sms_provider: SmsProvider | None = None,
         pause: Pause = asyncio.sleep,
     ) -> None:
         self._store = store
         self._master_key = master_key
         self._clock = clock
         self._credentials = credentials
+        self._sms_provider = sms_provider
         self.mail_dir = mail_dir
         self.delivery = delivery
         self._pause = pause
@@ -96,6 +105,11 @@ class Sender:
         if credentials is None:
             return FileTransport(self.mail_dir)
         return SmtpTransport(credentials)
+
+    async def sms_transport(self) -> SmsTransport | None:
+        """The instance's SMS provider; None when none is set."""
+        credentials = await self._sms_provider() if self._sms_provider else None
+        return sms_transport(credentials) if credentials is not None else None
 
     async def deliver_batch(self) -> int:
         """Claim and deliver up to `batch_size` due messages; how many were claimed."""
@@ -109,10 +123,22 @@ class Sender:
                 now, lease_until=now + LEASE, limit=max(1, self.delivery.batch_size)
             )
         if claimed:
-            transport = await self.transport()
-            for message in claimed:
-                await self._deliver(transport, message)
+            await self._deliver_claimed(claimed)
         return len(claimed)
+
+    async def _deliver_claimed(self, claimed: list[ClaimedMessage]) -> None:
+        """Each message through its channel's transport, read once per batch."""
+        channels = {message.entry.channel for message in claimed}
+        mail = await self.transport() if EMAIL in channels else None
+        sms = await self.sms_transport() if SMS in channels else None
+        for message in claimed:
+            channel = message.entry.channel
+            if channel == EMAIL and mail is not None:
+                await self._deliver(mail, message)
+            elif channel == SMS:
+                await self._deliver_sms(sms, message)
+            else:
+                await self._failed(message, f"unknown channel {channel[:10]!r}")
 
     async def deliver_due(self) -> int:
         """Batch after batch until none is full; how many messages were attempted."""
@@ -145,9 +171,29 @@ class Sender:
         except DeliveryFailed as exc:
             await self._retry_or_fail(claimed, exc.reason)
             return
+        await self._sent(entry)
+
+    async def _deliver_sms(self, transport: SmsTransport | None, claimed: ClaimedMessage) -> None:
+        entry = claimed.entry
+        if transport is None:
+            await self._retry_or_fail(claimed, NO_SMS_PROVIDER)
+            return
+        try:
+            text = self._open(claimed.text_enc, entry.id, "text")
+        except WrongMasterKey:
+            await self._failed(claimed, "the stored message is not readable with this master key")
+            return
+        try:
+            await transport.send(recipient=entry.recipient, text=text)
+        except DeliveryFailed as exc:
+            await self._retry_or_fail(claimed, exc.reason)
+            return
+        await self._sent(entry)
+
+    async def _sent(self, entry: OutboxEntry) -> None:
         async with self._store.transaction() as tx:
             await tx.outbox.mark_sent(entry.id, at=self._clock.now())
-        log.info("%s to %s: sent", entry.kind, recipient_domain(entry.recipient))
+        log.info("%s to %s: sent", entry.kind, recipient_hint(entry.channel, entry.recipient))
 
     def _open(self, token: str, message_id: str, part: str) -> str:
         return self._master_key.decrypt(token, purpose=body_purpose(message_id, part)).decode()
@@ -163,7 +209,7 @@ class Sender:
         log.warning(
             "%s to %s: attempt %d failed, pending: %s",
             entry.kind,
-            recipient_domain(entry.recipient),
+            recipient_hint(entry.channel, entry.recipient),
             entry.attempts,
             reason,
         )
@@ -172,7 +218,12 @@ class Sender:
         entry = claimed.entry
         async with self._store.transaction() as tx:
             await tx.outbox.mark_failed(entry.id, at=self._clock.now(), error=reason)
-        log.error("%s to %s: failed: %s", entry.kind, recipient_domain(entry.recipient), reason)
+        log.error(
+            "%s to %s: failed: %s",
+            entry.kind,
+            recipient_hint(entry.channel, entry.recipient),
+            reason,
+        )
 
     async def run(self) -> None:
         """Deliver every `interval_s` seconds until cancelled; a failed round is logged and

@@ -23,6 +23,7 @@ from zitui.store import Repositories, Store
 from zitui.store.repos.outbox import FAILED, PENDING, SENT, OutboxEntry
 
 EMAIL = "email"
+SMS = "sms"
 RECENT_LIMIT = 200
 
 
@@ -41,6 +42,21 @@ class OutgoingMail:
 
     def __repr__(self) -> str:
         return f"OutgoingMail(kind={self.kind!r}, recipient={self.recipient!r}, bodies=<hidden>)"
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    """One text message to write to the outbox; `recipient` is a phone number."""
+
+    kind: str
+    recipient: str
+    text: str
+    language: str = "en"
+    user_id: str | None = None
+    org_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"OutgoingSms(kind={self.kind!r}, recipient={self.recipient!r}, text=<hidden>)"
 
 
 def body_purpose(message_id: str, part: str) -> str:
@@ -83,9 +99,52 @@ async def enqueue(
     return message_id
 
 
+async def enqueue_sms(
+    tx: Repositories, master_key: MasterKey, sms: OutgoingSms, *, at: datetime
+) -> str:
+    """Write `sms` in the caller's transaction, due at once; its id.
+
+    The number must pass the phone rule (`InvalidArgument`, field "phone"); it is stored
+    without spaces or punctuation. The text is encrypted as a mail body is; an SMS has no
+    subject and no HTML part. The caller records its own audit event.
+    """
+    recipient = validation.phone(sms.recipient)
+    message_id = new_id()
+    await tx.outbox.add(
+        {
+            "id": message_id,
+            "kind": sms.kind,
+            "channel": SMS,
+            "recipient": recipient,
+            "subject": "",
+            "text_enc": master_key.encrypt(
+                sms.text.encode(), purpose=body_purpose(message_id, "text")
+            ),
+            "html_enc": "",
+            "language": sms.language,
+            "state": PENDING,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "last_error": "",
+            "created_at": at,
+            "sent_at": None,
+            "user_id": sms.user_id,
+            "org_id": sms.org_id,
+        }
+    )
+    return message_id
+
+
 def recipient_domain(recipient: str) -> str:
     """What logs and audit payloads may name of a recipient."""
     return recipient.rpartition("@")[2].lower()
+
+
+def recipient_hint(channel: str, recipient: str) -> str:
+    """What a log line may name of a recipient: a mail's domain, a number's last two digits."""
+    if channel == SMS:
+        return f"a number ending {recipient[-2:]}"
+    return recipient_domain(recipient)
 
 
 class NotificationService:
