@@ -166,3 +166,37 @@ async def test_admin_domain_commands_work_on_postgres(postgres_url: str, tmp_pat
         assert (await services.smtp.smtp_credentials()).password == "pw"
     finally:
         await services.close()
+
+
+async def test_the_sms_provider_and_text_messages_work_on_postgres(
+    postgres_url: str, tmp_path: Path, clock
+):
+    from zitui.core.notifications.outbox import OutgoingSms, enqueue_sms
+    from zitui.core.sms import SmsSettings
+
+    services, _ = await open_services(
+        make_settings(tmp_path, database_url=postgres_url), clock=clock
+    )
+    try:
+        admin = (await services.auth.login_operator("admin", ADMIN_PASSWORD, RequestMeta())).context
+        twilio = SmsSettings(kind="twilio", account_sid="AC1", token="tok", sender="+15005550006")
+        await services.sms.set_sms(admin, twilio)
+        kept = await services.sms.set_sms(admin, SmsSettings(**{**vars(twilio), "token": None}))
+        assert kept.has_token and (await services.sms.sms_credentials()).token == "tok"
+        await services.sms.remove_sms(admin)
+        assert await services.sms.get_sms(admin) is None
+
+        async with services.store.transaction() as tx:
+            sms = OutgoingSms(kind="phone.verify", recipient="+41 79 000 00 01", text="123456")
+            message_id = await enqueue_sms(tx, services.master_key, sms, at=clock.now())
+        assert await services.sender.deliver_due() == 1
+        [listed] = [
+            m for m in await services.notifications.list_messages(admin) if m.id == message_id
+        ]
+        assert (listed.channel, listed.state, listed.last_error) == (
+            "sms",
+            "pending",
+            "no SMS provider is configured",
+        )
+    finally:
+        await services.close()
