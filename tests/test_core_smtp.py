@@ -94,3 +94,19 @@ async def test_only_instance_managers_see_or_change_smtp(services, admin):
     await assert_denied(services, lambda: services.smtp.get_smtp(owner))
     logged = json.dumps([e.payload for e in await _events(services)])
     assert "Smtp-Secret-42" not in logged
+
+
+async def test_the_delivery_target_names_the_mail_folder_or_the_smtp_server(
+    services, admin, settings
+):
+    files = await services.smtp.delivery_target(admin)
+    assert (files.smtp, files.mail_dir) == (None, (settings.data_dir / "mail").absolute())
+    assert files.describe() == (
+        "No SMTP server is configured: mail is written as .eml files to "
+        f"{(settings.data_dir / 'mail').absolute()}"
+    )
+    await services.smtp.set_smtp(admin, MAIL)
+    smtp = await services.smtp.delivery_target(admin)
+    assert smtp.describe() == "Mail is delivered through SMTP mail.example.com:587"
+    owner = await sign_in_org_owner(services, admin, "Acme")
+    await assert_denied(services, lambda: services.smtp.delivery_target(owner))

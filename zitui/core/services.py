@@ -116,7 +116,7 @@ def build_services(
         checker=checker,
         max_open_flows_per_address=settings.max_open_flows_per_address,
     )
-    smtp = SmtpService(store, authz, master_key)
+    smtp = SmtpService(store, authz, master_key, mail_dir=settings.data_dir / "mail")
     sms = SmsService(store, authz, master_key)
     sender = Sender(
         store,
@@ -124,7 +124,7 @@ def build_services(
         clock,
         credentials=smtp.smtp_credentials,
         sms_provider=sms.sms_credentials,
-        mail_dir=settings.data_dir / "mail",
+        mail_dir=smtp.mail_dir,
         delivery=Delivery.from_settings(settings),
     )
     return Services(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from zitui.core import validation
 from zitui.core.audit import record
@@ -43,11 +44,29 @@ class SmtpCredentials:
         return f"SmtpCredentials(config={self.config!r}, password=<hidden>)"
 
 
+@dataclass(frozen=True)
+class DeliveryTarget:
+    """Where mail goes now: the SMTP server of the instance settings, or without one
+    `.eml` files in `mail_dir` (the embedded default)."""
+
+    mail_dir: Path
+    smtp: SmtpConfig | None = None
+
+    def describe(self) -> str:
+        """One sentence for operators."""
+        if self.smtp is None:
+            return f"No SMTP server is configured: mail is written as .eml files to {self.mail_dir}"
+        return f"Mail is delivered through SMTP {self.smtp.host}:{self.smtp.port}"
+
+
 class SmtpService:
-    def __init__(self, store: Store, authz: Authorizer, master_key: MasterKey) -> None:
+    def __init__(
+        self, store: Store, authz: Authorizer, master_key: MasterKey, *, mail_dir: Path
+    ) -> None:
         self._store = store
         self._authz = authz
         self._master_key = master_key
+        self.mail_dir = mail_dir
 
     async def set_smtp(self, ctx: Context, settings: SmtpSettings) -> SmtpConfig:
         """Create or replace the instance's SMTP configuration."""
@@ -84,6 +103,11 @@ class SmtpService:
         async with self._store.reader() as tx:
             stored = await tx.smtp.find()
         return stored.config if stored else None
+
+    async def delivery_target(self, ctx: Context) -> DeliveryTarget:
+        """Where the sender delivers mail with the settings as they are now."""
+        config = await self.get_smtp(ctx)
+        return DeliveryTarget(mail_dir=self.mail_dir.absolute(), smtp=config)
 
     def _encrypted(self, password: str | None) -> str | None:
         """The ciphertext to store; None keeps the stored one, "" removes it."""
