@@ -22,6 +22,7 @@ from zitui.screens.events import EventsScreen
 from zitui.screens.feedback import report
 from zitui.screens.granted_projects import GrantedProjectsScreen
 from zitui.screens.managers import ManagersScreen
+from zitui.screens.notifications import NotificationsScreen
 from zitui.screens.org import OrgScreen
 from zitui.screens.orgs import ORG_COLUMNS, ORG_NOUNS, OrgsScreen
 from zitui.screens.paged_table import PagedTable
@@ -62,6 +63,7 @@ class HomeScreen(Screen[None]):
         Binding("g", "granted", "Granted projects"),
         Binding("m", "managers", "Managers"),
         Binding("e", "events", "Events"),
+        Binding("t", "notifications", "Notifications"),
         Binding("question_mark", "app.help", "Help", key_display="?", show=False),
         Binding("ctrl+l", "sign_out", "Sign out"),
         Binding("q", "app.quit", "Quit", show=False),
@@ -152,6 +154,8 @@ class HomeScreen(Screen[None]):
                 return self.reaches("project.read")
             case "events":
                 return self.reaches("events.read")
+            case "notifications":
+                return self.context.can("iam.read", Resource.instance())
             case "managers":
                 return any(self.reaches(f"{area}.read") for area in MEMBER_AREAS)
         return True
@@ -191,6 +195,9 @@ class HomeScreen(Screen[None]):
 
     def action_events(self) -> None:
         self.app.push_screen(EventsScreen(self.services, self.context))
+
+    def action_notifications(self) -> None:
+        self.app.push_screen(NotificationsScreen(self.services, self.context))
 
     def action_managers(self) -> None:
         """Instance managers for those who may see them; else the managers of one org."""
