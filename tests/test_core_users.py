@@ -17,6 +17,7 @@ from zitui.core.access import AccessEnded
 from zitui.core.context import Context, RequestMeta
 from zitui.core.ids import new_id
 from zitui.core.services import Services
+from zitui.core.user_codes import Purpose
 from zitui.core.users import NewHumanUser, ProfileChange
 from zitui.errors import (
     AlreadyExists,
@@ -53,27 +54,47 @@ async def _invite(services: Services, admin: Context, org_id: str, username: str
 async def test_user_without_password_is_initial_and_gets_an_init_code(
     services, admin, acme, settings
 ):
+    """Without an email address the code is handed to the manager; the store keeps a keyed
+    digest (not a plain SHA-256, which six characters would not survive)."""
     dora = await _invite(services, admin, acme.id, "dora")
     assert dora.state is UserState.INITIAL
-    codes = []
+    issued = []
 
     async def issue() -> None:
-        codes.append(await services.users.issue_init_code(admin, dora.id))
+        issued.append(await services.users.issue_init_code(admin, dora.id))
 
     event = await _one_event(services, issue)
-    code = codes[0]
-    assert len(code) == 8 and code.isalnum()
+    code = issued[0].code
+    assert len(code) == 6 and code.isalnum() and code.upper() == code
+    assert issued[0].mailed_to == "" and f"userID={dora.id}" in issued[0].link
     assert event.event_type == "user.human.initialization.code.added"
     assert code not in str(event.payload)
     stored = rows(
         settings.data_dir,
-        "SELECT init_code_digest, init_code_expires_at FROM users WHERE id = ?",
+        "SELECT digest, expires_at, target FROM user_codes WHERE user_id = ? AND purpose = ?",
         dora.id,
+        "init",
     )
-    assert stored[0][0] == hashlib.sha256(code.encode()).hexdigest()
+    assert stored[0][0] != hashlib.sha256(code.encode()).hexdigest()
+    assert stored[0][0] == services.users._mailer().digest(dora.id, Purpose.INIT, code)
     expires = services.clock.now() + timedelta(hours=72)
     assert stored[0][1].startswith(expires.strftime("%Y-%m-%d %H:%M:%S"))
-    assert event.payload == {"expires_at": expires.isoformat()}
+    assert event.payload == {"expires_at": expires.isoformat(), "mailed": False}
+
+
+async def test_a_user_with_an_email_gets_the_init_code_by_mail_only(
+    services, admin, acme, settings
+):
+    new = NewHumanUser(username="erin", first_name="Erin", last_name="Mail", email="erin@x.test")
+    erin = await services.users.create_human_user(admin, acme.id, new)
+    sql = "SELECT kind, recipient FROM outbox WHERE user_id = ?"
+    queued = rows(settings.data_dir, sql, erin.id)
+    assert queued == [("user.init", "erin@x.test")]
+    issued = await services.users.issue_init_code(admin, erin.id)
+    assert issued.mailed_to == "erin@x.test" and issued.code == "" and issued.link == ""
+    queued = rows(settings.data_dir, "SELECT kind FROM outbox WHERE user_id = ?", erin.id)
+    assert queued == [("user.init",), ("user.init",)]
+    assert len(rows(settings.data_dir, "SELECT 1 FROM user_codes WHERE user_id = ?", erin.id)) == 1
 
 
 async def test_init_code_only_for_initial_users(services, admin, bob):

@@ -15,6 +15,7 @@ from tests.tui_fixtures import (
     error_messages,
     fill,
     first_column,
+    notifications,
     opened_store,
     press,
     sign_in,
@@ -25,7 +26,6 @@ from zitui.core.users import NewHumanUser
 from zitui.records import Organization, UserState
 from zitui.screens import ZituiApp, make_app
 from zitui.screens.confirm import ConfirmModal
-from zitui.screens.secret import SecretModal
 from zitui.screens.user import UserScreen
 from zitui.screens.users import UsersScreen
 
@@ -92,17 +92,21 @@ async def test_lock_deactivate_and_delete_ask_first_and_escape_cancels(
     assert (await services.users.list_users(services.system_context(), search="ann")).total == 0
 
 
-async def test_the_initialisation_code_is_shown_once(acme: tuple[Services, Organization]) -> None:
+async def test_the_initialisation_code_goes_to_the_users_mailbox_not_the_screen(
+    acme: tuple[Services, Organization],
+) -> None:
     services, _ = acme
     app = make_app(services)
     async with app.run_test(size=SIZE) as pilot:
         await open_ann(pilot)
         await press(pilot, "i")
-        assert isinstance(app.screen, SecretModal)
-        assert len(app.screen.secret) >= 8
-        assert "72 hours" in text(app, ".secret-detail")
-        await press(pilot, "enter")
         assert isinstance(app.screen, UserScreen)
+        said = [n.message for n in notifications(app)]
+        assert any("initialisation mail to ann@example.com is queued" in m for m in said)
+    messages = await services.notifications.list_messages(services.system_context())
+    kinds = [(m.kind, m.recipient) for m in messages if m.kind == "user.init"]
+    # One at creation, one now (the first code no longer works).
+    assert kinds == [("user.init", "ann@example.com")] * 2
 
 
 async def test_editing_the_profile_keeps_input_and_marks_the_bad_field(

@@ -511,6 +511,12 @@ class FlowStep(StrEnum):
     CHOOSE_ACCOUNT = "choose_account"
     PASSWORD = "password"
     CHANGE_PASSWORD = "change_password"
+    REGISTER = "register"
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"
+    INIT_USER = "init_user"
+    EMAIL_VERIFIED = "email_verified"
+    NOT_ALLOWED = "not_allowed"
     DONE = "done"
     REFUSED = "refused"
 

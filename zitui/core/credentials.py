@@ -182,6 +182,16 @@ class PasswordChecker:
             payload=payload,
         )
 
+    async def lookup(
+        self, login_name: str, *, policy: LoginPolicy, org_id: str | None
+    ) -> User | None:
+        """The human `login_name` names, when they may sign in; None otherwise (for a step
+        that answers every name the same way, such as a password reset)."""
+        found = await self._find(login_name, policy=policy, org_id=org_id)
+        if found is None or refusal(found.credentials.user, found.org) is not None:
+            return None
+        return found.credentials.user
+
     async def _find(
         self, login_name: str, *, policy: LoginPolicy, org_id: str | None
     ) -> _Found | None:

@@ -34,6 +34,7 @@ from zitui.core.setup import SetupResult, ensure_instance
 from zitui.core.sms import SmsService
 from zitui.core.smtp import SmtpService
 from zitui.core.throttle import ThrottleLimits
+from zitui.core.user_codes import CodeMailer
 from zitui.core.users import UserService
 from zitui.errors import StoreUnavailable
 from zitui.store import Store, migrate, open_store
@@ -107,6 +108,7 @@ def build_services(
         lifetimes=lifetimes,
         pending_per_address=settings.pending_auth_requests_per_address,
     )
+    codes = CodeMailer(master_key, base_url=settings.issuer)
     login = LoginFlowService(
         store,
         hasher,
@@ -115,6 +117,8 @@ def build_services(
         auth_requests,
         checker=checker,
         max_open_flows_per_address=settings.max_open_flows_per_address,
+        codes=codes,
+        limits=ThrottleLimits.from_settings(settings),
     )
     smtp = SmtpService(store, authz, master_key, mail_dir=settings.data_dir / "mail")
     sms = SmsService(store, authz, master_key)
@@ -135,7 +139,7 @@ def build_services(
         hasher=hasher,
         instance=InstanceService(store),
         orgs=OrgService(store, authz),
-        users=UserService(store, hasher, authz),
+        users=UserService(store, hasher, authz, codes),
         memberships=MembershipService(store, authz),
         projects=ProjectService(store, authz),
         apps=AppService(store, authz),

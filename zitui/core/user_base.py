@@ -5,15 +5,22 @@ from __future__ import annotations
 from zitui.core.authz import Authorizer
 from zitui.core.context import Context
 from zitui.core.permissions import Resource
+from zitui.core.user_codes import CodeMailer
 from zitui.errors import AlreadyExists, NotFound, PreconditionFailed
 from zitui.records import User, UserKind
 from zitui.store import Repositories, Store
 
 
 class UserServiceBase:
-    def __init__(self, store: Store, authz: Authorizer) -> None:
+    def __init__(self, store: Store, authz: Authorizer, codes: CodeMailer | None = None) -> None:
         self._store = store
         self._authz = authz
+        self._codes = codes
+
+    def _mailer(self) -> CodeMailer:
+        if self._codes is None:
+            raise RuntimeError("this user service was built without a code mailer")
+        return self._codes
 
     async def _authorized(self, ctx: Context, permission: str, user_id: str) -> User:
         """Load the user and require `permission` in their organisation."""

@@ -9,22 +9,31 @@ revives none of them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from zitui.core.access import ACCESS_ENDED, end_user_access
 from zitui.core.audit import record
 from zitui.core.context import Context
-from zitui.core.crypto import tokens
 from zitui.core.memberships import ensure_iam_owner_remains
 from zitui.core.user_base import UserServiceBase, load_user
+from zitui.core.user_codes import Purpose
 from zitui.errors import PreconditionFailed
 from zitui.records import User, UserState
 from zitui.store import Repositories
 
-INIT_CODE_LIFETIME = timedelta(hours=72)
-INIT_CODE_LENGTH = 8
+
+@dataclass(frozen=True)
+class IssuedInitCode:
+    """An initialisation code sent by mail (`mailed_to`), or, for a user without an email
+    address, the code and link a manager hands over."""
+
+    expires_at: datetime
+    mailed_to: str = ""
+    code: str = field(default="", repr=False)
+    link: str = field(default="", repr=False)
+
 
 _ACTIVE, _INITIAL = UserState.ACTIVE, UserState.INITIAL
 _LOCKED, _INACTIVE = UserState.LOCKED, UserState.INACTIVE
@@ -74,31 +83,32 @@ _Change = Callable[[Repositories, str, Context], Awaitable[None]]
 
 
 class UserLifecycleCommands(UserServiceBase):
-    async def issue_init_code(self, ctx: Context, user_id: str) -> str:
-        """A one-time initialisation code for a user who has not signed in yet.
+    async def issue_init_code(self, ctx: Context, user_id: str) -> IssuedInitCode:
+        """A new initialisation code for a user who never had a password; the one before
+        stops working.
 
-        The code is returned once; the store keeps its SHA-256 digest for 72 hours.
+        A user with an email address gets it by mail (code and link; the manager never sees
+        it). For a user without one, the code and link are returned for the manager to hand
+        over; the store keeps only a keyed digest either way, for 72 hours.
         """
         await self._authorized(ctx, "user.write", user_id)
-        code = tokens.code(INIT_CODE_LENGTH)
-        expires_at = ctx.now() + INIT_CODE_LIFETIME
         async with self._store.transaction() as tx:
             user = await load_user(tx, user_id)
             if user.state is not UserState.INITIAL:
                 raise PreconditionFailed(
                     "user.not_initial", "only a user who was never activated gets this code"
                 )
-            await tx.users.set_init_code(
-                user_id, tokens.digest(code), expires_at=expires_at, at=ctx.now()
-            )
-            await _record(
-                tx,
-                ctx,
-                user,
-                "user.human.initialization.code.added",
-                {"expires_at": expires_at.isoformat()},
-            )
-        return code
+            credentials = await tx.users.find_credentials(user_id)
+            if credentials is not None and credentials.password_hash:
+                raise PreconditionFailed(
+                    "user.password_set", "this user has a password; they verify their email"
+                )
+            if user.email:
+                sent = await self._mailer().send(tx, ctx, user, Purpose.INIT)
+                return IssuedInitCode(mailed_to=sent.recipient, expires_at=sent.expires_at)
+            code, expires_at = await self._mailer().store_unsent(tx, ctx, user, Purpose.INIT)
+        link = self._mailer().link(Purpose.INIT, user.id, code)
+        return IssuedInitCode(code=code, link=link, expires_at=expires_at)
 
     async def lock_user(self, ctx: Context, user_id: str) -> User:
         return await self._transition(ctx, user_id, _LOCK, _set_state(_LOCKED))

@@ -9,6 +9,7 @@ from zitui.core import validation
 from zitui.core.audit import record
 from zitui.core.context import Context
 from zitui.core.user_base import UserServiceBase, load_human, load_user
+from zitui.core.user_codes import Purpose
 from zitui.errors import AlreadyExists, PreconditionFailed
 from zitui.records import User
 from zitui.store import Repositories
@@ -79,7 +80,8 @@ class UserProfileCommands(UserServiceBase):
             return await _recorded(tx, ctx, user, "user.username.changed", payload)
 
     async def change_email(self, ctx: Context, user_id: str, email: str, *, verified: bool) -> User:
-        """Set a human's email address, marked verified only when the manager says so."""
+        """Set a human's email address, marked verified only when the manager says so;
+        otherwise a verification code goes to the new address in the same transaction."""
         await self._authorized(ctx, "user.write", user_id)
         email = validation.email(email, required=True)
         async with self._store.transaction() as tx:
@@ -88,7 +90,11 @@ class UserProfileCommands(UserServiceBase):
                 raise PreconditionFailed("user.email.unchanged", "the email is unchanged")
             await tx.users.set_email(user_id, email, verified=verified, at=ctx.now())
             payload = {"email": email, "verified": verified}
-            return await _recorded(tx, ctx, user, "user.human.email.changed", payload)
+            changed = await _recorded(tx, ctx, user, "user.human.email.changed", payload)
+            if not verified and self._codes is not None:
+                # The address is proven by the code mailed to it (any earlier code is void).
+                await self._codes.send(tx, ctx, changed, Purpose.EMAIL)
+            return changed
 
     async def change_phone(self, ctx: Context, user_id: str, phone: str, *, verified: bool) -> User:
         """Set a human's phone number; an empty number removes it."""

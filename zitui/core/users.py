@@ -18,6 +18,7 @@ from zitui.core.ids import new_id
 from zitui.core.permissions import Resource
 from zitui.core.policies import PasswordComplexityPolicy, from_settings
 from zitui.core.user_base import check_new_username, load_user
+from zitui.core.user_codes import CodeMailer, Purpose
 from zitui.core.user_lifecycle import UserLifecycleCommands
 from zitui.core.user_profile import GENDERS, ProfileChange, UserProfileCommands
 from zitui.errors import (
@@ -50,12 +51,21 @@ class NewHumanUser:
 
 
 class UserService(UserProfileCommands, UserLifecycleCommands):
-    def __init__(self, store: Store, hasher: PasswordHasher, authz: Authorizer) -> None:
-        super().__init__(store, authz)
+    def __init__(
+        self,
+        store: Store,
+        hasher: PasswordHasher,
+        authz: Authorizer,
+        codes: CodeMailer | None = None,
+    ) -> None:
+        super().__init__(store, authz, codes)
         self._hasher = hasher
 
     async def create_human_user(self, ctx: Context, org_id: str, new: NewHumanUser) -> User:
-        """Create a human; without a password the user is INITIAL until initialised."""
+        """Create a human; without a password the user is INITIAL until initialised.
+
+        In the same transaction a user with an unverified email address gets a mail: the
+        initialisation code without a password, else the email verification code."""
         await self._authz.require(ctx, "user.write", Resource(org_id=org_id))
         async with self._store.reader() as tx:
             policy = await password_policy(tx, org_id)
@@ -76,6 +86,7 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
                     "password_set": password_hash is not None,
                 },
             )
+            await mail_new_user(tx, ctx, self._codes, user, has_password=password_hash is not None)
         return user
 
     async def set_password(
@@ -175,6 +186,18 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
         return Page(items=tuple(items), total=total, offset=offset, limit=limit)
 
 
+async def mail_new_user(
+    tx: Repositories, ctx: Context, codes: CodeMailer | None, user: User, *, has_password: bool
+) -> None:
+    """Inside the caller's transaction: the first mail of a user a manager or blueprint made
+    with an unverified address (the initialisation code without a password, else the email
+    verification code). Nothing without an address or without a code mailer (a build that
+    sends no mail, such as a bare test set-up)."""
+    if codes is None or not user.email or user.email_verified:
+        return
+    await codes.send(tx, ctx, user, Purpose.EMAIL if has_password else Purpose.INIT)
+
+
 async def password_policy(tx: Repositories, org_id: str) -> PasswordComplexityPolicy:
     settings = await tx.policies.find_effective("password_complexity", org_id)
     return from_settings(PasswordComplexityPolicy, settings)
@@ -187,8 +210,12 @@ async def add_human_user(
     new: NewHumanUser,
     *,
     password_hash: str | None,
+    state: UserState | None = None,
 ) -> User:
-    """Validate and insert inside the caller's transaction; the caller records the event."""
+    """Validate and insert inside the caller's transaction; the caller records the event.
+
+    A user is active with a password and initial without one, unless `state` says otherwise
+    (a self-registered user stays initial until their email is verified)."""
     username = validation.username(new.username)
     await check_new_username(tx, org_id, username)
     first = validation.text(new.first_name, field="first_name")
@@ -200,7 +227,7 @@ async def add_human_user(
         kind=UserKind.HUMAN,
         username=username,
         login_name=username,
-        state=UserState.ACTIVE if password_hash else UserState.INITIAL,
+        state=state or (UserState.ACTIVE if password_hash else UserState.INITIAL),
         first_name=first,
         last_name=last,
         nickname=validation.text(new.nickname, field="nickname", required=False),

@@ -13,6 +13,7 @@ from textual.widgets import Footer, Static
 from zitui.core.context import Context
 from zitui.core.permissions import Resource
 from zitui.core.services import Services
+from zitui.core.user_lifecycle import IssuedInitCode
 from zitui.core.users import ProfileChange
 from zitui.records import Membership, Scope, User, UserKind, UserState
 from zitui.screens.credentials import MachineCredentialsScreen
@@ -102,7 +103,7 @@ class UserScreen(SectionScreen):
     BINDINGS = [
         Binding("e", "edit", "Edit profile"),
         Binding("w", "set_password", "Set password"),
-        Binding("i", "init_code", "Init code"),
+        Binding("i", "init_code", "Send init code"),
         Binding("k", "credentials", "Credentials"),
         Binding("g", "authorizations", "Authorizations"),
         Binding("h", "history", "History", show=False),
@@ -243,16 +244,10 @@ class UserScreen(SectionScreen):
         )
 
     def action_init_code(self) -> None:
-        def issued(code: str) -> None:
-            self.show_secret(
-                f"Initialisation code of {self.user.login_name}",
-                "Code",
-                code,
-                details=[
-                    ("Valid for", "72 hours"),
-                    ("Use", "the user enters it with their username to set a password"),
-                ],
-            )
+        """A new initialisation code: mailed when the user has an address, else shown."""
+
+        def issued(issued: IssuedInitCode) -> None:
+            show_init_code(self, self.user, issued)
 
         self.call(lambda: self.services.users.issue_init_code(self.context, self.user.id), issued)
 
@@ -322,3 +317,27 @@ class UserScreen(SectionScreen):
                 label=f"user {self.user.login_name}",
             )
         )
+
+
+def show_init_code(screen: SectionScreen, user: User, issued: IssuedInitCode) -> None:
+    """Say where a new initialisation code went; a code for a user without an address is
+    shown once, with its link, for the manager to hand over."""
+    if issued.mailed_to:
+        screen.notify(
+            f"The initialisation mail to {issued.mailed_to} is queued; the code before it "
+            "no longer works.",
+            title="Initialisation code",
+            markup=False,
+        )
+        return
+    screen.show_secret(
+        f"Initialisation code of {user.login_name}",
+        "Code",
+        issued.code,
+        details=[
+            ("Valid for", "72 hours"),
+            ("Link", issued.link),
+            ("Use", "the user opens the link (or enters the code there) and sets a password"),
+        ],
+    )
+

@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer
 
+from zitui.core.user_lifecycle import IssuedInitCode
 from zitui.core.users import NewHumanUser
 from zitui.records import Organization, Page, TokenType, User
 from zitui.screens.form import Field, Values
 from zitui.screens.paged_table import Column, Nouns, PagedTable
 from zitui.screens.section import FILTER_BINDINGS, OrgFilteredScreen
-from zitui.screens.user import UserScreen
+from zitui.screens.user import UserScreen, show_init_code
 
 USER_COLUMNS = (
     Column("Login name", lambda user: user.login_name),
@@ -54,9 +55,10 @@ def human_user_fields() -> list[Field]:
         ),
         Field(
             "init_code",
-            "Without a password: show an initialisation code now",
+            "Without a password and email: show an initialisation code now",
             True,
             kind="check",
+            hint="With an email address the user gets the initialisation mail.",
         ),
     ]
 
@@ -167,26 +169,23 @@ class UsersScreen(OrgFilteredScreen):
             user = await self.services.users.create_human_user(
                 self.context, org.id, new_human_user(values)
             )
-            return user, values["init_code"] and not values["password"]
+            return user, values["init_code"] and not values["password"] and not user.email
 
         def created(result: tuple[User, bool]) -> None:
             user, wants_code = result
             self.created(user)
             if wants_code:
                 self.issue_init_code(user)
+            elif not user.email_verified and user.email:
+                self.notify(f"A mail with a code is queued for {user.email}.", markup=False)
 
         self.form(f"New user in {org.name}", human_user_fields(), create, created, action="Create")
 
     def issue_init_code(self, user: User) -> None:
         """Issued after the user exists, so a failure here never repeats the creation."""
 
-        def issued(code: str) -> None:
-            self.show_secret(
-                f"Initialisation code of {user.login_name}",
-                "Code",
-                code,
-                details=[("Valid for", "72 hours")],
-            )
+        def issued(issued: IssuedInitCode) -> None:
+            show_init_code(self, user, issued)
 
         self.call(lambda: self.services.users.issue_init_code(self.context, user.id), issued)
 

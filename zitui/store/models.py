@@ -78,8 +78,9 @@ class UserRow(SQLModel, table=True):
     password_change_required: bool = False
     password_changed_at: datetime | None = _ts(default=None, nullable=True)
     failed_password_attempts: int = 0
-    init_code_digest: str | None = Field(default=None, max_length=64)
-    init_code_expires_at: datetime | None = _ts(default=None, nullable=True)
+    # Wrong one-time codes in a row (email, reset, initialisation; later second factors).
+    failed_code_attempts: int = 0
+    terms_accepted_at: datetime | None = _ts(default=None, nullable=True)
     description: str = Field(default="", max_length=500)
     access_token_type: str = Field(default="bearer", max_length=10)
     secret_digest: str | None = Field(default=None, max_length=64)
@@ -537,3 +538,24 @@ class OutboxRow(SQLModel, table=True):
         default=None, foreign_key="users.id", ondelete="SET NULL", max_length=40, nullable=True
     )
     org_id: str | None = Field(default=None, max_length=40, nullable=True)
+
+
+class UserCodeRow(SQLModel, table=True):
+    """A one-time code sent to a user, one per purpose; a new code replaces the old one.
+
+    `digest` is keyed by the master key (a short code's plain SHA-256 could be brute-forced
+    from a copy of the database); `target` is the address the code was sent to, so a code
+    stops working when the address changes.
+    """
+
+    __tablename__ = "user_codes"
+
+    user_id: str = Field(
+        primary_key=True, foreign_key="users.id", ondelete="CASCADE", max_length=40
+    )
+    purpose: str = Field(primary_key=True, max_length=20)
+    digest: str = Field(max_length=64)
+    target: str = Field(max_length=320)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+    message_id: str | None = Field(default=None, max_length=40, nullable=True)

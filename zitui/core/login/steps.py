@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from zitui.core.policies import PasswordComplexityPolicy
+from zitui.core.policies import PasswordComplexityPolicy, PrivacyPolicy
 from zitui.errors import ZituiError
 from zitui.records import AuthRequest, Session, StoredLoginFlow
 
@@ -65,6 +65,8 @@ class AskLoginName:
     flow: FlowView
     login_name: str = ""
     error: ZituiError | None = None
+    # The login policy allows registration: the page links to the form.
+    may_register: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class AskPassword:
     # name it would tell that the user exists.
     language: str = ""
     error: ZituiError | None = None
+    # The login policy shows the "Forgot password?" link.
+    may_reset: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,95 @@ class Refused:
     language: str = ""
 
 
-Step = AskLoginName | ChooseAccount | AskPassword | ChangePassword | Done | Refused
+@dataclass(frozen=True)
+class Registration:
+    """What the registration form holds, passwords aside (a page gives them back as typed)."""
+
+    given_name: str = ""
+    family_name: str = ""
+    email: str = ""
+    username: str = ""
+    language: str = ""
+    accepted_terms: bool = False
+
+
+@dataclass(frozen=True)
+class Register:
+    """The registration form; `legal` gives the terms' and privacy links (may be empty)."""
+
+    flow: FlowView
+    values: Registration
+    policy: PasswordComplexityPolicy
+    legal: PrivacyPolicy
+    error: ZituiError | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the mail holding a code is doing: "queued", "sent", or "retrying" (the mail
+    server refused or was unreachable; the outbox keeps trying)."""
+
+    recipient: str = ""
+    state: str = "queued"
+
+
+@dataclass(frozen=True)
+class VerifyEmail:
+    """Enter the code mailed to the user's address (or follow the mail's link)."""
+
+    flow: FlowView
+    delivery: Delivery
+    code: str = ""
+    resent: bool = False
+    language: str = ""
+    error: ZituiError | None = None
+
+
+@dataclass(frozen=True)
+class SetPassword:
+    """A code from a mail and a new password: a forgotten password ("reset") or a user a
+    manager created without one ("init"). The same page whether the user exists or not."""
+
+    flow: FlowView
+    purpose: str
+    login_name: str
+    policy: PasswordComplexityPolicy
+    code: str = ""
+    resent: bool = False
+    language: str = ""
+    error: ZituiError | None = None
+
+
+@dataclass(frozen=True)
+class EmailVerified:
+    """The address is verified from a mail's link, in a browser that signed nobody in."""
+
+    flow: FlowView
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    """The login policy does not allow what the page asked for (registration, a reset)."""
+
+    flow: FlowView
+    code: str
+    message: str
+
+
+Step = (
+    AskLoginName
+    | ChooseAccount
+    | AskPassword
+    | ChangePassword
+    | Done
+    | Refused
+    | Register
+    | VerifyEmail
+    | SetPassword
+    | EmailVerified
+    | NotAllowed
+)
 
 
 @dataclass(frozen=True)

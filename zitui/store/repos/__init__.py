@@ -26,6 +26,7 @@ from zitui.store.repos.smtp import SmtpRepository
 from zitui.store.repos.throttles import ThrottleRepository
 from zitui.store.repos.tokens import AccessTokenRepository, RefreshTokenRepository
 from zitui.store.repos.used_assertions import UsedAssertionRepository
+from zitui.store.repos.user_codes import UserCodeRepository
 from zitui.store.repos.user_grants import UserGrantRepository
 from zitui.store.repos.users import UserRepository
 
@@ -85,6 +86,7 @@ class Repositories:
     access_tokens = _repository(AccessTokenRepository)
     refresh_tokens = _repository(RefreshTokenRepository)
     used_assertions = _repository(UsedAssertionRepository)
+    user_codes = _repository(UserCodeRepository)
     sessions = _repository(SessionRepository)
     purge = _repository(PurgeRepository)
     throttles = _repository(ThrottleRepository)

@@ -13,7 +13,8 @@ from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, table
 
 FLOWS = table(LoginFlowRow)
-_OPEN = [step for step in FlowStep if step not in (FlowStep.DONE, FlowStep.REFUSED)]
+_ENDED = (FlowStep.DONE, FlowStep.REFUSED, FlowStep.EMAIL_VERIFIED, FlowStep.NOT_ALLOWED)
+_OPEN = [step for step in FlowStep if step not in _ENDED]
 
 _BY_ID = Prepared(sa.select(FLOWS).where(FLOWS.c.id == sa.bindparam("id")))
 _LATEST_FOR = Prepared(

@@ -22,7 +22,8 @@ _PRIVATE_COLUMNS = {
     "password_hash",
     "password_changed_at",
     "failed_password_attempts",
-    "init_code_digest",
+    "failed_code_attempts",
+    "terms_accepted_at",
     "secret_digest",
 }
 _PUBLIC_COLUMNS = [c for c in USERS.c if c.name not in _PRIVATE_COLUMNS]
@@ -264,12 +265,37 @@ class UserRepository(Repository):
             ),
             else_=UserState.ACTIVE.value,
         )
-        await self._update(user_id, at=at, state=state, failed_password_attempts=0)
+        await self._update(
+            user_id, at=at, state=state, failed_password_attempts=0, failed_code_attempts=0
+        )
 
-    async def set_init_code(
-        self, user_id: str, digest: str, *, expires_at: datetime, at: datetime
-    ) -> None:
-        await self._update(user_id, at=at, init_code_digest=digest, init_code_expires_at=expires_at)
+    async def record_code_failure(self, user_id: str) -> int:
+        """Count a wrong one-time code in one statement; the count now."""
+        await self.conn.execute(
+            USERS.update()
+            .where(USERS.c.id == user_id)
+            .values(failed_code_attempts=USERS.c.failed_code_attempts + 1)
+        )
+        query = sa.select(USERS.c.failed_code_attempts).where(USERS.c.id == user_id)
+        return int((await self.conn.execute(query)).scalar() or 0)
+
+    async def reset_code_failures(self, user_id: str) -> None:
+        await self.conn.execute(
+            USERS.update().where(USERS.c.id == user_id).values(failed_code_attempts=0)
+        )
+
+    async def accept_terms(self, user_id: str, *, at: datetime) -> None:
+        await self._update(user_id, at=at, terms_accepted_at=at)
+
+    async def terms_accepted_at(self, user_id: str) -> datetime | None:
+        query = sa.select(USERS.c.terms_accepted_at).where(USERS.c.id == user_id)
+        value: datetime | None = (await self.conn.execute(query)).scalar()
+        return value
+
+    async def email_in_use(self, email: str) -> bool:
+        """Whether any user of the instance has this email address (any case)."""
+        query = sa.select(USERS.c.id).where(sa.func.lower(USERS.c.email) == email.lower()).limit(1)
+        return (await self.conn.execute(query)).first() is not None
 
     async def set_secret_digest(self, user_id: str, digest: str | None, *, at: datetime) -> None:
         await self._update(user_id, at=at, secret_digest=digest)
