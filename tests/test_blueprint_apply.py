@@ -71,7 +71,7 @@ def state(services: Services) -> list[tuple[object, ...]]:
     data = services.settings.data_dir
     tables = ("orgs", "org_domains", "users", "memberships", "projects", "project_roles")
     tables += ("apps", "project_grants", "user_grants", "machine_keys", "personal_access_tokens")
-    tables += ("smtp_configs", "events")
+    tables += ("smtp_configs", "sms_providers", "events")
     return [(t, rows(data, f"SELECT count(*) FROM {t}")[0][0]) for t in tables]
 
 
@@ -411,6 +411,48 @@ async def test_the_mail_server_is_set_when_it_differs(services: Services):
     await apply(services, SMTP.replace("mail.example.com", "smtp.example.com") + 'password = "two"')
     stored = await services.smtp.smtp_credentials()
     assert stored and stored.password == "two"
+
+
+SMS = '[sms]\nkind = "http"\nurl = "https://sms.example.com/send"\n'
+TWILIO = '[sms]\nkind = "twilio"\naccount_sid = "AC1"\nsender = "+15005550006"\n'
+
+
+async def test_the_sms_provider_is_set_when_it_differs(services: Services):
+    first = await apply(services, SMS + 'token = "first-token"\n')
+    assert first.lines == ["created SMS provider http sms.example.com"]
+    before = state(services)
+    assert (await apply(services, SMS)).lines == []
+    assert (await apply(services, SMS + 'token = "first-token"\n')).lines == []
+    assert state(services) == before  # no second change event either
+    assert "first-token" not in str(rows(services.settings.data_dir, "SELECT * FROM sms_providers"))
+
+    moved = await apply(services, SMS.replace("/send", "/v2/send"))
+    assert moved.lines == ["changed SMS provider http sms.example.com"]
+    stored = await services.sms.sms_credentials()
+    assert stored and (stored.config.url, stored.token) == (
+        "https://sms.example.com/v2/send",
+        "first-token",
+    )
+    await apply(services, SMS + 'token = "two"\n')
+    stored = await services.sms.sms_credentials()
+    assert stored and stored.token == "two"
+
+
+async def test_a_twilio_provider_needs_its_auth_token_once(services: Services):
+    await apply(services, SMS + 'token = "bearer"\n')
+    # The stored bearer token is no Twilio auth token: the service refuses, at the file's key.
+    assert await refused(services, TWILIO) == (
+        "sms.auth_token: a Twilio-compatible provider needs its auth token"
+    )
+    changed = await apply(services, TWILIO + 'auth_token = "auth"\n')
+    assert changed.lines == ["changed SMS provider twilio api.twilio.com"]
+    assert (await apply(services, TWILIO)).lines == []
+    stored = await services.sms.sms_credentials()
+    assert stored and (stored.config.kind, stored.config.sender, stored.token) == (
+        "twilio",
+        "+15005550006",
+        "auth",
+    )
 
 
 async def test_a_declared_domain_is_verified_and_made_primary(services: Services):

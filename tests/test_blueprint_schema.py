@@ -104,7 +104,11 @@ def test_defaults_fill_what_a_file_leaves_out():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("colour = 1", "colour: unknown key; expected one of smtp, orgs"),
+        ("colour = 1", "colour: unknown key; expected one of smtp, sms, orgs"),
+        (
+            '[sms]\nkind = "http"\nurl = "https://sms.example.com"\nbearer = "x"',
+            "sms.bearer: unknown key; expected one of kind, url, token, account_sid",
+        ),
         (
             '[smtp]\nhost = "h"\nfrom = "a@b.ch"\nsender = "x"',
             "smtp.sender: unknown key; expected one of host, port, from, tls, user, password",
@@ -583,3 +587,74 @@ def test_a_credential_table_without_expires_never_expires():
 )
 def test_bad_expiries_are_refused_at_their_place(value: str, expected: str):
     assert expected in error(MACHINE + f"pat = {value}")
+
+
+def test_an_sms_provider_of_either_kind_is_read_and_normalised():
+    http = parse(
+        tomllib.loads('[sms]\nkind = "http"\nurl = " https://sms.example.com/send "\ntoken = "t-1"')
+    ).sms
+    assert http is not None
+    assert (http.kind, http.url, http.token, http.account_sid) == (
+        "http",
+        "https://sms.example.com/send",
+        "t-1",
+        "",
+    )
+    assert "t-1" not in repr(http)
+    twilio = parse(
+        tomllib.loads(
+            '[sms]\nkind = "twilio"\naccount_sid = "AC1"\nauth_token = "a-2"\n'
+            'sender = "+1 500 555-0006"\n'
+        )
+    ).sms
+    assert twilio is not None
+    assert (twilio.sender, twilio.base_url, twilio.token, twilio.token_key) == (
+        "+15005550006",
+        "https://api.twilio.com",
+        "a-2",
+        "auth_token",
+    )
+    assert parse({}).sms is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[sms]\nurl = "https://h.example"', "sms.kind: required key is missing"),
+        ('[sms]\nkind = "pigeon"', 'sms.kind: expected one of http, twilio, got "pigeon"'),
+        ('[sms]\nkind = "http"', "sms.url: url is required"),
+        (
+            '[sms]\nkind = "http"\nurl = "ftp://h.example"',
+            'sms.url: "ftp://h.example": use an http:// or https:// URL with a host',
+        ),
+        (
+            '[sms]\nkind = "http"\nurl = "https://h.example"\nauth_token = "x"',
+            "sms.auth_token: not a key of http providers; expected one of kind, url, token",
+        ),
+        (
+            '[sms]\nkind = "twilio"\naccount_sid = "AC1"\ntoken = "x"\nsender = "+15005550006"',
+            "sms.token: not a key of twilio providers; expected one of kind, account_sid, "
+            "auth_token, sender, messaging_service_sid, base_url",
+        ),
+        (
+            '[sms]\nkind = "twilio"\naccount_sid = "AC1"',
+            "sms.sender: give a sender number or a messaging service sid",
+        ),
+        (
+            '[sms]\nkind = "twilio"\naccount_sid = "AC1"\nsender = "+15005550006"\n'
+            'messaging_service_sid = "MG1"',
+            'sms.messaging_service_sid: "MG1": give a sender number or a messaging service sid, '
+            "not both",
+        ),
+        (
+            '[sms]\nkind = "twilio"\naccount_sid = "AC-1"\nsender = "+15005550006"',
+            'sms.account_sid: "AC-1": use letters and digits only (up to 64)',
+        ),
+        (
+            '[sms]\nkind = "twilio"\naccount_sid = "AC1"\nsender = "+15005550006"\nauth_token = 7',
+            "sms.auth_token: expected a string, got 7",
+        ),
+    ],
+)
+def test_a_bad_sms_provider_names_its_key(text: str, expected: str):
+    assert error(text) == expected

@@ -10,6 +10,7 @@ creates nothing the second time.
 from __future__ import annotations
 
 from zitui.blueprint import accounts, grants, projects
+from zitui.blueprint.sms import apply_sms
 from zitui.blueprint.smtp import apply_smtp
 from zitui.blueprint.specs import Blueprint, OrgSpec
 from zitui.blueprint.state import ApplyState, Outcome, at
@@ -26,6 +27,8 @@ async def apply_blueprint(services: Services, blueprint: Blueprint) -> Outcome:
     async with services.store.atomic():
         if blueprint.smtp is not None:
             await apply_smtp(state, blueprint.smtp)
+        if blueprint.sms is not None:
+            await apply_sms(state, blueprint.sms)
         for org in blueprint.orgs:
             await ensure_org(state, org)
         await grants.resolve_granted_orgs(state, blueprint)

@@ -18,6 +18,9 @@ from zitui.blueprint.specs import (
     MACHINE_KEYS,
     ORG_KEYS,
     PROJECT_KEYS,
+    SMS_HTTP_KEYS,
+    SMS_KEYS,
+    SMS_TWILIO_KEYS,
     SMTP_KEYS,
     TOP_KEYS,
     USER_GRANT_KEYS,
@@ -29,11 +32,12 @@ from zitui.blueprint.specs import (
     MachineSpec,
     OrgSpec,
     ProjectSpec,
+    SmsSpec,
     SmtpSpec,
     UserGrantSpec,
     UserSpec,
 )
-from zitui.core import oidc_config, validation
+from zitui.core import oidc_config, sms, validation
 from zitui.core.oidc import served
 from zitui.core.permissions import roles_for_scope
 from zitui.core.projects import role_key
@@ -72,8 +76,10 @@ def parse(data: dict[str, Any]) -> Blueprint:
     """The blueprint in `data` (tomllib's output), with every cross-reference inside it checked."""
     top = Table(data, "", TOP_KEYS)
     smtp = top.table("smtp", SMTP_KEYS)
+    sms_table = top.table("sms", SMS_KEYS)
     blueprint = Blueprint(
         smtp=_smtp(smtp) if smtp else None,
+        sms=_sms(sms_table) if sms_table else None,
         orgs=tuple(_org(t) for t in top.tables("orgs", ORG_KEYS)),
     )
     check_references(blueprint)
@@ -96,6 +102,43 @@ def _smtp(t: Table) -> SmtpSpec:
         user=t.text("user", default=""),
         password=t.text("password", default=""),
     )
+
+
+def _sms(t: Table) -> SmsSpec:
+    """The provider checked by the SMS service's own rules; only its kind's keys are allowed."""
+    kind = t.choice("kind", sms.KINDS)
+    allowed = SMS_HTTP_KEYS if kind == sms.HTTP else SMS_TWILIO_KEYS
+    for key in SMS_KEYS:
+        if t.has(key) and key not in allowed:
+            raise BlueprintError(
+                t.at(key), f"not a key of {kind} providers; expected one of {quoted(allowed)}"
+            )
+    token_key = "token" if kind == sms.HTTP else "auth_token"
+    token = t.text(token_key, default="")
+    given = {key: t.text(key, default="") for key in allowed if key not in ("kind", token_key)}
+    try:
+        config = sms.validated(sms.SmsSettings(kind=kind, token=token or None, **given))
+    except InvalidArgument as exc:
+        raise _refused_at(t, allowed, exc) from exc
+    return SmsSpec(
+        path=t.path,
+        kind=config.kind,
+        url=config.url,
+        account_sid=config.account_sid,
+        sender=config.sender,
+        messaging_service_sid=config.messaging_service_sid,
+        base_url=config.base_url,
+        token=token,
+    )
+
+
+def _refused_at(t: Table, keys: tuple[str, ...], exc: InvalidArgument) -> BlueprintError:
+    """A service's refusal at the file's key it names, with the value the file gave."""
+    key = exc.field if exc.field in keys else None
+    if key is None:
+        return BlueprintError(t.path, exc.message)
+    value = t.text(key, default="")
+    return BlueprintError(t.at(key), f"{describe(value)}: {exc.message}" if value else exc.message)
 
 
 def _org(t: Table) -> OrgSpec:

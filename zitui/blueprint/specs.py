@@ -8,8 +8,18 @@ from datetime import datetime
 
 from zitui.records import AppType, AuthMethod, TokenType
 
-TOP_KEYS = ("smtp", "orgs")
+TOP_KEYS = ("smtp", "sms", "orgs")
 SMTP_KEYS = ("host", "port", "from", "tls", "user", "password")
+SMS_HTTP_KEYS = ("kind", "url", "token")
+SMS_TWILIO_KEYS = (
+    "kind",
+    "account_sid",
+    "auth_token",
+    "sender",
+    "messaging_service_sid",
+    "base_url",
+)
+SMS_KEYS = ("kind", "url", "token", *SMS_TWILIO_KEYS[1:])
 ORG_KEYS = ("name", "domain", "users", "machines", "projects", "user_grants")
 USER_KEYS = (
     "username",
@@ -51,6 +61,26 @@ class SmtpSpec:
     tls: str
     user: str
     password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SmsSpec:
+    """The SMS provider, already normalised by the SMS service's own rules; `token` is the
+    bearer token (http) or the auth token (twilio), "" when the file has none."""
+
+    path: str
+    kind: str
+    url: str
+    account_sid: str
+    sender: str
+    messaging_service_sid: str
+    base_url: str
+    token: str = field(repr=False)
+
+    @property
+    def token_key(self) -> str:
+        """The file's key for the token of this kind."""
+        return "token" if self.kind == "http" else "auth_token"
 
 
 @dataclass(frozen=True)
@@ -157,3 +187,4 @@ class OrgSpec:
 class Blueprint:
     smtp: SmtpSpec | None
     orgs: tuple[OrgSpec, ...]
+    sms: SmsSpec | None = None
