@@ -1,4 +1,10 @@
-"""Message catalogues (one TOML file per language) and language negotiation."""
+"""Message catalogues (one TOML file per language) and language negotiation.
+
+A catalogue is TOML nested by the dotted key: `password.too_short` is `too_short` in the
+`[password]` table. Error codes are keys too (pages show `lookup(locale, error.code)`). TOML
+cannot hold a value and a table under one name, so when a key is also the prefix of longer
+keys (`a.b` beside `a.b.c`), its message is the `_` entry of its table: `[a.b] _ = "..."`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from typing import Any
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LOCALE = "en"
 SUPPORTED_LOCALES: tuple[str, ...] = ("en", "de", "fr")
+# The entry of a table that holds the message of the table's own key (see above).
+TABLE_MESSAGE = "_"
 
 
 @cache
@@ -19,14 +27,17 @@ def catalogue(locale: str) -> Mapping[str, str]:
     if locale not in SUPPORTED_LOCALES:
         locale = DEFAULT_LOCALE
     with (TRANSLATIONS_DIR / f"{locale}.toml").open("rb") as fh:
-        return _flatten(tomllib.load(fh))
+        return flatten(tomllib.load(fh))
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested tables as dotted keys; a table's `_` entry is the message of the table's own key."""
     flat: dict[str, str] = {}
     for key, value in table.items():
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(flatten(value, f"{prefix}{key}."))
+        elif key == TABLE_MESSAGE and prefix:
+            flat[prefix[:-1]] = str(value)
         else:
             flat[f"{prefix}{key}"] = str(value)
     return flat
