@@ -44,7 +44,7 @@ test: $(STAMP) system-deps dist/zitui tests/rp/node_modules lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check zitui tests bench
+	$(BIN)/ruff check zitui tests bench tools
 	$(BIN)/mypy
 
 # wrk (Debian) drives the single-request measures of bench/oidc.py.

@@ -60,3 +60,11 @@ def test_binary_serves_healthz_from_a_fresh_directory(binary: Path, tmp_path: Pa
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert counts(data)["instances"] == 1
+
+
+def test_binary_carries_the_common_password_list(binary: Path, tmp_path: Path):
+    # The first run checks the administrator's password, the list lookup last of all.
+    env = zitui_env(tmp_path / "data", ZITUI_ADMIN_PASSWORD="Password1!")
+    result = run(["serve", "--listen", f"127.0.0.1:{free_port()}"], env, binary=binary)
+    assert result.returncode == 1
+    assert "this password is too common" in result.stderr
