@@ -17,6 +17,8 @@ from zitui.core.authz import Authorizer
 from zitui.core.context import Context
 from zitui.core.crypto.masterkey import MasterKey
 from zitui.core.ids import new_id
+from zitui.core.notifications.mails import compose
+from zitui.core.notifications.messages import OutgoingMail
 from zitui.core.permissions import Resource
 from zitui.errors import NotFound, PreconditionFailed
 from zitui.store import Repositories, Store
@@ -25,23 +27,6 @@ from zitui.store.repos.outbox import FAILED, PENDING, SENT, OutboxEntry
 EMAIL = "email"
 SMS = "sms"
 RECENT_LIMIT = 200
-
-
-@dataclass(frozen=True)
-class OutgoingMail:
-    """One mail to write to the outbox; `text` and `html` are its two alternative bodies."""
-
-    kind: str
-    recipient: str
-    subject: str
-    text: str
-    html: str
-    language: str = "en"
-    user_id: str | None = None
-    org_id: str | None = None
-
-    def __repr__(self) -> str:
-        return f"OutgoingMail(kind={self.kind!r}, recipient={self.recipient!r}, bodies=<hidden>)"
 
 
 @dataclass(frozen=True)
@@ -184,17 +169,11 @@ class NotificationService:
         assert retried is not None
         return retried
 
-    async def send_test_mail(self, ctx: Context, to: str) -> str:
+    async def send_test_mail(self, ctx: Context, to: str, *, language: str = "en") -> str:
         """Queue a test mail to `to` through the instance's mail settings; the message's id."""
         await self._authz.require(ctx, "iam.write", Resource.instance())
         recipient = validation.email(to, required=True, field="to")
-        mail = OutgoingMail(
-            kind="email.test",
-            recipient=recipient,
-            subject="zitui test mail",
-            text="This is a test mail from zitui. Mail delivery works.\n",
-            html="<p>This is a test mail from zitui. Mail delivery works.</p>\n",
-        )
+        mail = compose("email.test", language=language, recipient=recipient)
         async with self._store.transaction() as tx:
             message_id = await enqueue(tx, self._master_key, mail, at=ctx.now())
             await record(
