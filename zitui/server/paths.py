@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zitui.core.user_codes import PASSWORD_INIT_PATH, USER_INIT_PATH, VERIFY_EMAIL_PATH
+
 HOME = "/"
 HEALTHZ = "/healthz"
 STATIC = "/static"
@@ -28,6 +30,13 @@ LOGIN_PASSWORD = f"{LOGIN_PREFIX}/password"
 LOGIN_PASSWORD_CHANGE = f"{LOGIN_PREFIX}/password/change"
 LOGIN_USER_SELECTION = f"{LOGIN_PREFIX}/userselection"
 LOGIN_SIGNED_IN = f"{LOGIN_PREFIX}/signedin"
+LOGIN_REGISTER = f"{LOGIN_PREFIX}/register"
+# The pages the links in mails open (their paths live with the codes, in core).
+LOGIN_VERIFY_EMAIL = VERIFY_EMAIL_PATH
+LOGIN_PASSWORD_INIT = PASSWORD_INIT_PATH
+LOGIN_USER_INIT = USER_INIT_PATH
+LOGIN_PASSWORD_RESET = f"{LOGIN_PREFIX}/password/reset"
+LOGIN_CODE_RESEND = f"{LOGIN_PREFIX}/code/resend"
 LOGOUT = f"{LOGIN_PREFIX}/logout"
 LOGOUT_DONE = f"{LOGIN_PREFIX}/logout/done"
 

@@ -13,6 +13,14 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from zitui.server import paths
+from zitui.server.login.account import (
+    password_init,
+    password_reset,
+    register,
+    resend_code,
+    user_init,
+    verify_email,
+)
 from zitui.server.login.password import password, password_change
 from zitui.server.login.signout import logged_out, logout, signed_in
 from zitui.server.login.start import login_name, select_account, start
@@ -27,6 +35,12 @@ def routes() -> list[Route]:
         Route(paths.LOGIN_PASSWORD_CHANGE, password_change, methods=both),
         Route(paths.LOGIN_USER_SELECTION, select_account, methods=["POST"]),
         Route(paths.LOGIN_SIGNED_IN, signed_in, methods=["GET"]),
+        Route(paths.LOGIN_REGISTER, register, methods=both),
+        Route(paths.LOGIN_VERIFY_EMAIL, verify_email, methods=both),
+        Route(paths.LOGIN_PASSWORD_INIT, password_init, methods=both),
+        Route(paths.LOGIN_USER_INIT, user_init, methods=both),
+        Route(paths.LOGIN_PASSWORD_RESET, password_reset, methods=["POST"]),
+        Route(paths.LOGIN_CODE_RESEND, resend_code, methods=["POST"]),
         Route(paths.LOGOUT, logout, methods=["POST"]),
         Route(paths.LOGOUT_DONE, logged_out, methods=["GET"]),
     ]

@@ -25,13 +25,18 @@ from zitui.core.login.steps import (
     ChangePassword,
     ChooseAccount,
     Done,
+    EmailVerified,
     FlowView,
+    NotAllowed,
     Outcome,
     Refused,
+    Register,
+    SetPassword,
     Step,
+    VerifyEmail,
 )
 from zitui.errors import FlowExpired, NotFound, ZituiError, http_status
-from zitui.i18n import DEFAULT_LOCALE, best_locale, lookup, translate
+from zitui.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, best_locale, lookup, translate
 from zitui.server import paths
 from zitui.server.browser import set_browser_id
 from zitui.server.csrf import verify_csrf
@@ -153,13 +158,13 @@ def _page_for(request: Request, step: Step) -> Response:
     context: dict[str, Any] = {"flow": flow, "errors": errors, "alert": alert}
     match step:
         case AskLoginName():
-            context["login_name"] = step.login_name
+            context.update(login_name=step.login_name, may_register=step.may_register)
             template = "login/login_name.html"
         case ChooseAccount():
             context["accounts"] = step.accounts
             template = "login/select_account.html"
         case AskPassword():
-            context["login_name"] = step.login_name
+            context.update(login_name=step.login_name, may_reset=step.may_reset)
             template = "login/password.html"
         case ChangePassword():
             context.update(
@@ -169,6 +174,32 @@ def _page_for(request: Request, step: Step) -> Response:
         case Refused():
             context["message"] = lookup(locale, step.code) or step.message
             template, status = "login/refused.html", 403
+        case Register():
+            context.update(
+                values=step.values,
+                policy=step.policy,
+                legal=step.legal,
+                languages=SUPPORTED_LOCALES,
+                chosen_language=step.values.language or locale,
+            )
+            template = "login/register.html"
+        case VerifyEmail():
+            context.update(delivery=step.delivery, code=step.code, resent=step.resent)
+            template = "login/verify_email.html"
+        case SetPassword():
+            context.update(
+                purpose=step.purpose,
+                login_name=step.login_name,
+                policy=step.policy,
+                code=step.code,
+                resent=step.resent,
+            )
+            template = "login/set_password.html"
+        case EmailVerified():
+            template = "login/email_verified.html"
+        case NotAllowed():
+            context["message"] = lookup(locale, step.code) or step.message
+            template, status = "login/not_allowed.html", 403
     return page(request, template, locale, context, status_code=status)
 
 
