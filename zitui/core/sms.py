@@ -70,12 +70,13 @@ class SmsService:
         """Create or replace the instance's SMS provider; the new configuration."""
         await self._authz.require(ctx, "iam.write", Resource.instance())
         config = validated(settings)
+        new_token = self._encrypted(settings.token)
         async with self._store.transaction() as tx:
             instance = await tx.instances.find()
             if instance is None:
                 raise PreconditionFailed("instance.missing", "the instance is not set up")
             stored = await tx.sms.find()
-            token_enc = self._token_enc(settings.token, stored, kind=config.kind)
+            token_enc = new_token if new_token is not None else _kept(stored, kind=config.kind)
             _require_token(config, token_enc)
             config = _with_token(config, token_enc)
             await tx.sms.save(
@@ -134,13 +135,10 @@ class SmsService:
         )
         return SmsCredentials(config=stored.config, token=token)
 
-    def _token_enc(self, token: str | None, stored: StoredSms | None, *, kind: str) -> str:
-        """The ciphertext to store. A kept token stays only with its kind: a bearer token
-        is no Twilio auth token."""
-        if token is None:
-            return stored.token_enc if stored and stored.config.kind == kind else ""
-        if token == "":
-            return ""
+    def _encrypted(self, token: str | None) -> str | None:
+        """The ciphertext to store; None keeps the stored one, "" removes it."""
+        if token is None or token == "":
+            return token
         return self._master_key.encrypt(_token(token).encode(), purpose=PURPOSE)
 
 
@@ -248,6 +246,11 @@ def _unexpected(settings: SmsSettings, fields: tuple[str, ...]) -> None:
                 f"{name.replace('_', ' ')} belongs to another kind of provider",
                 field=name,
             )
+
+
+def _kept(stored: StoredSms | None, *, kind: str) -> str:
+    """The stored token, kept only with its kind: a bearer token is no Twilio auth token."""
+    return stored.token_enc if stored is not None and stored.config.kind == kind else ""
 
 
 def _require_token(config: SmsConfig, token_enc: str) -> None:
