@@ -35,6 +35,7 @@ MODELS: dict[str, Any] = {
     "login_flows": models.LoginFlowRow,
     "throttles": models.ThrottleRow,
     "used_assertions": models.UsedAssertionRow,
+    "user_codes": models.UserCodeRow,
     "outbox_sent": models.OutboxRow,
     "outbox_failed": models.OutboxRow,
 }
@@ -92,6 +93,7 @@ async def seed_every_table(
         "access_tokens": {"user_id": world.alice.id},
         "refresh_tokens": {"user_id": world.alice.id, "app_id": world.clients["basic"].app.id},
         "login_flows": {"auth_request_id": None},
+        "user_codes": {"user_id": world.alice.id},
         "outbox_sent": {"state": "sent", "attempts": 1},
         "outbox_failed": {"state": "failed", "attempts": 10},
     }

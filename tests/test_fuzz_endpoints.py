@@ -230,12 +230,37 @@ LOGIN_FORMS = [
     paths.LOGIN_PASSWORD_CHANGE,
     paths.LOGIN_USER_SELECTION,
     paths.LOGOUT,
+    paths.LOGIN_REGISTER,
+    paths.LOGIN_VERIFY_EMAIL,
+    paths.LOGIN_PASSWORD_INIT,
+    paths.LOGIN_USER_INIT,
+    paths.LOGIN_PASSWORD_RESET,
+    paths.LOGIN_CODE_RESEND,
 ]
-LOGIN_PAGES = [paths.LOGIN, *LOGIN_FORMS, paths.LOGIN_SIGNED_IN, paths.LOGOUT_DONE]
+_POST_ONLY = {paths.LOGIN_PASSWORD_RESET, paths.LOGIN_CODE_RESEND, paths.LOGIN_USER_SELECTION}
+LOGIN_PAGES = [
+    paths.LOGIN,
+    *(path for path in LOGIN_FORMS if path not in _POST_ONLY),
+    paths.LOGIN_SIGNED_IN,
+    paths.LOGOUT_DONE,
+]
+# The fields of registration and of the pages that take a code from a mail.
+ACCOUNT_FIELDS = (
+    "given_name",
+    "family_name",
+    "email",
+    "username",
+    "language",
+    "terms",
+    "password_repeat",
+    "code",
+    "userID",
+)
 
 
 def login_fields(bed: Bed, browser: Browser) -> dict[str, st.SearchStrategy[str]]:
     names = {*browser.names, "login_name", "password", "new_password", "session_id", "flow"}
+    names.update(ACCOUNT_FIELDS)
     anything = values(bed, "login_name")
     fields = {name: anything for name in names}
     for name, value in browser.carried + browser.query:

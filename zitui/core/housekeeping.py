@@ -75,6 +75,7 @@ PURGES: dict[str, Purge] = {
     "login_flows": lambda tx, at, n: tx.purge.login_flows(at.expired, limit=n),
     "throttles": lambda tx, at, n: tx.purge.throttles(at.expired, limit=n),
     "used_assertions": lambda tx, at, n: tx.purge.used_assertions(at.expired, limit=n),
+    "user_codes": lambda tx, at, n: tx.purge.user_codes(at.expired, limit=n),
     "outbox_sent": lambda tx, at, n: tx.purge.sent_messages(at.sent, limit=n),
     "outbox_failed": lambda tx, at, n: tx.purge.failed_messages(at.failed, limit=n),
 }

@@ -21,6 +21,7 @@ from zitui.store.models import (
     RefreshTokenRow,
     ThrottleRow,
     UsedAssertionRow,
+    UserCodeRow,
 )
 from zitui.store.repos.base import Repository, table
 from zitui.store.repos.outbox import FAILED, SENT
@@ -33,6 +34,7 @@ FLOWS = table(LoginFlowRow)
 THROTTLES = table(ThrottleRow)
 ASSERTIONS = table(UsedAssertionRow)
 OUTBOX = table(OutboxRow)
+USER_CODES = table(UserCodeRow)
 
 
 class PurgeRepository(Repository):
@@ -63,6 +65,17 @@ class PurgeRepository(Repository):
 
     async def used_assertions(self, before: datetime, *, limit: int) -> int:
         return await self._delete(ASSERTIONS.c.jti_digest, ASSERTIONS.c.expires_at <= before, limit)
+
+    async def user_codes(self, before: datetime, *, limit: int) -> int:
+        """Codes sent to users that expired unused (keyed by user and purpose)."""
+        key = sa.tuple_(USER_CODES.c.user_id, USER_CODES.c.purpose)
+        batch = (
+            sa.select(USER_CODES.c.user_id, USER_CODES.c.purpose)
+            .where(USER_CODES.c.expires_at <= before)
+            .limit(limit)
+        )
+        result = await self.conn.execute(USER_CODES.delete().where(key.in_(batch)))
+        return int(result.rowcount or 0)
 
     async def sent_messages(self, before: datetime, *, limit: int) -> int:
         """Outbox messages delivered before `before`."""
