@@ -4,9 +4,7 @@ SMTP server (aiosmtpd) or to `.eml` files, retried with backoff, failed and retr
 from __future__ import annotations
 
 import asyncio
-import socket
 import stat
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -15,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
+from tests import mail_fixtures
 from tests.counting import CountingStore
 from tests.dbfile import rows
+from tests.mail_fixtures import MailServer, use_smtp
 from tests.test_core_audit import _one_event
 from tests.test_core_housekeeping import Lifespan, Ticks
 from tests.test_core_orgs import assert_denied, sign_in_org_owner
@@ -29,7 +28,6 @@ from zitui.core.notifications.delivery import LEASE, Delivery, Sender
 from zitui.core.notifications.outbox import OutgoingMail, enqueue
 from zitui.core.notifications.transports import FileTransport, build_email
 from zitui.core.services import Services
-from zitui.core.smtp import SmtpSettings
 from zitui.errors import InvalidArgument, PreconditionFailed
 from zitui.server.app import create_app
 
@@ -41,59 +39,7 @@ MAIL = OutgoingMail(
     text=f"Your code is {CODE}.\n",
     html=f"<p>Your code is <b>{CODE}</b>.</p>\n",
 )
-
-
-class Inbox:
-    """aiosmtpd's handler: every mail it accepts, as parsed messages."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class MailServer:
-    """A real SMTP server on a fixed free port, started and stopped by the test."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.inbox = Inbox()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-async def use_smtp(services: Services, admin: Context, server: MailServer) -> None:
-    settings = SmtpSettings(
-        host="127.0.0.1", port=server.port, sender="zitui@example.com", tls="none"
-    )
-    await services.smtp.set_smtp(admin, settings)
+mail_server = mail_fixtures.mail_server
 
 
 async def queue(services: Services, mail: OutgoingMail = MAIL) -> str:
