@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from fnmatch import fnmatch
@@ -14,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_core_outbox import MailServer, use_smtp
+from tests import mail_fixtures
+from tests.mail_fixtures import MailServer, use_smtp
 from zitui.core.context import Context
 from zitui.core.notifications.mails import KIND_TEXTS, MAIL_KINDS, compose, mail_language
 from zitui.core.notifications.outbox import enqueue
@@ -27,13 +27,7 @@ CODE = "K7Q2-9XZD"
 LINK = "https://login.example.com/ui/login/mail/verify?userID=u1&code=K7Q2-9XZD"
 
 
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer()
-    try:
-        yield server
-    finally:
-        server.stop()
+mail_server = mail_fixtures.mail_server
 
 
 class Links(HTMLParser):
