@@ -118,10 +118,11 @@ class MailedCode:
 
 
 def text_of(message: EmailMessage) -> str:
+    """The text/plain part, with the line ends a mail reader shows (SMTP sends CRLF)."""
     body = message.get_body(preferencelist=("plain",))
     assert body is not None, "the mail has no text/plain part"
     content: str = body.get_content()  # type: ignore[attr-defined]
-    return content
+    return content.replace("\r\n", "\n")
 
 
 def mailed_code(message: EmailMessage) -> MailedCode:
