@@ -508,7 +508,9 @@ class LoginFlowService:
             if user is None:
                 raise FlowExpired("login.flow_expired", "this sign-in has expired")
             ctx = user_context(self._clock, user, request)
-            if not user.email_verified:
+            if user.state not in (UserState.ACTIVE, _INITIAL):
+                failed = True  # locked (by wrong codes, say) or deactivated: no code works
+            elif not user.email_verified:
                 if not await self._mailer().spend(tx, ctx, user, Purpose.EMAIL, code):
                     await self._mailer().count_failure(tx, ctx, user)
                     failed = True
@@ -1121,7 +1123,10 @@ async def _checked_registration(
     family = validation.text(values.family_name, field="family_name")
     email = validation.email(values.email, required=True)
     username = validation.username(values.username or email)
-    language = validation.language(values.language)
+    try:
+        language = validation.language(values.language)
+    except InvalidArgument as exc:  # the form's field is "language"
+        raise InvalidArgument(exc.code, exc.message, field="language") from exc
     _check_new_password(rules, password, repeat)
     if not values.accepted_terms:
         raise InvalidArgument(
