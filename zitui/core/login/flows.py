@@ -649,9 +649,9 @@ class LoginFlowService:
                     org_id=current.org_id,
                     payload={"via": purpose.value, ACCESS_ENDED: ended.payload()},
                 )
-                if not current.email_verified:
+                if current.email and not current.email_verified:
                     await self._verified(tx, ctx, current)
-                elif current.state is UserState.INITIAL:
+                elif current.state is UserState.INITIAL:  # no address to verify, or verified
                     await tx.users.set_state(current.id, UserState.ACTIVE, at=now)
                 flow = replace(flow, checks={**flow.checks, _PASSWORD: now})
                 flow, step, cookie = await self._proven(
