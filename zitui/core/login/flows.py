@@ -110,6 +110,8 @@ _PASSWORD = "password"
 # which a password reset must not set before the code proves it), and the last mail's id.
 SUBJECT = "subject"
 MESSAGE = "message_id"
+# The organisation whose password rules a reset page lists (see `request_password_reset`).
+RULES_ORG = "rules_org"
 _REGISTRATION_CLOSED = ("registration.disabled", "registration is not open here")
 _RESET_CLOSED = ("password.reset_disabled", "the password cannot be reset here")
 _PURPOSES = {
@@ -569,6 +571,9 @@ class LoginFlowService:
         now = self._clock.now()
         internal: dict[str, object] = {**flow.internal, SUBJECT: ""}
         async with self._store.transaction() as tx:
+            # The rules the page lists are the flow's organisation's, whoever the name names:
+            # the user's own would tell that the name exists.
+            internal[RULES_ORG] = await _registration_org(tx, flow.org_id)
             if user is not None and user.email:
                 ctx = user_context(self._clock, user, request)
                 sent = await self._mailer().send(
@@ -599,9 +604,10 @@ class LoginFlowService:
         subject = _subject(flow)
         async with self._store.reader() as tx:
             user = await tx.users.find(subject) if subject else None
-            rules = await password_policy(
-                tx, user.org_id if user else await _registration_org(tx, flow.org_id)
-            )
+            rules = await password_policy(tx, await _rules_org(tx, flow, user))
+            # The user's own rules are checked once the code is proven (they may differ
+            # from the listed ones, which must not tell whether the name exists).
+            own_rules = await password_policy(tx, user.org_id) if user else rules
         try:
             _check_new_password(rules, new_password, repeat)
         except ZituiError as exc:
@@ -624,6 +630,10 @@ class LoginFlowService:
                     tx, user_context(self._clock, user, request), user
                 )
             return Outcome(await self._render(loaded, error=wrong_code(), code=code))
+        try:
+            _check_new_password(own_rules, new_password, repeat)
+        except ZituiError as exc:
+            return Outcome(await self._render(loaded, error=exc, code=code))
         password_hash = await self._hasher.hash(new_password)
         now = self._clock.now()
         async with self._store.transaction() as tx:
@@ -631,7 +641,9 @@ class LoginFlowService:
             if current is None:
                 raise FlowExpired("login.flow_expired", "this sign-in has expired")
             ctx = user_context(self._clock, current, request)
-            if not await self._mailer().spend(tx, ctx, current, purpose, code):
+            # The state again, in the transaction: a lock since the read above wins.
+            may = _may_receive(current, purpose)
+            if not may or not await self._mailer().spend(tx, ctx, current, purpose, code):
                 await self._mailer().count_failure(tx, ctx, current)
                 spent = False
             else:
@@ -793,8 +805,7 @@ class LoginFlowService:
         subject = _subject(flow)
         async with self._store.reader() as tx:
             user = await tx.users.find(subject) if subject else None
-            org_id = user.org_id if user else await _registration_org(tx, flow.org_id)
-            rules = await password_policy(tx, org_id)
+            rules = await password_policy(tx, await _rules_org(tx, flow, user))
         purpose = _PURPOSES[flow.step]
         return SetPassword(
             loaded.view(),
@@ -1079,6 +1090,14 @@ def _may_receive(user: User, purpose: Purpose) -> bool:
     if purpose is Purpose.EMAIL:
         return not user.email_verified
     return True
+
+
+async def _rules_org(tx: Repositories, flow: StoredLoginFlow, user: User | None) -> str:
+    """The organisation whose password rules a code step lists and checks first."""
+    shown = flow.internal.get(RULES_ORG)
+    if isinstance(shown, str) and shown:
+        return shown
+    return user.org_id if user else await _registration_org(tx, flow.org_id)
 
 
 async def _registration_org(tx: Repositories, org_id: str) -> str:

@@ -92,14 +92,16 @@ async def verified_form(request: Request) -> tuple[FormData, str]:
 
 
 def choose_locale(request: Request, flow: FlowView | None, user_language: str = "") -> str:
-    """The auth request's ui_locales, then Accept-Language, then the user's own language."""
+    """The auth request's ui_locales, then the user's own language (once the page may show
+    whose account it is), then Accept-Language."""
     query_locales = tuple(request.query_params.get("ui_locales", "").split())
     ui_locales = flow.ui_locales if flow else query_locales
-    for preference in (", ".join(ui_locales), request.headers.get("accept-language", "")):
+    preferences = (", ".join(ui_locales), user_language, request.headers.get("accept-language", ""))
+    for preference in preferences:
         chosen = best_locale(preference) if preference else None
         if chosen:
             return chosen
-    return best_locale(user_language) or DEFAULT_LOCALE
+    return DEFAULT_LOCALE
 
 
 def page(
