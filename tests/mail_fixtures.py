@@ -56,6 +56,19 @@ class Inbox:
             assert arrived, f"mail number {count} did not arrive within {timeout_s} s"
             return self.received[count - 1][2]
 
+    def wait_for_mail_to(
+        self, recipient: str, count: int = 1, timeout_s: float = 15
+    ) -> EmailMessage:
+        """The `count`-th message (from 1) for `recipient`, once it has arrived."""
+
+        def to_recipient() -> list[EmailMessage]:
+            return [message for _, to, message in self.received if to == [recipient]]
+
+        with self._arrived:
+            arrived = self._arrived.wait_for(lambda: len(to_recipient()) >= count, timeout_s)
+            assert arrived, f"mail number {count} to {recipient} did not arrive in {timeout_s} s"
+            return to_recipient()[count - 1]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
