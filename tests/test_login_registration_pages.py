@@ -25,6 +25,7 @@ from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
 from tests import mail_fixtures
+from tests.conftest import ADMIN_PASSWORD
 from tests.mail_fixtures import MailServer, mailed_code, use_smtp
 from tests.oidc_fixtures import Pkce
 from tests.test_core_common_passwords import COMMON_BUT_COMPLEX
@@ -532,6 +533,36 @@ def test_an_unverified_user_signing_in_later_gets_a_new_code(
     assert claims["sub"] == find_user(client, "rosa@example.org").id
 
 
+def other_link(page_html: str) -> str:
+    """The page's link below its form ("Already have an account?", "Back to sign-in")."""
+    found = re.search(r'<p class="other"><a href="([^"]+)"', page_html)
+    assert found is not None
+    return html.unescape(found.group(1))
+
+
+def test_from_the_registration_form_back_to_signing_in(client: TestClient, client_id: str) -> None:
+    auth = authorize(client, client_id, prompt="create")
+    assert "<h1>Create your account</h1>" in auth.page.text
+    assert "Already have an account? Sign in" in main_text(auth.page.text)
+    named = client.get(other_link(auth.page.text))
+    assert named.status_code == 200 and "<h1>Welcome back!</h1>" in named.text
+    named_form = the_form(named.text, paths.LOGIN_NAME)
+    password_form = the_form(
+        submit(client, named_form, login_name="admin").text, paths.LOGIN_PASSWORD
+    )
+    done = submit(client, password_form, password=ADMIN_PASSWORD)
+    admin = run(client, _admin).actor
+    assert admin is not None
+    assert back_at_the_application(client, auth, done)["sub"] == admin.user_id
+
+    set_login_policy(client, LoginPolicy(allow_register=False))
+    refused = authorize(client, client_id, prompt="create").page
+    assert refused.status_code == 403
+    named = client.get(other_link(refused.text))  # "Back to sign-in"
+    assert named.status_code == 200 and "<h1>Welcome back!</h1>" in named.text
+    assert the_form(named.text, paths.LOGIN_NAME).values["flow"]
+
+
 # --- where registration is open ------------------------------------------------------------
 
 
@@ -655,7 +686,13 @@ def test_a_mail_server_that_is_down_delays_the_code_until_it_is_back(
     message = delivered(client, mail_server, "rosa@example.org")  # ... and then goes
     sent = reload(client, asked, paths.LOGIN_VERIFY_EMAIL)
     assert delivery_of(sent)[0] == "delivery-sent"
-    claims = back_at_the_application(client, auth, verify(client, sent, mailed_code(message).code))
+    # The mail's link, in the browser that registered: the same flow, the code filled in.
+    opened = client.get(mailed_code(message).path)
+    form = the_form(opened.text, paths.LOGIN_VERIFY_EMAIL)
+    assert form.values == the_form(sent.text, paths.LOGIN_VERIFY_EMAIL).values | {
+        "code": mailed_code(message).code
+    }
+    claims = back_at_the_application(client, auth, submit(client, form))
     assert claims["sub"] == find_user(client, "rosa@example.org").id
 
 

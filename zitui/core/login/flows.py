@@ -105,6 +105,9 @@ FLOW_LIFETIME = timedelta(hours=1)
 MAILS_PER_WINDOW = 5
 # Steps a new login name or account choice may start again from.
 _BEFORE_PROOF = frozenset({FlowStep.LOGIN_NAME, FlowStep.CHOOSE_ACCOUNT, FlowStep.PASSWORD})
+# Steps the login-name form may be asked from: the registration form ("Already have an
+# account?") and its refusal ("Back to sign-in") proved nothing either.
+_BACK_TO_NAME = _BEFORE_PROOF | {FlowStep.REGISTER, FlowStep.NOT_ALLOWED}
 _PASSWORD = "password"
 # Keys of a flow's internal data: the user a code step is for (kept apart from `user_id`,
 # which a password reset must not set before the code proves it), and the last mail's id.
@@ -227,10 +230,16 @@ class LoginFlowService:
         return Outcome(await self._render(await self._load(browser_cookie, flow_id)))
 
     async def ask_login_name(self, browser_cookie: str, flow_id: str) -> Outcome:
-        """ "Use another account": the login-name form, while the flow has proven nothing."""
+        """ "Use another account": the login-name form, while the flow has proven nothing
+        (the registration form and its refusal lead back here too)."""
         loaded = await self._load(browser_cookie, flow_id)
-        if loaded.flow.step not in _BEFORE_PROOF:
+        if loaded.flow.step not in _BACK_TO_NAME:
             return Outcome(await self._render(loaded))
+        if loaded.flow.step not in _BEFORE_PROOF:
+            flow = _moved(loaded.flow, FlowStep.LOGIN_NAME, self._clock.now())
+            async with self._store.transaction() as tx:
+                await tx.login_flows.update(flow)
+            loaded = replace(loaded, flow=flow)
         view = loaded.view()
         may_register = (await self._policy(loaded)).allow_register
         return Outcome(AskLoginName(view, login_name=view.login_hint, may_register=may_register))
