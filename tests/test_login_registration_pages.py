@@ -710,16 +710,27 @@ def test_a_reset_for_an_unknown_name_looks_the_same_and_mails_nothing(
     client: TestClient, mail_server: MailServer
 ) -> None:
     add_user(client, "alice", email="alice@example.org", email_verified=True)
-    pages = {}
+    pages: dict[str, list[str]] = {}
     for name in ("alice", "ghost"):
         client.cookies.clear()
         page = forgot(client, client.get(paths.LOGIN), name)
         assert page.status_code == 200
         assert "<h1>Reset your password</h1>" in page.text
-        pages[name] = main_text(page.text).replace(name, "NAME")
+        resent = submit(client, the_form(page.text, paths.LOGIN_CODE_RESEND))
+        assert resent.status_code == 200 and "resent" in read(resent.text).ids
+        guessed = submit(
+            client,
+            the_form(resent.text, paths.LOGIN_PASSWORD_INIT),
+            code="ABC123",
+            password=NEW_PASSWORD,
+            password_repeat=NEW_PASSWORD,
+        )
+        assert guessed.status_code == 400
+        shown = (page, resent, guessed)
+        pages[name] = [main_text(each.text).replace(name, "NAME") for each in shown]
     assert pages["alice"] == pages["ghost"]
-    assert deliver(client) == 1
-    assert [to for _, to, _ in mail_server.inbox.received] == [["alice@example.org"]]
+    assert deliver(client) == 2  # the code and the new one, both to alice
+    assert [to for _, to, _ in mail_server.inbox.received] == [["alice@example.org"]] * 2
 
 
 def test_a_reset_signs_out_other_browsers_and_ends_refresh_tokens(
