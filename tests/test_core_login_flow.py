@@ -19,7 +19,8 @@ from zitui.core.apps import NewOidcApp
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context, RequestMeta
 from zitui.core.credentials import PasswordChecker
-from zitui.core.login.flows import FLOW_LIFETIME, LoginFlowService
+from zitui.core.login.base import FLOW_LIFETIME
+from zitui.core.login.flows import LoginFlowService
 from zitui.core.login.steps import (
     AskLoginName,
     AskPassword,

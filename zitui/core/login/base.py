@@ -1,0 +1,447 @@
+"""What every step of the login flow shares: the flow as one page reads it (`Loaded`), the
+service's dependencies, moving on after a proof (`_finish`), the page for a stored step
+(`_render`), and reading a flow for its browser (`_load`).
+
+`LoginFlowService` (flows.py) adds the sign-in's pages, `SelfServiceSteps` (self_service.py)
+those of registration and the codes sent by mail; both are built on `FlowBase`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from zitui.core.clock import Clock
+from zitui.core.context import Actor, Context, RequestMeta
+from zitui.core.credentials import PasswordChecker, login_policy
+from zitui.core.crypto import tokens
+from zitui.core.crypto.passwords import PasswordHasher
+from zitui.core.login.reuse import Demand, alive, in_scope, reusable
+from zitui.core.login.steps import (
+    SHOWN,
+    Account,
+    AskLoginName,
+    AskPassword,
+    ChangePassword,
+    ChooseAccount,
+    Delivery,
+    Done,
+    EmailVerified,
+    FlowView,
+    NotAllowed,
+    Refused,
+    Register,
+    Registration,
+    SetPassword,
+    Step,
+    VerifyEmail,
+)
+from zitui.core.oidc.auth_requests import AuthRequestService
+from zitui.core.policies import (
+    LoginPolicy,
+    PrivacyPolicy,
+    from_settings,
+)
+from zitui.core.sessions import (
+    SessionService,
+)
+from zitui.core.throttle import Throttle, ThrottleLimits
+from zitui.core.user_codes import CodeMailer, Purpose
+from zitui.core.users import password_policy
+from zitui.errors import (
+    FlowExpired,
+    InvalidArgument,
+    NotFound,
+    PreconditionFailed,
+    RateLimited,
+    ZituiError,
+)
+from zitui.records import (
+    FlowStep,
+    Session,
+    StoredAuthRequest,
+    StoredLoginFlow,
+    User,
+    UserState,
+)
+from zitui.store import Repositories, Store
+
+FLOW_LIFETIME = timedelta(hours=1)
+# Mails with a code one address (or login name) may ask for within the throttle's window.
+MAILS_PER_WINDOW = 5
+# Steps a new login name or account choice may start again from.
+BEFORE_PROOF = frozenset({FlowStep.LOGIN_NAME, FlowStep.CHOOSE_ACCOUNT, FlowStep.PASSWORD})
+# Steps the login-name form may be asked from: the registration form ("Already have an
+# account?") and its refusal ("Back to sign-in") proved nothing either.
+BACK_TO_NAME = BEFORE_PROOF | {FlowStep.REGISTER, FlowStep.NOT_ALLOWED}
+PASSWORD_CHECK = "password"
+# Keys of a flow's internal data: the user a code step is for (kept apart from `user_id`,
+# which a password reset must not set before the code proves it), and the last mail's id.
+SUBJECT = "subject"
+MESSAGE = "message_id"
+# The organisation whose password rules a reset page lists (see `request_password_reset`).
+RULES_ORG = "rules_org"
+REGISTRATION_CLOSED = ("registration.disabled", "registration is not open here")
+RESET_CLOSED = ("password.reset_disabled", "the password cannot be reset here")
+PURPOSES = {
+    FlowStep.VERIFY_EMAIL: Purpose.EMAIL,
+    FlowStep.RESET_PASSWORD: Purpose.RESET,
+    FlowStep.INIT_USER: Purpose.INIT,
+}
+STEP_OF = {purpose: step for step, purpose in PURPOSES.items()}
+INITIAL = UserState.INITIAL
+
+
+def cookie_digest(browser_cookie: str) -> str:
+    return tokens.digest(browser_cookie)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A flow read for one page, in one snapshot: the flow, and when the step needs them the
+    auth request it serves and the login policy of its organisation."""
+
+    flow: StoredLoginFlow
+    stored: StoredAuthRequest | None = None
+    policy: LoginPolicy | None = None
+
+    def view(self, flow: StoredLoginFlow | None = None) -> FlowView:
+        return FlowView.of(flow or self.flow)
+
+
+class FlowBase:
+    def __init__(
+        self,
+        store: Store,
+        hasher: PasswordHasher,
+        clock: Clock,
+        sessions: SessionService,
+        auth_requests: AuthRequestService,
+        *,
+        checker: PasswordChecker | None = None,
+        max_open_flows_per_address: int = 100,
+        codes: CodeMailer | None = None,
+        limits: ThrottleLimits | None = None,
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._clock = clock
+        self._sessions = sessions
+        self._auth_requests = auth_requests
+        self._checker = checker or PasswordChecker(store, hasher, clock)
+        self._max_open = max_open_flows_per_address
+        self._codes = codes
+        limits = limits or ThrottleLimits()
+        # Codes are guessed like passwords; mails are sent at most a few times per window.
+        self._code_throttle = Throttle(store, clock, limits, purpose="otp")
+        self._mail_throttle = Throttle(
+            store, clock, replace(limits, name_attempts=MAILS_PER_WINDOW), purpose="resend"
+        )
+        self._register_throttle = Throttle(store, clock, limits, purpose="register")
+
+    async def _register_step(
+        self, loaded: Loaded, values: Registration, error: ZituiError | None
+    ) -> Register:
+        async with self._store.reader() as tx:
+            org_id = await registration_org(tx, loaded.flow.org_id)
+            rules = await password_policy(tx, org_id)
+            legal = from_settings(
+                PrivacyPolicy, await tx.policies.find_effective("privacy", org_id)
+            )
+        return Register(loaded.view(), values, rules, legal, error=error)
+
+    async def _set_password_step(
+        self, loaded: Loaded, *, code: str, resent: bool, error: ZituiError | None
+    ) -> SetPassword:
+        flow = loaded.flow
+        subject = subject_of(flow)
+        async with self._store.reader() as tx:
+            user = await tx.users.find(subject) if subject else None
+            rules = await password_policy(tx, await rules_org(tx, flow, user))
+        purpose = PURPOSES[flow.step]
+        return SetPassword(
+            loaded.view(),
+            purpose.value,
+            flow.login_name,
+            rules,
+            code=code,
+            resent=resent,
+            language=language_of(flow),
+            error=error,
+        )
+
+    async def _delivery(self, flow: StoredLoginFlow) -> Delivery:
+        """How the flow's last mail is doing (the page says when it is still on its way)."""
+        message_id = flow.internal.get(MESSAGE)
+        if not isinstance(message_id, str):
+            return Delivery()
+        async with self._store.reader() as tx:
+            entry = await tx.outbox.find(message_id)
+        if entry is None:
+            return Delivery()
+        if entry.state == "sent":
+            return Delivery(entry.recipient, "sent")
+        return Delivery(entry.recipient, "retrying" if entry.attempts else "queued")
+
+    async def _refuse_over_cap(self, tx: Repositories, ip: str, now: datetime) -> None:
+        """RateLimited when `ip` holds as many open flows as one address may."""
+        if not self._max_open or not ip:
+            return
+        if await tx.login_flows.count_open_from(ip, now=now) >= self._max_open:
+            raise RateLimited(
+                "login.too_many_flows",
+                "too many sign-ins were started from this address",
+                retry_after=60,
+            )
+
+    def _mailer(self) -> CodeMailer:
+        if self._codes is None:
+            raise RuntimeError("this login flow service was built without a code mailer")
+        return self._codes
+
+    async def _finish(
+        self, tx: Repositories, loaded: Loaded, session: Session, now: datetime
+    ) -> tuple[StoredLoginFlow, Step]:
+        """Inside the transaction: what a proven session does next."""
+        flow = replace(loaded.flow, session_id=session.id, user_id=session.user_id)
+        view = loaded.view(flow)
+        language = session.preferred_language
+        user = await tx.users.find(session.user_id)
+        if user is not None and may_receive(user, Purpose.EMAIL) and user.state is INITIAL:
+            # Registered, never verified: the address first (ZITADEL's VerifyEmail step).
+            ctx = Context(self._clock, session_actor(session), RequestMeta(origin="login"))
+            sent = await self._mailer().send(
+                tx, ctx, user, Purpose.EMAIL, language=language_of(flow), flow_id=flow.id
+            )
+            internal = {**flow.internal, MESSAGE: sent.message_id, "language": language}
+            flow = moved(replace(flow, internal=internal), FlowStep.VERIFY_EMAIL, now)
+            delivery = Delivery(sent.recipient, "queued")
+            return flow, VerifyEmail(view, delivery, language=language)
+        if session.password_change_required:
+            flow = moved(flow, FlowStep.CHANGE_PASSWORD, now)
+            rules = await password_policy(tx, session.org_id)
+            change = ChangePassword(
+                view, session.login_name, session.display_name, rules, language=language
+            )
+            return flow, change
+        if loaded.stored is not None:
+            stored = loaded.stored
+            refusal = await self._auth_requests.link_within(tx, stored, session, now=now)
+            if refusal is not None:
+                internal = {**flow.internal, "refusal": [refusal.code, refusal.message]}
+                flow = moved(replace(flow, internal=internal), FlowStep.REFUSED, now)
+                return flow, Refused(view, refusal.code, refusal.message, language=language)
+        return moved(flow, FlowStep.DONE, now), Done(view, session.user_id, language=language)
+
+    async def _render(
+        self,
+        loaded: Loaded,
+        *,
+        accounts: list[Account] | None = None,
+        error: ZituiError | None = None,
+        code: str = "",
+        resent: bool = False,
+    ) -> Step:
+        """The page for the flow's stored step."""
+        flow, view = loaded.flow, loaded.view()
+        language = str(flow.internal.get("language", ""))
+        match flow.step:
+            case FlowStep.CHOOSE_ACCOUNT:
+                if accounts is None:
+                    accounts = await self._accounts_of(flow)
+                if accounts:
+                    return ChooseAccount(view, tuple(accounts))
+                policy = await self._policy(loaded)
+                return AskLoginName(
+                    view, login_name=view.login_hint, may_register=policy.allow_register
+                )
+            case FlowStep.PASSWORD:
+                policy = await self._policy(loaded)
+                return AskPassword(
+                    view,
+                    flow.login_name,
+                    language=language,
+                    error=error,
+                    may_reset=not policy.hide_password_reset,
+                )
+            case FlowStep.CHANGE_PASSWORD:
+                return await self._change_step(flow, view, error)
+            case FlowStep.REGISTER:
+                return await self._register_step(loaded, Registration(), error)
+            case FlowStep.VERIFY_EMAIL:
+                delivery = await self._delivery(flow)
+                return VerifyEmail(
+                    view, delivery, code=code, resent=resent, language=language, error=error
+                )
+            case FlowStep.RESET_PASSWORD | FlowStep.INIT_USER:
+                return await self._set_password_step(loaded, code=code, resent=resent, error=error)
+            case FlowStep.EMAIL_VERIFIED:
+                return EmailVerified(view, language=language)
+            case FlowStep.NOT_ALLOWED:
+                code_, message = flow.internal.get("refusal", list(REGISTRATION_CLOSED))
+                return NotAllowed(view, str(code_), str(message))
+            case FlowStep.DONE:
+                return Done(view, flow.user_id or "")
+            case FlowStep.REFUSED:
+                refusal_code, refusal_message = flow.internal.get("refusal", ["", ""])
+                return Refused(view, str(refusal_code), str(refusal_message))
+            case _:
+                policy = await self._policy(loaded)
+                return AskLoginName(
+                    view,
+                    login_name=flow.login_name,
+                    error=error,
+                    may_register=policy.allow_register,
+                )
+
+    async def _change_step(
+        self, flow: StoredLoginFlow, view: FlowView, error: ZituiError | None
+    ) -> Step:
+        if flow.session_id is None:
+            return AskLoginName(view, login_name=flow.login_name)
+        async with self._store.reader() as tx:
+            session = await tx.sessions.find(flow.session_id, browser_digest=flow.browser_digest)
+            rules = await password_policy(tx, session.org_id) if session else None
+        if session is None or rules is None:
+            return AskLoginName(view, login_name=flow.login_name)
+        return ChangePassword(
+            view,
+            session.login_name,
+            session.display_name,
+            rules,
+            language=session.preferred_language,
+            error=error,
+        )
+
+    # --- reading -------------------------------------------------------------------
+
+    async def _load(
+        self, browser_cookie: str, flow_id: str, *, request: bool = False, policy: bool = False
+    ) -> Loaded:
+        """The flow, if it belongs to this browser and has not expired; with its auth request
+        (which must still be pending) and its organisation's login policy when asked."""
+        digest = self._browser_digest(browser_cookie)
+        async with self._store.reader() as tx:
+            flow = await tx.login_flows.find(flow_id) if flow_id else None
+            ours = flow is not None and tokens.equal(flow.browser_digest, digest)
+            if flow is None or flow.kind != "login" or not ours:
+                raise NotFound("login.flow_not_found", "this sign-in is unknown to this browser")
+            if flow.expires_at <= self._clock.now():
+                raise FlowExpired("login.flow_expired", "this sign-in has expired")
+            rules = await login_policy(tx, flow.org_id or None) if policy else None
+            if not request or not flow.auth_request_id:
+                return Loaded(flow, None, rules)
+            try:
+                stored = await self._auth_requests.load_pending(tx, flow.auth_request_id)
+            except NotFound as exc:  # purged with its request: over either way
+                raise FlowExpired("login.flow_expired", "this sign-in has expired") from exc
+        return Loaded(flow, stored, rules)
+
+    async def _policy(self, loaded: Loaded) -> LoginPolicy:
+        """The login policy read with the flow, or read now."""
+        if loaded.policy is not None:
+            return loaded.policy
+        return await self._sessions.login_policy(loaded.flow.org_id or None)
+
+    async def _accounts_of(self, flow: StoredLoginFlow) -> list[Account]:
+        async with self._store.reader() as tx:
+            sessions = await tx.sessions.list_for_browser(flow.browser_digest)
+            stored = None
+            if flow.auth_request_id:
+                stored = await self._auth_requests.load_pending(tx, flow.auth_request_id)
+        return await self._judge(sessions, Demand.of(stored), self._clock.now())
+
+    async def _judge(self, sessions: list[Session], demand: Demand, now: datetime) -> list[Account]:
+        """The accounts in scope, each marked by the one reuse rule."""
+        idle = self._sessions.idle_timeout
+        shown = [
+            s for s in sessions if alive(s, now=now, idle_timeout=idle) and in_scope(s, demand)
+        ]
+        orgs = {s.org_id for s in shown}
+        policies = {org: await self._sessions.login_policy(org) for org in orgs}
+        return [
+            Account(s, reusable(s, demand, policy=policies[s.org_id], now=now, idle_timeout=idle))
+            for s in shown
+        ]
+
+    async def _count_attempt(self, flow: StoredLoginFlow, factor: str) -> None:
+        attempts = {**flow.attempts, factor: int(flow.attempts.get(factor, 0)) + 1}
+        flow = replace(flow, attempts=attempts, updated_at=self._clock.now())
+        async with self._store.transaction() as tx:
+            await tx.login_flows.update(flow)
+
+    @staticmethod
+    def _browser_digest(browser_cookie: str) -> str:
+        if len(browser_cookie) != 43:
+            raise InvalidArgument("session.browser_invalid", "this browser has no valid cookie")
+        return cookie_digest(browser_cookie)
+
+
+def moved(
+    flow: StoredLoginFlow, step: FlowStep, now: datetime, *, language: str | None = None
+) -> StoredLoginFlow:
+    internal = dict(flow.internal)
+    if language is not None:
+        internal["language"] = language
+    return replace(flow, step=step, internal=internal, updated_at=now)
+
+
+def expiry(now: datetime, stored: StoredAuthRequest | None) -> datetime:
+    end = now + FLOW_LIFETIME
+    return min(end, stored.expires_at) if stored is not None else end
+
+
+def hint_of(stored: StoredAuthRequest | None, sessions: list[Session]) -> str:
+    """The login name to pre-fill: the request's login_hint, else the id_token_hint's user
+    when this browser knows them."""
+    if stored is None:
+        return ""
+    if stored.login_hint:
+        return stored.login_hint[:400]
+    known = [s.login_name for s in sessions if s.user_id == stored.id_token_hint_subject]
+    return known[0] if stored.id_token_hint_subject and known else ""
+
+
+def session_actor(session: Session) -> Actor:
+    return Actor(user_id=session.user_id, org_id=session.org_id, login_name=session.login_name)
+
+
+def subject_of(flow: StoredLoginFlow) -> str:
+    return str(flow.internal.get(SUBJECT) or flow.user_id or "")
+
+
+def language_of(flow: StoredLoginFlow) -> str:
+    shown = flow.internal.get(SHOWN, {})
+    locales = shown.get("ui_locales", []) if isinstance(shown, dict) else []
+    first = str(locales[0]) if locales else ""
+    return str(flow.internal.get("language") or first)
+
+
+def may_receive(user: User, purpose: Purpose) -> bool:
+    """Whether a code of `purpose` may (still) go to this user."""
+    if user.state not in (UserState.ACTIVE, UserState.INITIAL):
+        return False
+    if purpose is Purpose.INIT:
+        return user.state is UserState.INITIAL
+    if purpose is Purpose.EMAIL:
+        return not user.email_verified
+    return True
+
+
+async def rules_org(tx: Repositories, flow: StoredLoginFlow, user: User | None) -> str:
+    """The organisation whose password rules a code step lists and checks first."""
+    shown = flow.internal.get(RULES_ORG)
+    if isinstance(shown, str) and shown:
+        return shown
+    return user.org_id if user else await registration_org(tx, flow.org_id)
+
+
+async def registration_org(tx: Repositories, org_id: str) -> str:
+    """The organisation a registration creates its user in: the one the application's
+    request named by scope, else the instance's default organisation."""
+    if org_id:
+        return org_id
+    instance = await tx.instances.find()
+    if instance is None:
+        raise PreconditionFailed("instance.not_set_up", "this instance is not set up yet")
+    return instance.default_org_id
