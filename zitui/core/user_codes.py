@@ -153,19 +153,7 @@ class CodeMailer:
             org_id=user.org_id,
         )
         message_id = await enqueue(tx, self._master_key, mail, at=now)
-        await tx.user_codes.put(
-            user.id,
-            purpose.value,
-            digest=self.digest(user.id, purpose, code),
-            target=recipient.lower(),
-            at=now,
-            expires_at=expires_at,
-            message_id=message_id,
-        )
-        payload = {"expires_at": expires_at.isoformat(), "message_id": message_id}
-        await record(
-            tx, ctx, rule.event, aggregate=("user", user.id), org_id=user.org_id, payload=payload
-        )
+        await self._store(tx, ctx, user, purpose, code, recipient.lower(), message_id)
         return SentCode(message_id=message_id, recipient=recipient, expires_at=expires_at)
 
     async def store_unsent(
@@ -174,23 +162,38 @@ class CodeMailer:
         """Inside the caller's transaction: a new code for a user without an email address,
         returned (with its expiry) for a manager to hand over instead of mailed."""
         rule = RULES[purpose]
-        now = ctx.now()
         code = tokens.code(rule.length, rule.alphabet)
-        expires_at = now + rule.lifetime
+        expires_at = await self._store(tx, ctx, user, purpose, code, "", None)
+        return code, expires_at
+
+    async def _store(
+        self,
+        tx: Repositories,
+        ctx: Context,
+        user: User,
+        purpose: Purpose,
+        code: str,
+        target: str,
+        message_id: str | None,
+    ) -> datetime:
+        """The code's digest in place of the one before, and its event; its expiry."""
+        rule = RULES[purpose]
+        expires_at = ctx.now() + rule.lifetime
         await tx.user_codes.put(
             user.id,
             purpose.value,
             digest=self.digest(user.id, purpose, code),
-            target="",
-            at=now,
+            target=target,
+            at=ctx.now(),
             expires_at=expires_at,
-            message_id=None,
+            message_id=message_id,
         )
-        payload = {"expires_at": expires_at.isoformat(), "mailed": False}
+        payload: dict[str, object] = {"expires_at": expires_at.isoformat()}
+        payload.update({"message_id": message_id} if message_id else {"mailed": False})
         await record(
             tx, ctx, rule.event, aggregate=("user", user.id), org_id=user.org_id, payload=payload
         )
-        return code, expires_at
+        return expires_at
 
     async def spend(
         self, tx: Repositories, ctx: Context, user: User, purpose: Purpose, code: str

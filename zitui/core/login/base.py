@@ -16,6 +16,7 @@ from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.credentials import PasswordChecker, login_policy
 from zitui.core.crypto import tokens
 from zitui.core.crypto.passwords import PasswordHasher
+from zitui.core.ids import new_id
 from zitui.core.login.reuse import Demand, alive, in_scope, reusable
 from zitui.core.login.steps import (
     SHOWN,
@@ -384,6 +385,40 @@ def moved(
     if language is not None:
         internal["language"] = language
     return replace(flow, step=step, internal=internal, updated_at=now)
+
+
+def new_flow(
+    browser_digest: str,
+    step: FlowStep,
+    now: datetime,
+    *,
+    client_ip: str,
+    stored: StoredAuthRequest | None = None,
+    login_name: str = "",
+    user_id: str | None = None,
+    internal: dict[str, object] | None = None,
+    checks: dict[str, datetime] | None = None,
+    kind: str = "login",
+) -> StoredLoginFlow:
+    """A flow starting at `step`, for the request `stored` serves (if any)."""
+    return StoredLoginFlow(
+        id=new_id(),
+        kind=kind,
+        browser_digest=browser_digest,
+        auth_request_id=stored.id if stored else None,
+        org_id=stored.org_id if stored else "",
+        user_id=user_id,
+        session_id=None,
+        login_name=login_name[:400],
+        client_ip=client_ip[:64],
+        step=step,
+        checks=checks or {},
+        attempts={},
+        internal=internal or {},
+        created_at=now,
+        updated_at=now,
+        expires_at=expiry(now, stored),
+    )
 
 
 def expiry(now: datetime, stored: StoredAuthRequest | None) -> datetime:

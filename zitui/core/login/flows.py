@@ -36,18 +36,16 @@ from dataclasses import replace
 
 from zitui.core.context import RequestMeta
 from zitui.core.credentials import CheckedUser, login_policy
-from zitui.core.ids import new_id
 from zitui.core.login.base import (
     BACK_TO_NAME,
     BEFORE_PROOF,
-    FLOW_LIFETIME,
     PASSWORD_CHECK,
     REGISTRATION_CLOSED,
     Loaded,
     cookie_digest,
-    expiry,
     hint_of,
     moved,
+    new_flow,
 )
 from zitui.core.login.reuse import Demand, in_scope, reusable
 from zitui.core.login.self_service import SelfServiceSteps
@@ -111,23 +109,15 @@ class LoginFlowService(SelfServiceSteps):
         if stored is not None and "create" in stored.prompt:
             step = FlowStep.REGISTER if policy.allow_register else FlowStep.NOT_ALLOWED
             internal["refusal"] = list(REGISTRATION_CLOSED)
-        flow = StoredLoginFlow(
-            id=new_id(),
-            kind="login",
-            browser_digest=digest,
-            auth_request_id=stored.id if stored else None,
-            org_id=stored.org_id if stored else "",
-            user_id=None,
-            session_id=None,
-            login_name=hint_of(stored, [a.session for a in accounts]),
-            client_ip=request.ip[:64],
-            step=step,
-            checks={},
-            attempts={},
+        login_name = hint_of(stored, [a.session for a in accounts])
+        flow = new_flow(
+            digest,
+            step,
+            now,
+            client_ip=request.ip,
+            stored=stored,
+            login_name=login_name,
             internal=internal,
-            created_at=now,
-            updated_at=now,
-            expires_at=expiry(now, stored),
         )
         async with self._store.transaction() as tx:
             await tx.login_flows.insert(flow)
@@ -295,23 +285,16 @@ class LoginFlowService(SelfServiceSteps):
         checked = await self._checker.verify(login_name, password, request, policy=policy)
         now = checked.context.now()
         user = checked.user
-        flow = StoredLoginFlow(
-            id=new_id(),
-            kind="console",
-            browser_digest="",
-            auth_request_id=None,
-            org_id="",
+        step = FlowStep.CHANGE_PASSWORD if user.password_change_required else FlowStep.DONE
+        flow = new_flow(
+            "",
+            step,
+            now,
+            client_ip=request.ip,
+            login_name=login_name,
             user_id=user.id,
-            session_id=None,
-            login_name=login_name[:400],
-            client_ip=request.ip[:64],
-            step=FlowStep.CHANGE_PASSWORD if user.password_change_required else FlowStep.DONE,
             checks={PASSWORD_CHECK: now},
-            attempts={},
-            internal={},
-            created_at=now,
-            updated_at=now,
-            expires_at=now + FLOW_LIFETIME,
+            kind="console",
         )
         async with self._store.transaction() as tx:
             await self._checker.confirm(tx, checked, payload={"origin": request.origin})

@@ -19,7 +19,6 @@ from zitui.core.crypto import tokens
 from zitui.core.ids import new_id
 from zitui.core.login.base import (
     BEFORE_PROOF,
-    FLOW_LIFETIME,
     INITIAL,
     MESSAGE,
     PASSWORD_CHECK,
@@ -35,6 +34,7 @@ from zitui.core.login.base import (
     language_of,
     may_receive,
     moved,
+    new_flow,
     registration_org,
     rules_org,
     subject_of,
@@ -395,23 +395,14 @@ class SelfServiceSteps(FlowBase):
         internal: dict[str, object] = {SUBJECT: user.id if user else "", "language": ""}
         if user is not None:
             internal["language"] = user.preferred_language
-        flow = StoredLoginFlow(
-            id=new_id(),
-            kind="login",
-            browser_digest=digest,
-            auth_request_id=None,
-            org_id="",
-            user_id=user.id if user is not None and purpose is Purpose.EMAIL else None,
-            session_id=None,
+        flow = new_flow(
+            digest,
+            step,
+            now,
+            client_ip=request.ip,
             login_name=user.login_name if user else "",
-            client_ip=request.ip[:64],
-            step=step,
-            checks={},
-            attempts={},
+            user_id=user.id if user is not None and purpose is Purpose.EMAIL else None,
             internal=internal,
-            created_at=now,
-            updated_at=now,
-            expires_at=now + FLOW_LIFETIME,
         )
         async with self._store.transaction() as tx:
             await tx.login_flows.insert(flow)

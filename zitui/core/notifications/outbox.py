@@ -57,29 +57,9 @@ async def enqueue(
     The caller records its own audit event for the change that sends the mail.
     """
     message_id = new_id()
+    html_enc = master_key.encrypt(mail.html.encode(), purpose=body_purpose(message_id, "html"))
     await tx.outbox.add(
-        {
-            "id": message_id,
-            "kind": mail.kind,
-            "channel": EMAIL,
-            "recipient": mail.recipient,
-            "subject": mail.subject,
-            "text_enc": master_key.encrypt(
-                mail.text.encode(), purpose=body_purpose(message_id, "text")
-            ),
-            "html_enc": master_key.encrypt(
-                mail.html.encode(), purpose=body_purpose(message_id, "html")
-            ),
-            "language": mail.language,
-            "state": PENDING,
-            "attempts": 0,
-            "next_attempt_at": at,
-            "last_error": "",
-            "created_at": at,
-            "sent_at": None,
-            "user_id": mail.user_id,
-            "org_id": mail.org_id,
-        }
+        _row(master_key, message_id, mail, EMAIL, mail.recipient, mail.subject, html_enc, at)
     )
     return message_id
 
@@ -95,29 +75,40 @@ async def enqueue_sms(
     """
     recipient = validation.phone(sms.recipient)
     message_id = new_id()
-    await tx.outbox.add(
-        {
-            "id": message_id,
-            "kind": sms.kind,
-            "channel": SMS,
-            "recipient": recipient,
-            "subject": "",
-            "text_enc": master_key.encrypt(
-                sms.text.encode(), purpose=body_purpose(message_id, "text")
-            ),
-            "html_enc": "",
-            "language": sms.language,
-            "state": PENDING,
-            "attempts": 0,
-            "next_attempt_at": at,
-            "last_error": "",
-            "created_at": at,
-            "sent_at": None,
-            "user_id": sms.user_id,
-            "org_id": sms.org_id,
-        }
-    )
+    await tx.outbox.add(_row(master_key, message_id, sms, SMS, recipient, "", "", at))
     return message_id
+
+
+def _row(
+    master_key: MasterKey,
+    message_id: str,
+    message: OutgoingMail | OutgoingSms,
+    channel: str,
+    recipient: str,
+    subject: str,
+    html_enc: str,
+    at: datetime,
+) -> dict[str, object]:
+    """A new outbox row, due at `at`; the text body encrypted for this row only."""
+    text_enc = master_key.encrypt(message.text.encode(), purpose=body_purpose(message_id, "text"))
+    return {
+        "id": message_id,
+        "kind": message.kind,
+        "channel": channel,
+        "recipient": recipient,
+        "subject": subject,
+        "text_enc": text_enc,
+        "html_enc": html_enc,
+        "language": message.language,
+        "state": PENDING,
+        "attempts": 0,
+        "next_attempt_at": at,
+        "last_error": "",
+        "created_at": at,
+        "sent_at": None,
+        "user_id": message.user_id,
+        "org_id": message.org_id,
+    }
 
 
 def recipient_domain(recipient: str) -> str:
