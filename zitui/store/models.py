@@ -559,3 +559,40 @@ class UserCodeRow(SQLModel, table=True):
     created_at: datetime = _ts()
     expires_at: datetime = _ts(index=True)
     message_id: str | None = Field(default=None, max_length=40, nullable=True)
+
+
+class BrandingRow(SQLModel, table=True):
+    """An organisation's login branding; `org_id` empty for the instance default.
+
+    Colours are `#rrggbb`, or empty for the stylesheet's own colour.
+    """
+
+    __tablename__ = "branding"
+
+    org_id: str = Field(primary_key=True, max_length=40)
+    primary_color: str = Field(default="", max_length=7)
+    background_color: str = Field(default="", max_length=7)
+    warning_color: str = Field(default="", max_length=7)
+    font_color: str = Field(default="", max_length=7)
+    primary_color_dark: str = Field(default="", max_length=7)
+    background_color_dark: str = Field(default="", max_length=7)
+    warning_color_dark: str = Field(default="", max_length=7)
+    font_color_dark: str = Field(default="", max_length=7)
+    font_family: str = Field(default="", max_length=200)
+    hide_login_name_suffix: bool = Field(default=False)
+    disable_watermark: bool = Field(default=False)
+    updated_at: datetime = _ts()
+
+
+class BrandingAssetRow(SQLModel, table=True):
+    """A logo or icon of an organisation's branding (`org_id` empty for the instance's)."""
+
+    __tablename__ = "branding_assets"
+
+    org_id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(primary_key=True, max_length=20)
+    content_type: str = Field(max_length=40)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+    sha256: str = Field(max_length=64)
+    size: int
+    updated_at: datetime = _ts()
