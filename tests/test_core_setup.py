@@ -28,7 +28,7 @@ async def test_first_run_creates_one_instance_org_and_admin(tmp_path: Path, cloc
     assert found["users"] == 1
     assert found["memberships"] == 1
     assert found["signing_keys"] == 1
-    assert found["policies"] == 5
+    assert found["policies"] == 7
     assert rows(tmp_path, "SELECT roles, scope FROM memberships") == [('["IAM_OWNER"]', "instance")]
     assert rows(tmp_path, "SELECT event_type FROM events") == [("instance.set_up",)]
 

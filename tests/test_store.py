@@ -51,7 +51,15 @@ async def test_default_policies_are_zitadel_defaults(services, admin):
         )
         lockout = from_settings(LockoutPolicy, await tx.policies.find("lockout"))
         kinds = await tx.policies.kinds()
-    assert kinds == {"login", "password_complexity", "lockout", "privacy", "domain"}
+    assert kinds == {
+        "login",
+        "password_complexity",
+        "password_age",
+        "lockout",
+        "privacy",
+        "domain",
+        "notification",
+    }
     assert login.allow_register and not login.force_mfa
     assert login.password_check_lifetime_s == 240 * 3600
     assert login.second_factor_check_lifetime_s == 18 * 3600

@@ -87,6 +87,14 @@ class PasswordComplexityPolicy:
 
 
 @dataclass(frozen=True)
+class PasswordAgePolicy:
+    """How old a password may grow; 0 days means it never expires."""
+
+    max_age_days: int = 0
+    expire_warn_days: int = 0
+
+
+@dataclass(frozen=True)
 class LockoutPolicy:
     max_password_attempts: int = 0
     max_otp_attempts: int = 0
@@ -113,12 +121,21 @@ class DomainPolicy:
     smtp_sender_address_matches_instance_domain: bool = False
 
 
+@dataclass(frozen=True)
+class NotificationPolicy:
+    """Which mails are sent beyond the ones a flow needs."""
+
+    password_change: bool = False
+
+
 POLICY_KINDS: dict[str, type] = {
     "login": LoginPolicy,
     "password_complexity": PasswordComplexityPolicy,
+    "password_age": PasswordAgePolicy,
     "lockout": LockoutPolicy,
     "privacy": PrivacyPolicy,
     "domain": DomainPolicy,
+    "notification": NotificationPolicy,
 }
 
 P = TypeVar("P")

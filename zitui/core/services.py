@@ -28,6 +28,7 @@ from zitui.core.oidc.issuance import Lifetimes
 from zitui.core.oidc.keys import KeyService
 from zitui.core.oidc.tokens import TokenService
 from zitui.core.orgs import OrgService
+from zitui.core.policy_service import PolicyService
 from zitui.core.projects import ProjectService
 from zitui.core.sessions import SessionService
 from zitui.core.setup import SetupResult, ensure_instance
@@ -68,6 +69,7 @@ class Services:
     login: LoginFlowService
     notifications: NotificationService
     sender: Sender
+    policies: PolicyService
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -163,6 +165,7 @@ def build_services(
         login=login,
         notifications=NotificationService(store, authz, master_key),
         sender=sender,
+        policies=PolicyService(store, authz),
     )
 
 

@@ -44,6 +44,22 @@ class PolicyRepository(Repository):
             },
         )
 
+    async def update(
+        self, kind: str, settings: dict[str, Any], *, org_id: str, at: datetime
+    ) -> None:
+        await self.conn.execute(
+            POLICIES.update()
+            .where(POLICIES.c.kind == kind, POLICIES.c.org_id == org_id)
+            .values(settings=settings, updated_at=at)
+        )
+
+    async def delete(self, kind: str, org_id: str) -> bool:
+        """Remove an organisation's override (or a stored default); True if there was one."""
+        result = await self.conn.execute(
+            POLICIES.delete().where(POLICIES.c.kind == kind, POLICIES.c.org_id == org_id)
+        )
+        return bool(result.rowcount)
+
     async def kinds(self, org_id: str = "") -> set[str]:
         query = sa.select(POLICIES.c.kind).where(POLICIES.c.org_id == org_id)
         return set((await self.conn.scalars(query)).all())
