@@ -9,6 +9,7 @@ from zitui.config import Settings
 from zitui.core.apps import AppService
 from zitui.core.auth import AuthService
 from zitui.core.authz import Authorizer
+from zitui.core.branding import BrandingService
 from zitui.core.clock import Clock, SystemClock
 from zitui.core.context import Context
 from zitui.core.credentials import PasswordChecker
@@ -70,6 +71,7 @@ class Services:
     notifications: NotificationService
     sender: Sender
     policies: PolicyService
+    branding: BrandingService
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -166,6 +168,7 @@ def build_services(
         notifications=NotificationService(store, authz, master_key),
         sender=sender,
         policies=PolicyService(store, authz),
+        branding=BrandingService(store, authz),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Generic, TypeVar, overload
 from zitui.store.repos.app_keys import AppKeyRepository
 from zitui.store.repos.apps import AppRepository
 from zitui.store.repos.base import Connection, Repository
+from zitui.store.repos.branding import BrandingRepository
 from zitui.store.repos.events import EventRepository
 from zitui.store.repos.instances import InstanceRepository
 from zitui.store.repos.keys import SigningKeyRepository
@@ -92,3 +93,4 @@ class Repositories:
     throttles = _repository(ThrottleRepository)
     login_flows = _repository(LoginFlowRepository)
     outbox = _repository(OutboxRepository)
+    branding = _repository(BrandingRepository)
