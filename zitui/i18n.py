@@ -9,8 +9,8 @@ keys (`a.b` beside `a.b.c`), its message is the `_` entry of its table: `[a.b] _
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping, Sequence
-from functools import cache
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +48,24 @@ def lookup(locale: str, key: str) -> str | None:
     return catalogue(locale).get(key) or catalogue(DEFAULT_LOCALE).get(key)
 
 
-def translate(locale: str, key: str, /, **params: Any) -> str:
-    """The message for `key` with `{name}` placeholders filled; the key itself if unknown."""
-    message = lookup(locale, key)
+def translate(
+    locale: str, key: str, /, *, texts: Mapping[str, str] | None = None, **params: Any
+) -> str:
+    """The message for `key` with `{name}` placeholders filled; the key itself if unknown.
+
+    `texts` (a manager's wording, by key) go before the catalogue.
+    """
+    message = texts.get(key) if texts else None
+    if message is None:
+        message = lookup(locale, key)
     if message is None:
         return key
     return message.format(**params) if params else message
+
+
+def translator(locale: str, texts: Mapping[str, str] | None = None) -> Callable[..., str]:
+    """`translate` in `locale`, with `texts` (a manager's wording, by key) before the catalogue."""
+    return partial(translate, locale, texts=texts)
 
 
 def quality_list(header: str) -> list[tuple[str, float]]:

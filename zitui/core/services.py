@@ -15,6 +15,7 @@ from zitui.core.context import Context
 from zitui.core.credentials import PasswordChecker
 from zitui.core.crypto.masterkey import MasterKey, load_master_key, refuse_exposed_key_file
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
+from zitui.core.custom_texts import TextService
 from zitui.core.events import EventService
 from zitui.core.grants import GrantService
 from zitui.core.housekeeping import Housekeeper, Retention
@@ -72,6 +73,7 @@ class Services:
     sender: Sender
     policies: PolicyService
     branding: BrandingService
+    texts: TextService
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -169,6 +171,7 @@ def build_services(
         sender=sender,
         policies=PolicyService(store, authz),
         branding=BrandingService(store, authz),
+        texts=TextService(store, authz),
     )
 
 

@@ -140,9 +140,10 @@ class CodeMailer:
         now = ctx.now()
         code = tokens.code(rule.length, rule.alphabet)
         expires_at = now + rule.lifetime
+        mail_lang = mail_language(user.preferred_language, language)
         mail = compose(
             rule.mail_kind,
-            language=mail_language(user.preferred_language, language),
+            language=mail_lang,
             recipient=recipient,
             display_name=user.display_name,
             code=code,
@@ -151,6 +152,7 @@ class CodeMailer:
             expires_in_minutes=int(rule.lifetime.total_seconds() // 60),
             user_id=user.id,
             org_id=user.org_id,
+            texts=await tx.custom_texts.effective(user.org_id, mail_lang),
         )
         message_id = await enqueue(tx, self._master_key, mail, at=now)
         await self._store(tx, ctx, user, purpose, code, recipient.lower(), message_id)

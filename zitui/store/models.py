@@ -596,3 +596,16 @@ class BrandingAssetRow(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     size: int
     updated_at: datetime = _ts()
+
+
+class CustomTextRow(SQLModel, table=True):
+    """A manager's wording for one catalogue key in one language; `org_id` empty for the
+    instance's, else the organisation's own (over the instance's)."""
+
+    __tablename__ = "custom_texts"
+
+    org_id: str = Field(primary_key=True, max_length=40)
+    language: str = Field(primary_key=True, max_length=10)
+    key: str = Field(primary_key=True, max_length=120)
+    text: str = Field(sa_type=sa.Text)
+    updated_at: datetime = _ts()

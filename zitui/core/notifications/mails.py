@@ -9,6 +9,7 @@ HTML layout is escaped; a part whose value is absent (no code, no link) is left 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from html import escape
 from importlib.resources import files
@@ -18,7 +19,14 @@ from urllib.parse import urlsplit
 from zitui.core.notifications.messages import OutgoingMail
 from zitui.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, best_locale, translate
 
-MAIL_KINDS = ("user.init", "email.verify", "password.reset", "email.test", "otp.email")
+MAIL_KINDS = (
+    "user.init",
+    "email.verify",
+    "password.reset",
+    "email.test",
+    "otp.email",
+    "password.changed",
+)
 # The texts each kind has in every catalogue, under `mail.<kind>.`.
 KIND_TEXTS = ("subject", "greeting", "lead", "code_label", "button", "ignore", "footer")
 HTML, TEXT = "html", "txt"
@@ -50,8 +58,11 @@ def compose(
     expires_in_minutes: int = 0,
     user_id: str | None = None,
     org_id: str | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> OutgoingMail:
-    """A mail of `kind` in `language`, with `code` and `link` in both bodies when given.
+    """A mail of `kind` in `language`, with `code` and `link` in both bodies when given;
+    `texts` (the custom texts of the user's organisation in `language`) go before the
+    catalogue's.
 
     The code stands alone on a line of the text body, as typed; the link is the button's
     target in HTML and written out in both bodies. A link must be an http(s) URL.
@@ -61,14 +72,15 @@ def compose(
     if link and urlsplit(link).scheme not in ("http", "https"):
         raise ValueError("a mail link is an http or https URL")
     language = language if language in SUPPORTED_LOCALES else mail_language(language)
-    texts = _texts(kind, language, display_name, recipient, instance_name, expires_in_minutes)
+    who = {"name": display_name, "recipient": recipient, "instance": instance_name}
+    parts = _texts(kind, language, texts or {}, who, expires_in_minutes)
     values = {"code": code, "link": link, "language": language, "instance": instance_name}
     return OutgoingMail(
         kind=kind,
         recipient=recipient,
-        subject=" ".join(texts["subject"].splitlines()),  # a header: one line
-        text=_render(TEXT, texts | values, code=bool(code), link=bool(link)),
-        html=_render(HTML, texts | values, code=bool(code), link=bool(link)),
+        subject=" ".join(parts["subject"].splitlines()),  # a header: one line
+        text=_render(TEXT, parts | values, code=bool(code), link=bool(link)),
+        html=_render(HTML, parts | values, code=bool(code), link=bool(link)),
         language=language,
         user_id=user_id,
         org_id=org_id,
@@ -76,14 +88,18 @@ def compose(
 
 
 def _texts(
-    kind: str, language: str, name: str, recipient: str, instance: str, minutes: int
+    kind: str, language: str, custom: Mapping[str, str], who: dict[str, str], minutes: int
 ) -> dict[str, str]:
-    params = {"name": name, "instance": instance, "recipient": recipient, "minutes": minutes}
-    texts = {part: translate(language, f"mail.{kind}.{part}", **params) for part in KIND_TEXTS}
-    if not name:
-        texts["greeting"] = translate(language, "mail.greeting")
-    texts["link_hint"] = translate(language, "mail.link_hint")
-    texts["expiry"] = translate(language, "mail.expires", **params) if minutes > 0 else ""
+    params = {**who, "minutes": minutes}
+    texts = {
+        part: translate(language, f"mail.{kind}.{part}", texts=custom, **params)
+        for part in KIND_TEXTS
+    }
+    if not who["name"]:
+        texts["greeting"] = translate(language, "mail.greeting", texts=custom)
+    texts["link_hint"] = translate(language, "mail.link_hint", texts=custom)
+    expiry = translate(language, "mail.expires", texts=custom, **params) if minutes > 0 else ""
+    texts["expiry"] = expiry
     return texts
 
 

@@ -8,6 +8,7 @@ from zitui.store.repos.app_keys import AppKeyRepository
 from zitui.store.repos.apps import AppRepository
 from zitui.store.repos.base import Connection, Repository
 from zitui.store.repos.branding import BrandingRepository
+from zitui.store.repos.custom_texts import CustomTextRepository
 from zitui.store.repos.events import EventRepository
 from zitui.store.repos.instances import InstanceRepository
 from zitui.store.repos.keys import SigningKeyRepository
@@ -94,3 +95,4 @@ class Repositories:
     login_flows = _repository(LoginFlowRepository)
     outbox = _repository(OutboxRepository)
     branding = _repository(BrandingRepository)
+    custom_texts = _repository(CustomTextRepository)
