@@ -14,6 +14,7 @@ from zitui.blueprint.sms import apply_sms
 from zitui.blueprint.smtp import apply_smtp
 from zitui.blueprint.specs import Blueprint, OrgSpec
 from zitui.blueprint.state import ApplyState, Outcome, at
+from zitui.blueprint.texts import apply_texts
 from zitui.core.services import Services
 from zitui.errors import PreconditionFailed
 from zitui.records import Organization
@@ -29,8 +30,12 @@ async def apply_blueprint(services: Services, blueprint: Blueprint) -> Outcome:
             await apply_smtp(state, blueprint.smtp)
         if blueprint.sms is not None:
             await apply_sms(state, blueprint.sms)
+        await apply_texts(state, blueprint.texts, org_id=None, owner="the instance")
         for org in blueprint.orgs:
             await ensure_org(state, org)
+        for org in blueprint.orgs:
+            org_id = state.orgs[org.name.lower()].id
+            await apply_texts(state, org.texts, org_id=org_id, owner=org.name)
         await grants.resolve_granted_orgs(state, blueprint)
         for org in blueprint.orgs:
             await accounts.ensure_users(state, org)

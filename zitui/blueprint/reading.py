@@ -81,6 +81,11 @@ class Table:
         """The keys the file sets here (the rest take defaults on creation only)."""
         return frozenset(self._data)
 
+    def raw(self, key: str) -> object:
+        """The value at `key` as TOML gave it (None when missing), for a table whose keys
+        follow rules of their own (custom texts are keyed by catalogue keys)."""
+        return self._data.get(key)
+
     def text(self, key: str, *, default: str | None = None, name: bool = False) -> str:
         """A string; `name=True` collapses white space and refuses an empty one."""
         value = self._data.get(key, default)

@@ -37,6 +37,7 @@ from zitui.blueprint.specs import (
     UserGrantSpec,
     UserSpec,
 )
+from zitui.blueprint.texts import parse_texts
 from zitui.core import oidc_config, sms, validation
 from zitui.core.oidc import served
 from zitui.core.permissions import roles_for_scope
@@ -81,6 +82,7 @@ def parse(data: dict[str, Any]) -> Blueprint:
         smtp=_smtp(smtp) if smtp else None,
         sms=_sms(sms_table) if sms_table else None,
         orgs=tuple(_org(t) for t in top.tables("orgs", ORG_KEYS)),
+        texts=parse_texts(top),
     )
     check_references(blueprint)
     return blueprint
@@ -151,6 +153,7 @@ def _org(t: Table) -> OrgSpec:
         machines=tuple(_machine(m) for m in t.tables("machines", MACHINE_KEYS)),
         projects=tuple(_project(p) for p in t.tables("projects", PROJECT_KEYS)),
         user_grants=tuple(_user_grant(g, name) for g in t.tables("user_grants", USER_GRANT_KEYS)),
+        texts=parse_texts(t),
     )
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from zitui.blueprint.texts import TextSpec
 from zitui.records import AppType, AuthMethod, TokenType
 
-TOP_KEYS = ("smtp", "sms", "orgs")
+TOP_KEYS = ("smtp", "sms", "orgs", "texts")
 SMTP_KEYS = ("host", "port", "from", "tls", "user", "password")
 SMS_HTTP_KEYS = ("kind", "url", "token")
 SMS_TWILIO_KEYS = (
@@ -20,7 +21,7 @@ SMS_TWILIO_KEYS = (
     "base_url",
 )
 SMS_KEYS = ("kind", "url", "token", *SMS_TWILIO_KEYS[1:])
-ORG_KEYS = ("name", "domain", "users", "machines", "projects", "user_grants")
+ORG_KEYS = ("name", "domain", "users", "machines", "projects", "user_grants", "texts")
 USER_KEYS = (
     "username",
     "email",
@@ -181,6 +182,7 @@ class OrgSpec:
     machines: tuple[MachineSpec, ...]
     projects: tuple[ProjectSpec, ...]
     user_grants: tuple[UserGrantSpec, ...]
+    texts: tuple[TextSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,3 +190,4 @@ class Blueprint:
     smtp: SmtpSpec | None
     orgs: tuple[OrgSpec, ...]
     sms: SmsSpec | None = None
+    texts: tuple[TextSpec, ...] = ()
