@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from zitui.core import images
 from zitui.core.audit import record
@@ -23,6 +24,8 @@ from zitui.errors import InvalidArgument, NotFound, PreconditionFailed
 from zitui.store import Repositories, Store
 from zitui.store.repos.branding import AssetInfo, StoredAsset, StoredBranding
 
+# The login-name page with an organisation's branding and no flow (served by the server).
+BRANDING_PREVIEW_PATH = "/ui/login/preview"
 ASSET_KINDS = ("logo_light", "logo_dark", "icon_light", "icon_dark")
 COLOURS = ("primary", "background", "warning", "font")
 COLOUR_FIELDS = tuple(f"{name}_color{suffix}" for suffix in ("", "_dark") for name in COLOURS)
@@ -211,6 +214,13 @@ class BrandingService:
         else:
             aggregate, event_type = ("org", org_id), f"org.branding.{action}"
         await record(tx, ctx, event_type, aggregate=aggregate, org_id=org_id, payload=payload)
+
+
+def preview_url(issuer: str, org_id: str | None) -> str:
+    """Where a manager sees the login page with an organisation's branding (None: the
+    instance default's)."""
+    query = f"?{urlencode({'org': org_id})}" if org_id else ""
+    return f"{issuer.rstrip('/')}{BRANDING_PREVIEW_PATH}{query}"
 
 
 def validated(changes: Mapping[str, Any]) -> dict[str, Any]:

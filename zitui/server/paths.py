@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zitui.core.branding import BRANDING_PREVIEW_PATH
 from zitui.core.user_codes import PASSWORD_INIT_PATH, USER_INIT_PATH, VERIFY_EMAIL_PATH
 
 HOME = "/"
@@ -38,6 +39,10 @@ LOGIN_USER_INIT = USER_INIT_PATH
 LOGIN_PASSWORD_RESET = f"{LOGIN_PREFIX}/password/reset"
 LOGIN_CODE_RESEND = f"{LOGIN_PREFIX}/code/resend"
 LOGOUT = f"{LOGIN_PREFIX}/logout"
+# An organisation's stylesheet, logos and icons (`/{org id or "instance"}/style.css`, `/{kind}`),
+# and the login-name page with an organisation's branding and no flow (`?org=`).
+LOGIN_BRANDING = f"{LOGIN_PREFIX}/resources/branding"
+LOGIN_PREVIEW = BRANDING_PREVIEW_PATH
 LOGOUT_DONE = f"{LOGIN_PREFIX}/logout/done"
 
 # Clients of these paths are programs: their errors are JSON whatever they accept.

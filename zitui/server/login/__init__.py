@@ -21,7 +21,9 @@ from zitui.server.login.account import (
     user_init,
     verify_email,
 )
+from zitui.server.login.branding import branding_asset, branding_stylesheet
 from zitui.server.login.password import password, password_change
+from zitui.server.login.preview import preview
 from zitui.server.login.signout import logged_out, logout, signed_in
 from zitui.server.login.start import login_name, select_account, start
 
@@ -43,4 +45,7 @@ def routes() -> list[Route]:
         Route(paths.LOGIN_CODE_RESEND, resend_code, methods=["POST"]),
         Route(paths.LOGOUT, logout, methods=["POST"]),
         Route(paths.LOGOUT_DONE, logged_out, methods=["GET"]),
+        Route(f"{paths.LOGIN_BRANDING}/{{source}}/style.css", branding_stylesheet, methods=["GET"]),
+        Route(f"{paths.LOGIN_BRANDING}/{{source}}/{{kind}}", branding_asset, methods=["GET"]),
+        Route(paths.LOGIN_PREVIEW, preview, methods=["GET"]),
     ]

@@ -33,7 +33,7 @@ async def register(request: Request) -> Response:
         flow_id = request.query_params.get(FLOW_PARAM, "")
         if not flow_id:
             return redirect(entry(request))
-        return respond(request, await login.ask_registration(browser_id(request), flow_id))
+        return await respond(request, await login.ask_registration(browser_id(request), flow_id))
     form, flow_id = await verified_form(request)
     values = Registration(
         given_name=field(form, "given_name"),
@@ -51,7 +51,7 @@ async def register(request: Request) -> Response:
         field(form, "password_repeat"),
         request_meta(request),
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
 
 
 @login_page
@@ -62,7 +62,7 @@ async def verify_email(request: Request) -> Response:
     outcome = await get_services(request).login.verify_email(
         browser_id(request), flow_id, field(form, CODE_PARAM), request_meta(request)
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
 
 
 @login_page
@@ -88,7 +88,7 @@ async def password_reset(request: Request) -> Response:
     outcome = await get_services(request).login.request_password_reset(
         browser_id(request), flow_id, request_meta(request)
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
 
 
 @login_page
@@ -97,7 +97,7 @@ async def resend_code(request: Request) -> Response:
     outcome = await get_services(request).login.resend_code(
         browser_id(request), flow_id, request_meta(request)
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
 
 
 async def _set_password(request: Request) -> Response:
@@ -110,7 +110,7 @@ async def _set_password(request: Request) -> Response:
         field(form, "password_repeat"),
         request_meta(request),
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
 
 
 async def _opened(request: Request, purpose: Purpose) -> Response:
@@ -129,7 +129,7 @@ async def _opened(request: Request, purpose: Purpose) -> Response:
             flow_id=flow_id[:40],
             request=request_meta(request),
         )
-        return respond(request, outcome)
+        return await respond(request, outcome)
     if not flow_id:
         return redirect(entry(request))
-    return respond(request, await login.show(browser_id(request), flow_id))
+    return await respond(request, await login.show(browser_id(request), flow_id))

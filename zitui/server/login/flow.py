@@ -40,6 +40,7 @@ from zitui.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, best_locale, lookup, t
 from zitui.server import paths
 from zitui.server.browser import set_browser_id
 from zitui.server.csrf import verify_csrf
+from zitui.server.login.branding import PageBranding, page_branding
 from zitui.server.rendering import render
 
 AUTH_REQUEST_PARAM = "authRequestID"
@@ -141,23 +142,26 @@ def request_meta(request: Request) -> RequestMeta:
     )
 
 
-def respond(request: Request, outcome: Outcome) -> Response:
-    """The page (or redirect) for a step; a new browser id goes on the response."""
+async def respond(request: Request, outcome: Outcome) -> Response:
+    """The page (or redirect) for a step, with the branding of the flow's organisation; a new
+    browser id goes on the response."""
     if outcome.browser_cookie:
         set_browser_id(request, outcome.browser_cookie)
-    return _page_for(request, outcome.step)
-
-
-def _page_for(request: Request, step: Step) -> Response:
-    flow = PageFlow(step.flow)
+    step = outcome.step
     if isinstance(step, Done):
-        return redirect(flow.callback or paths.LOGIN_SIGNED_IN)
+        return redirect(PageFlow(step.flow).callback or paths.LOGIN_SIGNED_IN)
+    brand = await page_branding(request, step.flow.org_id if step.flow else "")
+    return _page_for(request, step, brand)
+
+
+def _page_for(request: Request, step: Step, brand: PageBranding) -> Response:
+    flow = PageFlow(step.flow)
     language = getattr(step, "language", "")
     locale = choose_locale(request, step.flow, language)
     error = getattr(step, "error", None)
     errors, alert = form_errors(locale, error)
     status = http_status(error) if error is not None else 200
-    context: dict[str, Any] = {"flow": flow, "errors": errors, "alert": alert}
+    context: dict[str, Any] = {"flow": flow, "errors": errors, "alert": alert, "brand": brand}
     match step:
         case AskLoginName():
             context.update(login_name=step.login_name, may_register=step.may_register)

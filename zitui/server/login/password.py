@@ -28,7 +28,7 @@ async def password(request: Request) -> Response:
     outcome = await login.submit_password(
         browser_id(request), flow_id, field(form, "password"), request_meta(request)
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
 
 
 @login_page
@@ -45,7 +45,7 @@ async def password_change(request: Request) -> Response:
         field(form, "new_password_repeat"),
         request_meta(request),
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
 
 
 async def _show(request: Request) -> Response:
@@ -53,4 +53,4 @@ async def _show(request: Request) -> Response:
     if not flow_id:
         return redirect(entry(request))
     login = get_services(request).login
-    return respond(request, await login.show(browser_id(request), flow_id))
+    return await respond(request, await login.show(browser_id(request), flow_id))

@@ -33,12 +33,12 @@ async def start(request: Request) -> Response:
     login = get_services(request).login
     flow_id = request.query_params.get(FLOW_PARAM, "")
     if flow_id:
-        return respond(request, await login.show(browser_id(request), flow_id))
+        return await respond(request, await login.show(browser_id(request), flow_id))
     auth_request_id = request.query_params.get(AUTH_REQUEST_PARAM, "")
     outcome = await login.start(
         ensure_browser_id(request), auth_request_id=auth_request_id, request=request_meta(request)
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
 
 
 @login_page
@@ -48,12 +48,12 @@ async def login_name(request: Request) -> Response:
         flow_id = request.query_params.get(FLOW_PARAM, "")
         if not flow_id:
             return redirect(entry(request))
-        return respond(request, await login.ask_login_name(browser_id(request), flow_id))
+        return await respond(request, await login.ask_login_name(browser_id(request), flow_id))
     form, flow_id = await verified_form(request)
     outcome = await login.submit_login_name(
         browser_id(request), flow_id, field(form, "login_name")
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
 
 
 def entry(request: Request) -> str:
@@ -72,4 +72,4 @@ async def select_account(request: Request) -> Response:
     outcome = await get_services(request).login.choose_account(
         browser_id(request), flow_id, field(form, SESSION_PARAM), request_meta(request)
     )
-    return respond(request, outcome)
+    return await respond(request, outcome)
