@@ -29,6 +29,7 @@ from zitui.screens.paged_table import PagedTable
 from zitui.screens.pickers import org_picker
 from zitui.screens.projects import ProjectsScreen
 from zitui.screens.session import SignedOut
+from zitui.screens.texts import TextsScreen
 from zitui.screens.users import UsersScreen
 
 PAGE_SIZE = 20
@@ -64,6 +65,7 @@ class HomeScreen(Screen[None]):
         Binding("m", "managers", "Managers"),
         Binding("e", "events", "Events"),
         Binding("t", "notifications", "Notifications"),
+        Binding("i", "texts", "Texts"),
         Binding("question_mark", "app.help", "Help", key_display="?", show=False),
         Binding("ctrl+l", "sign_out", "Sign out"),
         Binding("q", "app.quit", "Quit", show=False),
@@ -156,6 +158,8 @@ class HomeScreen(Screen[None]):
                 return self.reaches("events.read")
             case "notifications":
                 return self.context.can("iam.read", Resource.instance())
+            case "texts":
+                return self.context.can("iam.policy.read", Resource.instance())
             case "managers":
                 return any(self.reaches(f"{area}.read") for area in MEMBER_AREAS)
         return True
@@ -198,6 +202,9 @@ class HomeScreen(Screen[None]):
 
     def action_notifications(self) -> None:
         self.app.push_screen(NotificationsScreen(self.services, self.context))
+
+    def action_texts(self) -> None:
+        self.app.push_screen(TextsScreen(self.services, self.context))
 
     def action_managers(self) -> None:
         """Instance managers for those who may see them; else the managers of one org."""

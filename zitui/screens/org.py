@@ -21,6 +21,7 @@ from zitui.screens.managers import ManagersScreen
 from zitui.screens.paged_table import Column, Nouns, PagedTable, page_of
 from zitui.screens.projects import ProjectsScreen
 from zitui.screens.section import SectionScreen
+from zitui.screens.texts import TextsScreen
 from zitui.screens.users import UsersScreen
 
 DOMAIN_COLUMNS = (
@@ -54,6 +55,7 @@ class OrgScreen(SectionScreen):
         Binding("g", "granted", "Granted"),
         Binding("m", "managers", "Managers"),
         Binding("h", "history", "History", show=False),
+        Binding("i", "texts", "Texts"),
         Binding("r", "rename", "Rename"),
         Binding("d", "deactivate", "Deactivate"),
         Binding("d", "reactivate", "Reactivate"),
@@ -113,6 +115,8 @@ class OrgScreen(SectionScreen):
                 return self.can("org.member.read", self.resource)
             case "history":
                 return self.can("events.read", self.resource)
+            case "texts":
+                return self.can("policy.read", self.resource)
             case "rename" | "add_domain":
                 return writable
             case "deactivate":
@@ -297,6 +301,9 @@ class OrgScreen(SectionScreen):
 
     def action_granted(self) -> None:
         self.open(GrantedProjectsScreen(self.services, self.context, org=self.org))
+
+    def action_texts(self) -> None:
+        self.open(TextsScreen(self.services, self.context, org=self.org))
 
     def action_history(self) -> None:
         self.open(
