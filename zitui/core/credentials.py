@@ -4,7 +4,10 @@ Nothing a guesser sees depends on the account: an unknown login name, a machine 
 or deactivated user (or one of a deactivated organisation) and a wrong password all fail with
 the same error, after one argon2 verification each (the hasher's dummy hash stands in for a
 missing one) and one write transaction of the same statements. Only a user that exists gets a
-`…check.failed` event, since there is no aggregate to write it on otherwise.
+`…check.failed` event, since there is no aggregate to write it on otherwise. One exception,
+chosen by the lockout policy (`show_lockout_failures`, on by default as in ZITADEL): the wrong
+password that reaches `max_password_attempts` is told that it locked the account. Remaining
+attempts are never shown, since that would tell apart an existing account on every guess.
 
 Before any of that, the attempt is reserved on the login name's and the client address's
 throttle counters (zitui/core/throttle.py): a name or address over its limit is answered with
@@ -16,16 +19,18 @@ landed while the hash ran ends the sign-in with the same bad-credentials answer.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
+from zitui.core import validation
 from zitui.core.audit import record
 from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.crypto.passwords import PasswordHasher
-from zitui.core.policies import LockoutPolicy, LoginPolicy, from_settings
+from zitui.core.policies import LockoutPolicy, LoginPolicy, PasswordAgePolicy, from_settings
 from zitui.core.throttle import Reservation, Throttle, ThrottleLimits
-from zitui.errors import PreconditionFailed, Unauthenticated
+from zitui.errors import InvalidArgument, PreconditionFailed, Unauthenticated
 from zitui.records import Organization, OrgState, User, UserKind, UserState
 from zitui.store import Repositories, Store
 from zitui.store.repos.users import Credentials
@@ -63,6 +68,19 @@ async def login_policy(tx: Repositories, org_id: str | None) -> LoginPolicy:
     return from_settings(LoginPolicy, settings)
 
 
+def locked_now() -> Unauthenticated:
+    """The wrong password that reached the lockout policy's limit (`show_lockout_failures`).
+
+    Said once, to the attempt that locked the account; every later attempt gets the answer
+    of any other failure, so a locked account is not told apart from a missing one.
+    """
+    return Unauthenticated(
+        "auth.locked_now",
+        "the password is wrong, and the account is now locked; ask a manager to unlock it",
+        field="password",
+    )
+
+
 def user_context(clock: Clock, user: User, request: RequestMeta) -> Context:
     actor = Actor(user_id=user.id, org_id=user.org_id, login_name=user.login_name)
     return Context(clock=clock, actor=actor, request=request)
@@ -88,6 +106,28 @@ def refusal(user: User, org: Organization | None) -> str | None:
     if org is None or org.state is not OrgState.ACTIVE:
         return "org_inactive"
     return None
+
+
+async def _expired(tx: Repositories, credentials: Credentials, *, now: datetime) -> bool:
+    """The password is older than the user's organisation allows (and not already due)."""
+    if credentials.user.password_change_required:
+        return False
+    settings = await tx.policies.find_effective("password_age", credentials.user.org_id)
+    max_age_days = from_settings(PasswordAgePolicy, settings).max_age_days
+    if max_age_days <= 0:
+        return False
+    changed = credentials.password_changed_at or credentials.user.created_at
+    return now - changed >= timedelta(days=max_age_days)
+
+
+def _phone_of(login_name: str) -> str:
+    """The stored form of a login name that is a phone number, else ""."""
+    if "@" in login_name:
+        return ""
+    try:
+        return validation.phone(login_name)
+    except InvalidArgument:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -143,18 +183,19 @@ class PasswordChecker:
             await self._record_failure(checked, refused=refused)
             raise bad_credentials()
         if not matched:
-            await self._record_failure(checked)
-            # The only answer that may ever tell more (the lockout policy's
-            # `show_lockout_failures`): the user exists, may sign in, and typed a wrong password.
+            if await self._record_failure(checked):
+                raise locked_now()
             raise bad_credentials()
         return checked
 
     async def confirm(
         self, tx: Repositories, checked: CheckedUser, *, payload: dict[str, Any]
-    ) -> None:
+    ) -> User:
         """Inside the caller's transaction: the user may still sign in with the password that
         was verified, the failure and throttle counters start again, and the success is the
-        command's one event.
+        command's one event. Returns the user as now: a password older than the password age
+        policy's `max_age_days` must be changed (ZITADEL's expired password), which the
+        returned user's `password_change_required` tells.
 
         A user locked or deactivated (or whose organisation was, or whose password changed)
         since `verify` gets Unauthenticated("auth.bad_credentials"); the caller's transaction
@@ -173,6 +214,10 @@ class PasswordChecker:
             raise bad_credentials()
         await tx.users.reset_password_failures(user.id)
         await self._throttle.succeeded(tx, checked.reservation)
+        expired = await _expired(tx, current, now=checked.context.now())
+        if expired:
+            await tx.users.require_password_change(user.id, at=checked.context.now())
+            payload = {**payload, "password_expired": True}
         await record(
             tx,
             checked.context,
@@ -181,6 +226,7 @@ class PasswordChecker:
             org_id=user.org_id,
             payload=payload,
         )
+        return replace(current.user, password_change_required=True) if expired else current.user
 
     async def lookup(
         self, login_name: str, *, policy: LoginPolicy, org_id: str | None
@@ -200,7 +246,9 @@ class PasswordChecker:
             return None
         async with self._store.reader() as tx:
             ids = await tx.users.ids_for_login(
-                login_name, allow_email=not policy.disable_login_with_email
+                login_name,
+                allow_email=not policy.disable_login_with_email,
+                phone="" if policy.disable_login_with_phone else _phone_of(login_name),
             )
             found = [await tx.users.find_credentials(user_id) for user_id in ids]
             matches = [c for c in found if c is not None and org_id in (None, c.user.org_id)]
@@ -208,19 +256,21 @@ class PasswordChecker:
                 return None
             return _Found(matches[0], await tx.orgs.find(matches[0].user.org_id))
 
-    async def _record_failure(self, checked: CheckedUser, *, refused: str | None = None) -> None:
+    async def _record_failure(self, checked: CheckedUser, *, refused: str | None = None) -> bool:
         """A wrong password counts towards the lockout policy; a refused user's attempt is
-        recorded with its reason and runs the same statements on no row."""
+        recorded with its reason and runs the same statements on no row.
+
+        True when this failure locked the user and the policy shows lockout failures."""
         user = checked.user
         async with self._store.transaction() as tx:
             lockout = from_settings(
                 LockoutPolicy, await tx.policies.find_effective("lockout", user.org_id)
             )
+            payload: dict[str, Any] = {"refused": refused}
             if refused is None:
                 payload = await self._count_failure(tx, checked, lockout)
             else:
                 await tx.users.record_password_failure(_NOBODY)
-                payload = {"refused": refused}
             await record(
                 tx,
                 checked.context,
@@ -229,6 +279,7 @@ class PasswordChecker:
                 org_id=user.org_id,
                 payload=payload,
             )
+        return bool(payload.get("locked")) and lockout.show_lockout_failures
 
     @staticmethod
     async def _count_failure(

@@ -30,6 +30,7 @@ from zitui.core.oidc.issuance import Lifetimes
 from zitui.core.oidc.keys import KeyService
 from zitui.core.oidc.tokens import TokenService
 from zitui.core.orgs import OrgService
+from zitui.core.password_notice import PasswordNotice
 from zitui.core.policy_service import PolicyService
 from zitui.core.projects import ProjectService
 from zitui.core.sessions import SessionService
@@ -96,12 +97,14 @@ def build_services(
     authz = Authorizer(store)
     # One password step for the hosted login, the console and the session API: one throttle.
     checker = PasswordChecker(store, hasher, clock, limits=ThrottleLimits.from_settings(settings))
+    notice = PasswordNotice(master_key)
     sessions = SessionService(
         store,
         hasher,
         clock,
         idle_timeout=timedelta(seconds=settings.session_idle_timeout_s),
         checker=checker,
+        notice=notice,
     )
     lifetimes = Lifetimes.from_settings(settings)
     keys = KeyService(store, authz, master_key, clock, settings)
@@ -125,6 +128,7 @@ def build_services(
         max_open_flows_per_address=settings.max_open_flows_per_address,
         codes=codes,
         limits=ThrottleLimits.from_settings(settings),
+        notice=notice,
     )
     smtp = SmtpService(store, authz, master_key, mail_dir=settings.data_dir / "mail")
     sms = SmsService(store, authz, master_key)
@@ -145,7 +149,7 @@ def build_services(
         hasher=hasher,
         instance=InstanceService(store),
         orgs=OrgService(store, authz),
-        users=UserService(store, hasher, authz, codes),
+        users=UserService(store, hasher, authz, codes, notice=notice),
         memberships=MembershipService(store, authz),
         projects=ProjectService(store, authz),
         apps=AppService(store, authz),

@@ -26,6 +26,7 @@ from zitui.core.credentials import (
 from zitui.core.crypto import tokens
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.ids import new_id
+from zitui.core.password_notice import PasswordNotice
 from zitui.core.policies import LoginPolicy, PasswordComplexityPolicy
 from zitui.core.users import password_policy
 from zitui.errors import InvalidArgument, NotFound, PreconditionFailed
@@ -119,11 +120,13 @@ class SessionService:
         *,
         idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
         checker: PasswordChecker | None = None,
+        notice: PasswordNotice | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
         self._checker = checker or PasswordChecker(store, hasher, clock)
+        self._notice = notice
         # A session unused this long counts as signed out (and the browser cookie expires).
         self.idle_timeout = idle_timeout
 
@@ -191,14 +194,17 @@ class SessionService:
         await tx.users.set_password(session.user_id, password_hash, change_required=False, at=at)
         await tx.sessions.touch(session.id, at=at)
         ended = await end_user_access(tx, session.user_id, at=at, keep_session_id=session.id)
+        ctx = user_context(self._clock, user, request)
         await record(
             tx,
-            user_context(self._clock, user, request),
+            ctx,
             "user.human.password.changed",
             aggregate=("user", session.user_id),
             org_id=session.org_id,
             payload={"change_required": False, **ended.payload()},
         )
+        if self._notice is not None:
+            await self._notice.password_changed(tx, ctx, user)
         return await _load(tx, session.id)
 
     async def login_policy(self, org_id: str | None) -> LoginPolicy:

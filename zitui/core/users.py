@@ -15,6 +15,7 @@ from zitui.core.authz import Authorizer
 from zitui.core.context import Context
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.ids import new_id
+from zitui.core.password_notice import PasswordNotice
 from zitui.core.permissions import Resource
 from zitui.core.policies import PasswordComplexityPolicy, from_settings
 from zitui.core.user_base import check_new_username, load_user
@@ -57,9 +58,12 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
         hasher: PasswordHasher,
         authz: Authorizer,
         codes: CodeMailer | None = None,
+        *,
+        notice: PasswordNotice | None = None,
     ) -> None:
         super().__init__(store, authz, codes)
         self._hasher = hasher
+        self._notice = notice
 
     async def create_human_user(self, ctx: Context, org_id: str, new: NewHumanUser) -> User:
         """Create a human; without a password the user is INITIAL until initialised.
@@ -116,6 +120,8 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
                 org_id=user.org_id,
                 payload={"change_required": change_required, ACCESS_ENDED: ended.payload()},
             )
+            if self._notice is not None:
+                await self._notice.password_changed(tx, ctx, user)
 
     async def change_own_password(self, ctx: Context, current: str, new: str) -> None:
         """The signed-in user replaces their password; the current one must be given.
@@ -151,6 +157,8 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
                 org_id=credentials.user.org_id,
                 payload={"change_required": False, ACCESS_ENDED: ended.payload()},
             )
+            if self._notice is not None:
+                await self._notice.password_changed(tx, ctx, credentials.user)
 
     async def get_user(self, ctx: Context, user_id: str) -> User:
         return await self._authorized(ctx, "user.read", user_id)

@@ -38,6 +38,7 @@ from zitui.core.login.steps import (
     VerifyEmail,
 )
 from zitui.core.oidc.auth_requests import AuthRequestService
+from zitui.core.password_notice import PasswordNotice
 from zitui.core.policies import (
     LoginPolicy,
     PrivacyPolicy,
@@ -123,8 +124,10 @@ class FlowBase:
         max_open_flows_per_address: int = 100,
         codes: CodeMailer | None = None,
         limits: ThrottleLimits | None = None,
+        notice: PasswordNotice | None = None,
     ) -> None:
         self._store = store
+        self._notice = notice
         self._hasher = hasher
         self._clock = clock
         self._sessions = sessions
@@ -232,7 +235,9 @@ class FlowBase:
                 internal = {**flow.internal, "refusal": [refusal.code, refusal.message]}
                 flow = moved(replace(flow, internal=internal), FlowStep.REFUSED, now)
                 return flow, Refused(view, refusal.code, refusal.message, language=language)
-        return moved(flow, FlowStep.DONE, now), Done(view, session.user_id, language=language)
+        redirect_uri = await default_redirect(tx, flow, session.org_id)
+        done = Done(view, session.user_id, language=language, redirect_uri=redirect_uri)
+        return moved(flow, FlowStep.DONE, now), done
 
     async def _render(
         self,
@@ -277,12 +282,14 @@ class FlowBase:
             case FlowStep.RESET_PASSWORD | FlowStep.INIT_USER:
                 return await self._set_password_step(loaded, code=code, resent=resent, error=error)
             case FlowStep.EMAIL_VERIFIED:
-                return EmailVerified(view, language=language)
+                redirect_uri = await self._default_redirect(flow, subject_of(flow))
+                return EmailVerified(view, language=language, redirect_uri=redirect_uri)
             case FlowStep.NOT_ALLOWED:
                 code_, message = flow.internal.get("refusal", list(REGISTRATION_CLOSED))
                 return NotAllowed(view, str(code_), str(message))
             case FlowStep.DONE:
-                return Done(view, flow.user_id or "")
+                redirect_uri = await self._default_redirect(flow, flow.user_id or "")
+                return Done(view, flow.user_id or "", redirect_uri=redirect_uri)
             case FlowStep.REFUSED:
                 refusal_code, refusal_message = flow.internal.get("refusal", ["", ""])
                 return Refused(view, str(refusal_code), str(refusal_message))
@@ -337,6 +344,11 @@ class FlowBase:
             except NotFound as exc:  # purged with its request: over either way
                 raise FlowExpired("login.flow_expired", "this sign-in has expired") from exc
         return Loaded(flow, stored, rules)
+
+    async def _default_redirect(self, flow: StoredLoginFlow, user_id: str) -> str:
+        async with self._store.reader() as tx:
+            user = await tx.users.find(user_id) if user_id else None
+            return await default_redirect(tx, flow, user.org_id if user else flow.org_id)
 
     async def _policy(self, loaded: Loaded) -> LoginPolicy:
         """The login policy read with the flow, or read now."""
@@ -435,6 +447,15 @@ def hint_of(stored: StoredAuthRequest | None, sessions: list[Session]) -> str:
         return stored.login_hint[:400]
     known = [s.login_name for s in sessions if s.user_id == stored.id_token_hint_subject]
     return known[0] if stored.id_token_hint_subject and known else ""
+
+
+async def default_redirect(tx: Repositories, flow: StoredLoginFlow, org_id: str) -> str:
+    """Where a flow without an application ends: the login policy's `default_redirect_uri`
+    of `org_id` (the user's organisation once known, as ZITADEL), or "" for the signed-in
+    page. A flow that serves an application goes back to it."""
+    if flow.auth_request_id:
+        return ""
+    return (await login_policy(tx, org_id or None)).default_redirect_uri
 
 
 def session_actor(session: Session) -> Actor:

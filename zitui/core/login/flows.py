@@ -297,9 +297,11 @@ class LoginFlowService(SelfServiceSteps):
             kind="console",
         )
         async with self._store.transaction() as tx:
-            await self._checker.confirm(tx, checked, payload={"origin": request.origin})
+            user = await self._checker.confirm(tx, checked, payload={"origin": request.origin})
+            if user.password_change_required:
+                flow = replace(flow, step=FlowStep.CHANGE_PASSWORD)
             await tx.login_flows.insert(flow)
-        return checked
+        return replace(checked, user=user)
 
     async def _sign_in(
         self,

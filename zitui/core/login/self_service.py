@@ -31,6 +31,7 @@ from zitui.core.login.base import (
     FlowBase,
     Loaded,
     cookie_digest,
+    default_redirect,
     language_of,
     may_receive,
     moved,
@@ -359,6 +360,8 @@ class SelfServiceSteps(FlowBase):
             org_id=user.org_id,
             payload={"via": purpose.value, ACCESS_ENDED: ended.payload()},
         )
+        if self._notice is not None:
+            await self._notice.password_changed(tx, ctx, user, language=language_of(loaded.flow))
         if user.email and not user.email_verified:
             await self._verified(tx, ctx, user)
         elif user.state is UserState.INITIAL:  # no address to verify, or verified
@@ -447,7 +450,11 @@ class SelfServiceSteps(FlowBase):
         proven_at = flow.checks.get(PASSWORD_CHECK)
         if not isinstance(proven_at, datetime):
             flow = moved(flow, FlowStep.EMAIL_VERIFIED, now)
-            return flow, EmailVerified(view, language=user.preferred_language), None
+            redirect_uri = await default_redirect(tx, flow, user.org_id)
+            verified = EmailVerified(
+                view, language=user.preferred_language, redirect_uri=redirect_uri
+            )
+            return flow, verified, None
         cookie = new_browser_cookie()
         new_digest = cookie_digest(cookie)
         await tx.sessions.move_browser(flow.browser_digest, new_digest)

@@ -100,11 +100,13 @@ class ChangePassword:
 @dataclass(frozen=True)
 class Done:
     """Signed in: back to the application through the OIDC callback, or (no request) to the
-    signed-in page. `user_id` is who signed in."""
+    login policy's `default_redirect_uri` when it has one, else the signed-in page.
+    `user_id` is who signed in."""
 
     flow: FlowView
     user_id: str
     language: str = ""
+    redirect_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,10 +180,12 @@ class SetPassword:
 
 @dataclass(frozen=True)
 class EmailVerified:
-    """The address is verified from a mail's link, in a browser that signed nobody in."""
+    """The address is verified from a mail's link, in a browser that signed nobody in;
+    `redirect_uri` is where "go on" leads (the login policy's `default_redirect_uri`)."""
 
     flow: FlowView
     language: str = ""
+    redirect_uri: str = ""
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ async def respond(request: Request, outcome: Outcome) -> Response:
         set_browser_id(request, outcome.browser_cookie)
     step = outcome.step
     if isinstance(step, Done):
-        return redirect(PageFlow(step.flow).callback or paths.LOGIN_SIGNED_IN)
+        return redirect(PageFlow(step.flow).callback or step.redirect_uri or paths.LOGIN_SIGNED_IN)
     brand = await page_branding(request, step.flow.org_id if step.flow else "")
     return _page_for(request, step, brand)
 
@@ -221,6 +221,7 @@ def login_page(handler: Handler) -> Handler:
             return await handler(request)
         except (FlowExpired, NotFound) as exc:
             kind = "expired" if isinstance(exc, FlowExpired) else "unknown"
+            context["redirect_uri"] = step.redirect_uri
             locale = choose_locale(request, None)
             status_code = 410 if kind == "expired" else 404
             context = {"kind": kind}

@@ -45,9 +45,9 @@ _SELECT = sa.select(
 # compiled form and cache key instead of rebuilding both on every call.
 _BY_ID = Prepared(_SELECT.where(USERS.c.id == sa.bindparam("user_id")))
 _CREDENTIALS = Prepared(
-    sa.select(USERS.c.password_hash, USERS.c.failed_password_attempts).where(
-        USERS.c.id == sa.bindparam("user_id")
-    )
+    sa.select(
+        USERS.c.password_hash, USERS.c.failed_password_attempts, USERS.c.password_changed_at
+    ).where(USERS.c.id == sa.bindparam("user_id"))
 )
 _RESET_FAILURES = Prepared(
     USERS.update()
@@ -63,6 +63,8 @@ class Credentials:
     user: User
     password_hash: str | None
     failed_password_attempts: int
+    # None for a password set when the user was created: their creation time counts.
+    password_changed_at: datetime | None = None
 
 
 def _user(row: Any) -> User:
@@ -116,8 +118,8 @@ def _username_conflict(_: str) -> AlreadyExists:
     )
 
 
-def _ids_for_login(*, with_domain: bool, with_email: bool) -> Prepared:
-    """Every sign-in looks its user up: the four shapes of the query, built once."""
+def _ids_for_login(*, with_domain: bool, with_email: bool, with_phone: bool) -> Prepared:
+    """Every sign-in looks its user up: the eight shapes of the query, built once."""
     text: sa.BindParameter[str] = sa.bindparam("text")
     matches: list[Any] = []
     if with_domain:
@@ -132,13 +134,17 @@ def _ids_for_login(*, with_domain: bool, with_email: bool) -> Prepared:
     if with_email:
         verified = USERS.c.email_verified.is_(True)
         matches.append(sa.and_(sa.func.lower(USERS.c.email) == text, verified))
+    if with_phone:
+        phone_verified = USERS.c.phone_verified.is_(True)
+        matches.append(sa.and_(USERS.c.phone == sa.bindparam("phone"), phone_verified))
     return Prepared(sa.select(USERS.c.id).where(sa.or_(*matches)).limit(5))
 
 
 _IDS_FOR_LOGIN = {
-    (domain, email): _ids_for_login(with_domain=domain, with_email=email)
+    (domain, email, phone): _ids_for_login(with_domain=domain, with_email=email, with_phone=phone)
     for domain in (True, False)
     for email in (True, False)
+    for phone in (True, False)
 }
 
 
@@ -163,15 +169,16 @@ class UserRepository(Repository):
         row = (await self.conn.execute(query)).mappings().first()
         return None if row is None else _user(row)
 
-    async def ids_for_login(self, text: str, *, allow_email: bool) -> list[str]:
-        """Users whose login name, bare username, or verified email equals `text`.
+    async def ids_for_login(self, text: str, *, allow_email: bool, phone: str = "") -> list[str]:
+        """Users whose login name, bare username, or verified email equals `text`, or whose
+        verified phone number is `phone` (when given, in the stored form).
 
         Login names match on any of the organisation's domains, as ZITADEL does.
         """
         text = text.strip().lower()
         username, at, domain = text.rpartition("@")
-        query = _IDS_FOR_LOGIN[(bool(at), allow_email)]
-        params = {"text": text, "username": username, "domain": domain}
+        query = _IDS_FOR_LOGIN[(bool(at), allow_email, bool(phone))]
+        params = {"text": text, "username": username, "domain": domain, "phone": phone}
         return [row[0] for row in (await self.conn.execute(query, params)).all()]
 
     async def find_credentials(self, user_id: str) -> Credentials | None:
@@ -179,7 +186,12 @@ class UserRepository(Repository):
         user = await self.find(user_id)
         if row is None or user is None:
             return None
-        return Credentials(user=user, password_hash=row[0], failed_password_attempts=row[1])
+        return Credentials(
+            user=user,
+            password_hash=row[0],
+            failed_password_attempts=row[1],
+            password_changed_at=row[2],
+        )
 
     async def set_password(
         self, user_id: str, password_hash: str, *, change_required: bool, at: datetime
@@ -194,6 +206,14 @@ class UserRepository(Repository):
                 failed_password_attempts=0,
                 updated_at=at,
             )
+        )
+
+    async def require_password_change(self, user_id: str, *, at: datetime) -> None:
+        """The user must choose a new password at the next sign-in (an expired one)."""
+        await self.conn.execute(
+            USERS.update()
+            .where(USERS.c.id == user_id)
+            .values(password_change_required=True, updated_at=at)
         )
 
     async def record_password_failure(self, user_id: str) -> int:
