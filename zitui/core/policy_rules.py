@@ -50,12 +50,26 @@ def apply_changes(kind: str, current: Any, changes: Mapping[str, Any]) -> Any:
     The login policy's lifetimes are stored in seconds as `*_lifetime_s`; a change may name
     them without the suffix (`password_check_lifetime = "240h"`), as ZITADEL does.
     """
+    return replace(current, **validated(kind, changes))
+
+
+def validated(kind: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`changes` checked field by field, keyed and typed as the policy stores them."""
     known = set(field_names(kind))
     values: dict[str, Any] = {}
     for key, value in changes.items():
         name = _stored_name(key, known)
         values[name] = _rule(kind, name)(value, key)
-    return replace(current, **values)
+    return values
+
+
+def file_keys(kind: str) -> list[str]:
+    """The keys a blueprint or a form names a kind's fields by: the stored names, with the
+    login policy's lifetimes without their `_s` (they take "240h" as well as seconds)."""
+    suffix = f"{LIFETIME_SUFFIX}_s"
+    return [
+        name.removesuffix("_s") if name.endswith(suffix) else name for name in field_names(kind)
+    ]
 
 
 def parse_duration(value: object, *, field: str) -> int:
