@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from tests.conftest import make_settings
 from tests.dbfile import rows
 from tests.processes import run, zitui_env
+from zitui.blueprint.specs import ORG_KEYS
 from zitui.core.context import Context
 from zitui.core.services import Services, open_services
 from zitui.records import AuthMethod, Organization, Scope, TokenType
@@ -232,7 +233,7 @@ REFUSED = [
         "unknown_key",
         ACME + 'domian = "x.ch"\n',
         "orgs[0].domian: unknown key (did you mean domain?); "
-        "expected one of name, domain, users, machines, projects, user_grants",
+        f"expected one of {', '.join(ORG_KEYS)}",
     ),
     (
         "wrong_type",

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from zitui.blueprint.branding import parse_branding
 from zitui.blueprint.reading import BlueprintError, Table, describe, quoted
 from zitui.blueprint.references import check_references
 from zitui.blueprint.specs import (
@@ -70,19 +71,23 @@ def load(path: Path) -> Blueprint:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BlueprintError("", f"not valid TOML: {exc}") from exc
-    return parse(data)
+    return parse(data, base_dir=path.parent)
 
 
-def parse(data: dict[str, Any]) -> Blueprint:
-    """The blueprint in `data` (tomllib's output), with every cross-reference inside it checked."""
+def parse(data: dict[str, Any], *, base_dir: Path | None = None) -> Blueprint:
+    """The blueprint in `data` (tomllib's output), with every cross-reference inside it checked;
+    files it names (logos, icons) are read relative to `base_dir` (default: the working
+    directory)."""
+    base_dir = base_dir or Path.cwd()
     top = Table(data, "", TOP_KEYS)
     smtp = top.table("smtp", SMTP_KEYS)
     sms_table = top.table("sms", SMS_KEYS)
     blueprint = Blueprint(
         smtp=_smtp(smtp) if smtp else None,
         sms=_sms(sms_table) if sms_table else None,
-        orgs=tuple(_org(t) for t in top.tables("orgs", ORG_KEYS)),
+        orgs=tuple(_org(t, base_dir) for t in top.tables("orgs", ORG_KEYS)),
         texts=parse_texts(top),
+        branding=parse_branding(top, base_dir),
     )
     check_references(blueprint)
     return blueprint
@@ -143,7 +148,7 @@ def _refused_at(t: Table, keys: tuple[str, ...], exc: InvalidArgument) -> Bluepr
     return BlueprintError(t.at(key), f"{describe(value)}: {exc.message}" if value else exc.message)
 
 
-def _org(t: Table) -> OrgSpec:
+def _org(t: Table, base_dir: Path) -> OrgSpec:
     name = _plain_name(t, "name")
     return OrgSpec(
         path=t.path,
@@ -154,6 +159,7 @@ def _org(t: Table) -> OrgSpec:
         projects=tuple(_project(p) for p in t.tables("projects", PROJECT_KEYS)),
         user_grants=tuple(_user_grant(g, name) for g in t.tables("user_grants", USER_GRANT_KEYS)),
         texts=parse_texts(t),
+        branding=parse_branding(t, base_dir),
     )
 
 

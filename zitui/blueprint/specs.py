@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from zitui.blueprint.branding import BrandingSpec
+from zitui.blueprint.policies import POLICY_TABLES, PolicySpec
 from zitui.blueprint.texts import TextSpec
 from zitui.records import AppType, AuthMethod, TokenType
 
-TOP_KEYS = ("smtp", "sms", "orgs", "texts")
+TOP_KEYS = ("smtp", "sms", "orgs", "texts", "branding")
+POLICY_KEYS = POLICY_TABLES  # at the top for the defaults, in each organisation for overrides
 SMTP_KEYS = ("host", "port", "from", "tls", "user", "password")
 SMS_HTTP_KEYS = ("kind", "url", "token")
 SMS_TWILIO_KEYS = (
@@ -21,7 +24,16 @@ SMS_TWILIO_KEYS = (
     "base_url",
 )
 SMS_KEYS = ("kind", "url", "token", *SMS_TWILIO_KEYS[1:])
-ORG_KEYS = ("name", "domain", "users", "machines", "projects", "user_grants", "texts")
+ORG_KEYS = (
+    "name",
+    "domain",
+    "users",
+    "machines",
+    "projects",
+    "user_grants",
+    "texts",
+    "branding",
+)
 USER_KEYS = (
     "username",
     "email",
@@ -183,6 +195,8 @@ class OrgSpec:
     projects: tuple[ProjectSpec, ...]
     user_grants: tuple[UserGrantSpec, ...]
     texts: tuple[TextSpec, ...] = ()
+    branding: BrandingSpec | None = None
+    policies: tuple[PolicySpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,3 +205,5 @@ class Blueprint:
     orgs: tuple[OrgSpec, ...]
     sms: SmsSpec | None = None
     texts: tuple[TextSpec, ...] = ()
+    branding: BrandingSpec | None = None
+    policies: tuple[PolicySpec, ...] = ()
