@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.self_service import Mailbox
 from tests.test_core_audit import _events, _one_event
 from tests.test_core_orgs import assert_denied, sign_in_org_owner
 from zitui.core.context import Context
 from zitui.core.custom_texts import MAX_TEXT_LENGTH, TextEntry
+from zitui.core.notifications.mails import compose
 from zitui.core.services import Services
+from zitui.core.users import NewHumanUser
 from zitui.errors import InvalidArgument, NotFound
-from zitui.i18n import catalogue
+from zitui.i18n import catalogue, translate
 from zitui.records import Organization
 
 TITLE = "login.name.title"
@@ -142,3 +145,33 @@ async def test_removing_an_organisation_removes_its_texts(services, admin, acme)
     await services.orgs.remove_org(admin, acme.id)
     async with services.store.reader() as tx:
         assert await tx.custom_texts.own(acme.id, "en") == {}
+
+
+async def test_code_mails_use_the_texts_of_the_user_s_organisation(services, admin, acme):
+    other = await services.orgs.create_org(admin, "Other")
+    subject = "{instance}: your Acme account"
+    await services.texts.set(admin, "en", "mail.user.init.subject", subject, acme.id)
+    await services.texts.set(admin, "en", "mail.user.init.lead", "Acme invites you.", acme.id)
+    mailbox = Mailbox(services)
+    await mailbox.new()
+    for org, name in ((acme, "ina"), (other, "ole")):
+        new = NewHumanUser(username=name, first_name="I", last_name="N", email=f"{name}@ex.net")
+        await services.users.create_human_user(admin, org.id, new)
+    mails = {m.recipient: m for m in await mailbox.new()}
+    assert mails["ina@ex.net"].subject == "zitui: your Acme account"
+    assert "Acme invites you." in mails["ina@ex.net"].text
+    assert mails["ole@ex.net"].subject == translate(
+        "en", "mail.user.init.subject", instance="zitui"
+    )
+    assert "Acme" not in mails["ole@ex.net"].text
+
+
+def test_a_custom_text_is_plain_text_in_a_mail():
+    mail = compose(
+        "email.test",
+        language="en",
+        recipient="ann@example.org",
+        texts={"mail.email.test.lead": "<b>Hi</b> & {instance}"},
+    )
+    assert "&lt;b&gt;Hi&lt;/b&gt; &amp; zitui" in mail.html
+    assert "<b>Hi</b> & zitui" in mail.text

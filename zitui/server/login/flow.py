@@ -8,9 +8,9 @@ that says so, never on a redirect, since the request's redirect URI cannot be tr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from functools import partial, wraps
+from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,12 +36,13 @@ from zitui.core.login.steps import (
     VerifyEmail,
 )
 from zitui.errors import FlowExpired, NotFound, ZituiError, http_status
-from zitui.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, best_locale, lookup, translate
+from zitui.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, best_locale, lookup, translator
 from zitui.server import paths
 from zitui.server.browser import set_browser_id
 from zitui.server.csrf import verify_csrf
 from zitui.server.login.branding import PageBranding, page_branding
 from zitui.server.rendering import render
+from zitui.server.state import get_services
 
 AUTH_REQUEST_PARAM = "authRequestID"
 FLOW_PARAM = "flow"
@@ -112,22 +113,38 @@ def page(
     context: dict[str, Any],
     *,
     status_code: int = 200,
+    texts: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
-    values = {"locale": locale, "t": partial(translate, locale), **context}
+    """`texts`: the custom texts of the page's organisation in `locale` (`custom_texts`),
+    which `t` finds before the catalogue."""
+    values = {"locale": locale, "t": translator(locale, texts), **context}
     return render(request, template, values, status_code=status_code)
 
 
-def error_message(locale: str, error: ZituiError) -> str:
+async def custom_texts(request: Request, org_id: str | None, locale: str) -> Mapping[str, str]:
+    """The custom texts a page of the organisation (None: the instance) shows in `locale`,
+    read for each page, so a change shows on the next one."""
+    return await get_services(request).texts.overrides(org_id, locale)
+
+
+def message(locale: str, code: str, texts: Mapping[str, str] | None = None) -> str | None:
+    """The message of `code` in the page's language: a custom text, else the catalogue's."""
+    return (texts or {}).get(code) or lookup(locale, code)
+
+
+def error_message(locale: str, error: ZituiError, texts: Mapping[str, str] | None = None) -> str:
     """The error in the page's language; its code is the message key."""
-    return lookup(locale, error.code) or error.message
+    return message(locale, error.code, texts) or error.message
 
 
-def form_errors(locale: str, error: ZituiError | None) -> tuple[dict[str, str], str]:
+def form_errors(
+    locale: str, error: ZituiError | None, texts: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], str]:
     """(field errors, page alert): an error naming a field goes on that field."""
     if error is None:
         return {}, ""
-    message = error_message(locale, error)
-    return ({error.field: message}, "") if error.field else ({}, message)
+    shown = error_message(locale, error, texts)
+    return ({error.field: shown}, "") if error.field else ({}, shown)
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -151,15 +168,17 @@ async def respond(request: Request, outcome: Outcome) -> Response:
     if isinstance(step, Done):
         return redirect(PageFlow(step.flow).callback or step.redirect_uri or paths.LOGIN_SIGNED_IN)
     brand = await page_branding(request, step.flow.org_id if step.flow else "")
-    return _page_for(request, step, brand)
+    locale = choose_locale(request, step.flow, getattr(step, "language", ""))
+    texts = await custom_texts(request, step.flow.org_id if step.flow else None, locale)
+    return _page_for(request, step, brand, locale, texts)
 
 
-def _page_for(request: Request, step: Step, brand: PageBranding) -> Response:
+def _page_for(
+    request: Request, step: Step, brand: PageBranding, locale: str, texts: Mapping[str, str]
+) -> Response:
     flow = PageFlow(step.flow)
-    language = getattr(step, "language", "")
-    locale = choose_locale(request, step.flow, language)
     error = getattr(step, "error", None)
-    errors, alert = form_errors(locale, error)
+    errors, alert = form_errors(locale, error, texts)
     status = http_status(error) if error is not None else 200
     context: dict[str, Any] = {"flow": flow, "errors": errors, "alert": alert, "brand": brand}
     match step:
@@ -178,7 +197,7 @@ def _page_for(request: Request, step: Step, brand: PageBranding) -> Response:
             )
             template = "login/password_change.html"
         case Refused():
-            context["message"] = lookup(locale, step.code) or step.message
+            context["message"] = message(locale, step.code, texts) or step.message
             template, status = "login/refused.html", 403
         case Register():
             context.update(
@@ -202,11 +221,12 @@ def _page_for(request: Request, step: Step, brand: PageBranding) -> Response:
             )
             template = "login/set_password.html"
         case EmailVerified():
+            context["redirect_uri"] = step.redirect_uri
             template = "login/email_verified.html"
         case NotAllowed():
-            context["message"] = lookup(locale, step.code) or step.message
+            context["message"] = message(locale, step.code, texts) or step.message
             template, status = "login/not_allowed.html", 403
-    return page(request, template, locale, context, status_code=status)
+    return page(request, template, locale, context, status_code=status, texts=texts)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -221,11 +241,11 @@ def login_page(handler: Handler) -> Handler:
             return await handler(request)
         except (FlowExpired, NotFound) as exc:
             kind = "expired" if isinstance(exc, FlowExpired) else "unknown"
-            context["redirect_uri"] = step.redirect_uri
             locale = choose_locale(request, None)
             status_code = 410 if kind == "expired" else 404
             context = {"kind": kind}
             template = "login/auth_request_error.html"
-            return page(request, template, locale, context, status_code=status_code)
+            texts = await custom_texts(request, None, locale)
+            return page(request, template, locale, context, status_code=status_code, texts=texts)
 
     return guarded

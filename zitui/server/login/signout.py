@@ -14,6 +14,7 @@ from zitui.server.csrf import verify_csrf
 from zitui.server.login.flow import (
     SESSION_PARAM,
     choose_locale,
+    custom_texts,
     field,
     page,
     redirect,
@@ -28,7 +29,8 @@ async def signed_in(request: Request) -> Response:
     if not sessions:
         return redirect(paths.LOGIN)
     locale = choose_locale(request, None, sessions[0].preferred_language)
-    return page(request, "login/signed_in.html", locale, {"sessions": sessions})
+    texts = await custom_texts(request, None, locale)
+    return page(request, "login/signed_in.html", locale, {"sessions": sessions}, texts=texts)
 
 
 async def logout(request: Request) -> Response:
@@ -51,4 +53,6 @@ async def logout(request: Request) -> Response:
 
 
 async def logged_out(request: Request) -> Response:
-    return page(request, "login/logged_out.html", choose_locale(request, None), {})
+    locale = choose_locale(request, None)
+    texts = await custom_texts(request, None, locale)
+    return page(request, "login/logged_out.html", locale, {}, texts=texts)
