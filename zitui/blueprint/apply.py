@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from zitui.blueprint import accounts, grants, projects
 from zitui.blueprint.branding import apply_branding
+from zitui.blueprint.policies import apply_policies
 from zitui.blueprint.sms import apply_sms
 from zitui.blueprint.smtp import apply_smtp
 from zitui.blueprint.specs import Blueprint, OrgSpec
@@ -32,12 +33,14 @@ async def apply_blueprint(services: Services, blueprint: Blueprint) -> Outcome:
         if blueprint.sms is not None:
             await apply_sms(state, blueprint.sms)
         await apply_texts(state, blueprint.texts, org_id=None, owner="the instance")
+        await apply_policies(state, blueprint.policies, org_id=None, owner="the instance")
         await apply_branding(state, blueprint.branding, org_id=None, owner="the instance")
         for org in blueprint.orgs:
             await ensure_org(state, org)
         for org in blueprint.orgs:
             org_id = state.orgs[org.name.lower()].id
             await apply_texts(state, org.texts, org_id=org_id, owner=org.name)
+            await apply_policies(state, org.policies, org_id=org_id, owner=org.name)
             await apply_branding(state, org.branding, org_id=org_id, owner=org.name)
         await grants.resolve_granted_orgs(state, blueprint)
         for org in blueprint.orgs:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from zitui.blueprint.branding import parse_branding
+from zitui.blueprint.policies import parse_policies
 from zitui.blueprint.reading import BlueprintError, Table, describe, quoted
 from zitui.blueprint.references import check_references
 from zitui.blueprint.specs import (
@@ -87,6 +88,7 @@ def parse(data: dict[str, Any], *, base_dir: Path | None = None) -> Blueprint:
         sms=_sms(sms_table) if sms_table else None,
         orgs=tuple(_org(t, base_dir) for t in top.tables("orgs", ORG_KEYS)),
         texts=parse_texts(top),
+        policies=parse_policies(top),
         branding=parse_branding(top, base_dir),
     )
     check_references(blueprint)
@@ -159,6 +161,7 @@ def _org(t: Table, base_dir: Path) -> OrgSpec:
         projects=tuple(_project(p) for p in t.tables("projects", PROJECT_KEYS)),
         user_grants=tuple(_user_grant(g, name) for g in t.tables("user_grants", USER_GRANT_KEYS)),
         texts=parse_texts(t),
+        policies=parse_policies(t),
         branding=parse_branding(t, base_dir),
     )
 

@@ -11,8 +11,7 @@ from zitui.blueprint.policies import POLICY_TABLES, PolicySpec
 from zitui.blueprint.texts import TextSpec
 from zitui.records import AppType, AuthMethod, TokenType
 
-TOP_KEYS = ("smtp", "sms", "orgs", "texts", "branding")
-POLICY_KEYS = POLICY_TABLES  # at the top for the defaults, in each organisation for overrides
+TOP_KEYS = ("smtp", "sms", "orgs", "texts", "branding", *POLICY_TABLES)
 SMTP_KEYS = ("host", "port", "from", "tls", "user", "password")
 SMS_HTTP_KEYS = ("kind", "url", "token")
 SMS_TWILIO_KEYS = (
@@ -33,6 +32,7 @@ ORG_KEYS = (
     "user_grants",
     "texts",
     "branding",
+    *POLICY_TABLES,
 )
 USER_KEYS = (
     "username",
