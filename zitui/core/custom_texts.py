@@ -155,9 +155,7 @@ class TextService:
             )
         return True
 
-    async def reset(
-        self, ctx: Context, language: str, key: str, org_id: str | None = None
-    ) -> bool:
+    async def reset(self, ctx: Context, language: str, key: str, org_id: str | None = None) -> bool:
         """Forget the level's wording of `key`, so the inherited text shows again; False when
         it had none (nothing is recorded)."""
         check_language(language)
