@@ -18,6 +18,7 @@ from zitui.core.permissions import Resource, permissions_of
 from zitui.core.services import Services
 from zitui.errors import ZituiError
 from zitui.records import Instance, Membership, Organization, Page, Scope
+from zitui.screens.branding import BrandingScreen
 from zitui.screens.events import EventsScreen
 from zitui.screens.feedback import report
 from zitui.screens.granted_projects import GrantedProjectsScreen
@@ -27,6 +28,7 @@ from zitui.screens.org import OrgScreen
 from zitui.screens.orgs import ORG_COLUMNS, ORG_NOUNS, OrgsScreen
 from zitui.screens.paged_table import PagedTable
 from zitui.screens.pickers import org_picker
+from zitui.screens.policies import PoliciesScreen
 from zitui.screens.projects import ProjectsScreen
 from zitui.screens.session import SignedOut
 from zitui.screens.texts import TextsScreen
@@ -66,6 +68,8 @@ class HomeScreen(Screen[None]):
         Binding("e", "events", "Events"),
         Binding("t", "notifications", "Notifications"),
         Binding("i", "texts", "Texts"),
+        Binding("b", "branding", "Branding"),
+        Binding("l", "policies", "Policies"),
         Binding("question_mark", "app.help", "Help", key_display="?", show=False),
         Binding("ctrl+l", "sign_out", "Sign out"),
         Binding("q", "app.quit", "Quit", show=False),
@@ -158,7 +162,9 @@ class HomeScreen(Screen[None]):
                 return self.reaches("events.read")
             case "notifications":
                 return self.context.can("iam.read", Resource.instance())
-            case "texts":
+            case "texts" | "branding":
+                return self.context.can("iam.policy.read", Resource.instance())
+            case "policies":
                 return self.context.can("iam.policy.read", Resource.instance())
             case "managers":
                 return any(self.reaches(f"{area}.read") for area in MEMBER_AREAS)
@@ -205,6 +211,12 @@ class HomeScreen(Screen[None]):
 
     def action_texts(self) -> None:
         self.app.push_screen(TextsScreen(self.services, self.context))
+
+    def action_branding(self) -> None:
+        self.app.push_screen(BrandingScreen(self.services, self.context))
+
+    def action_policies(self) -> None:
+        self.app.push_screen(PoliciesScreen(self.services, self.context))
 
     def action_managers(self) -> None:
         """Instance managers for those who may see them; else the managers of one org."""

@@ -13,12 +13,14 @@ from zitui.core.context import Context
 from zitui.core.permissions import Resource
 from zitui.core.services import Services
 from zitui.records import Organization, OrgDomain, OrgState, Page, Scope
+from zitui.screens.branding import BrandingScreen
 from zitui.screens.events import EventsScreen
 from zitui.screens.form import Field, Values
 from zitui.screens.formats import aligned, when, yes_no
 from zitui.screens.granted_projects import GrantedProjectsScreen
 from zitui.screens.managers import ManagersScreen
 from zitui.screens.paged_table import Column, Nouns, PagedTable, page_of
+from zitui.screens.policies import PoliciesScreen
 from zitui.screens.projects import ProjectsScreen
 from zitui.screens.section import SectionScreen
 from zitui.screens.texts import TextsScreen
@@ -56,6 +58,8 @@ class OrgScreen(SectionScreen):
         Binding("m", "managers", "Managers"),
         Binding("h", "history", "History", show=False),
         Binding("i", "texts", "Texts"),
+        Binding("b", "branding", "Branding"),
+        Binding("l", "policies", "Policies"),
         Binding("r", "rename", "Rename"),
         Binding("d", "deactivate", "Deactivate"),
         Binding("d", "reactivate", "Reactivate"),
@@ -115,7 +119,9 @@ class OrgScreen(SectionScreen):
                 return self.can("org.member.read", self.resource)
             case "history":
                 return self.can("events.read", self.resource)
-            case "texts":
+            case "policies":
+                return self.can("policy.read", self.resource)
+            case "texts" | "branding":
                 return self.can("policy.read", self.resource)
             case "rename" | "add_domain":
                 return writable
@@ -304,6 +310,12 @@ class OrgScreen(SectionScreen):
 
     def action_texts(self) -> None:
         self.open(TextsScreen(self.services, self.context, org=self.org))
+
+    def action_branding(self) -> None:
+        self.open(BrandingScreen(self.services, self.context, org=self.org))
+
+    def action_policies(self) -> None:
+        self.open(PoliciesScreen(self.services, self.context, org=self.org))
 
     def action_history(self) -> None:
         self.open(
