@@ -138,6 +138,8 @@ async def test_an_org_owner_manages_only_their_own_texts(services, admin, acme):
     await assert_denied(services, lambda: services.texts.list(owner, "en", acme.id))
     await assert_denied(services, lambda: services.texts.set(owner, "en", TITLE, "Hi"))
     await assert_denied(services, lambda: services.texts.reset(owner, "en", TITLE))
+    # Permission first: a refused caller learns nothing about keys or languages.
+    await assert_denied(services, lambda: services.texts.set(owner, "xx", "no.key", "", acme.id))
 
 
 async def test_removing_an_organisation_removes_its_texts(services, admin, acme):

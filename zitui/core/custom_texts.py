@@ -117,8 +117,8 @@ class TextService:
     ) -> Sequence[TextEntry]:
         """Every catalogue key in `language` with its default and overrides, by key; with
         `search`, the keys whose key or any text holds it (any case)."""
-        language = check_language(language)
         await self._require(ctx, "read", org_id)
+        language = check_language(language)
         async with self._store.reader() as tx:
             instance = await tx.custom_texts.own(INSTANCE, language)
             own = await tx.custom_texts.own(org_id, language) if org_id else {}
@@ -138,8 +138,8 @@ class TextService:
     ) -> bool:
         """Set the wording of `key` in `language` for the instance or the organisation;
         False when it was already so (nothing changes, nothing is recorded)."""
-        text = check_text(language, key, text)
         await self._require(ctx, "write", org_id)
+        text = check_text(language, key, text)
         async with self._store.transaction() as tx:
             aggregate = await _aggregate(tx, org_id)
             if (await tx.custom_texts.own(org_id or INSTANCE, language)).get(key) == text:
@@ -158,9 +158,9 @@ class TextService:
     async def reset(self, ctx: Context, language: str, key: str, org_id: str | None = None) -> bool:
         """Forget the level's wording of `key`, so the inherited text shows again; False when
         it had none (nothing is recorded)."""
+        await self._require(ctx, "write", org_id)
         check_language(language)
         check_key(key)
-        await self._require(ctx, "write", org_id)
         async with self._store.transaction() as tx:
             aggregate = await _aggregate(tx, org_id)
             if not await tx.custom_texts.remove(org_id or INSTANCE, language, key):
