@@ -231,3 +231,13 @@ async def test_an_org_owner_brands_only_their_own_organisation(services, admin):
 async def test_an_unknown_organisation_is_not_found(services, admin):
     with pytest.raises(NotFound):
         await services.branding.set(admin, {"primary_color": "#000"}, "no-such-org")
+
+
+async def test_a_removed_organisation_leaves_no_branding_behind(services, admin):
+    acme = await services.orgs.create_org(admin, "Acme")
+    await services.branding.set(admin, {"primary_color": "#c2185b"}, acme.id)
+    await services.branding.upload_asset(admin, "logo_light", png(), acme.id)
+    await services.orgs.remove_org(admin, acme.id)
+    data = services.settings.data_dir
+    assert rows(data, f"SELECT org_id FROM branding WHERE org_id = '{acme.id}'") == []
+    assert rows_for(services, acme.id) == []

@@ -19,6 +19,8 @@ from zitui.store.models import (
 )
 from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, escape_like, table
+from zitui.store.repos.branding import ASSETS as BRANDING_ASSETS
+from zitui.store.repos.branding import BRANDING
 from zitui.store.repos.custom_texts import TEXTS
 
 ORGS = table(OrgRow)
@@ -147,8 +149,9 @@ class OrgRepository(Repository):
     async def delete(self, org_id: str) -> None:
         """Remove the organisation; its domains, users and projects go by foreign key.
 
-        Memberships, policy overrides and custom texts carry the organisation without a foreign
-        key, so they are deleted here, before the projects and grants they point at disappear.
+        Memberships, policy overrides, custom texts and branding carry the organisation without
+        a foreign key, so they are deleted here, before the projects and grants they point at
+        disappear.
         """
         await self.conn.execute(
             MEMBERSHIPS.delete().where(
@@ -157,6 +160,8 @@ class OrgRepository(Repository):
         )
         await self.conn.execute(POLICIES.delete().where(POLICIES.c.org_id == org_id))
         await self.conn.execute(TEXTS.delete().where(TEXTS.c.org_id == org_id))
+        await self.conn.execute(BRANDING_ASSETS.delete().where(BRANDING_ASSETS.c.org_id == org_id))
+        await self.conn.execute(BRANDING.delete().where(BRANDING.c.org_id == org_id))
         await self.conn.execute(ORGS.delete().where(ORGS.c.id == org_id))
 
     async def find_domain(self, org_id: str, domain: str) -> OrgDomain | None:
