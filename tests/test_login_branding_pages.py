@@ -235,3 +235,21 @@ def test_the_preview_shows_an_organisations_branding_without_a_flow(
     default = client.get(paths.LOGIN_PREVIEW).text
     assert brand_sheets(default)[0].startswith(f"{paths.LOGIN_BRANDING}/instance/")
     assert client.post(paths.LOGIN_PREVIEW).status_code == 405
+
+
+def test_pages_outside_a_flow_show_the_instance_default(client: TestClient) -> None:
+    async def brand(services: Services) -> None:
+        admin = await _admin(services)
+        changes = {"primary_color": DEFAULT_PRIMARY, "hide_login_name_suffix": True}
+        await services.branding.set(admin, changes)
+
+    run(client, brand)
+    sign_in_plain(client, "admin", ADMIN_PASSWORD)
+    signed_in = client.get(paths.LOGIN_SIGNED_IN)
+    unknown = client.get(paths.LOGIN, params={"flow": "no-such-flow"})
+    logged_out = client.get(paths.LOGOUT_DONE)
+    assert unknown.status_code == 404
+    for response in (signed_in, unknown, logged_out):
+        [sheet] = brand_sheets(response.text)
+        assert sheet.startswith(f"{paths.LOGIN_BRANDING}/instance/style.css?v=")
+    assert "admin@" not in signed_in.text and ">admin</span>" in signed_in.text

@@ -243,7 +243,7 @@ def login_page(handler: Handler) -> Handler:
             kind = "expired" if isinstance(exc, FlowExpired) else "unknown"
             locale = choose_locale(request, None)
             status_code = 410 if kind == "expired" else 404
-            context = {"kind": kind}
+            context = {"kind": kind, "brand": await page_branding(request, "")}
             template = "login/auth_request_error.html"
             texts = await custom_texts(request, None, locale)
             return page(request, template, locale, context, status_code=status_code, texts=texts)

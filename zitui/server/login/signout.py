@@ -11,6 +11,7 @@ from zitui.errors import NotFound
 from zitui.server import paths
 from zitui.server.browser import browser_id, clear_browser_id
 from zitui.server.csrf import verify_csrf
+from zitui.server.login.branding import page_branding
 from zitui.server.login.flow import (
     SESSION_PARAM,
     choose_locale,
@@ -30,7 +31,8 @@ async def signed_in(request: Request) -> Response:
         return redirect(paths.LOGIN)
     locale = choose_locale(request, None, sessions[0].preferred_language)
     texts = await custom_texts(request, None, locale)
-    return page(request, "login/signed_in.html", locale, {"sessions": sessions}, texts=texts)
+    context = {"sessions": sessions, "brand": await page_branding(request, "")}
+    return page(request, "login/signed_in.html", locale, context, texts=texts)
 
 
 async def logout(request: Request) -> Response:
@@ -55,4 +57,5 @@ async def logout(request: Request) -> Response:
 async def logged_out(request: Request) -> Response:
     locale = choose_locale(request, None)
     texts = await custom_texts(request, None, locale)
-    return page(request, "login/logged_out.html", locale, {}, texts=texts)
+    brand = await page_branding(request, "")
+    return page(request, "login/logged_out.html", locale, {"brand": brand}, texts=texts)

@@ -23,6 +23,7 @@ from zitui.errors import ZituiError
 from zitui.server import paths
 from zitui.server.browser import browser_id, clear_browser_id
 from zitui.server.csrf import verify_csrf
+from zitui.server.login.branding import page_branding
 from zitui.server.login.flow import AUTH_REQUEST_PARAM, choose_locale, custom_texts, page
 from zitui.server.oidc.common import context, error_page
 from zitui.server.state import get_services
@@ -95,7 +96,11 @@ async def end_session(request: Request) -> Response:
         return error_page(request, exc)
     if logout.needs_confirmation:
         locale = choose_locale(request, None)
-        context_values = {"params": params, "confirm_field": CONFIRM_FIELD}
+        context_values = {
+            "params": params,
+            "confirm_field": CONFIRM_FIELD,
+            "brand": await page_branding(request, ""),
+        }
         texts = await custom_texts(request, None, locale)
         return page(request, "login/logout_confirm.html", locale, context_values, texts=texts)
     response = RedirectResponse(logout.location or paths.LOGOUT_DONE, status_code=302)
