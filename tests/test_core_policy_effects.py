@@ -12,6 +12,7 @@ from tests.test_core_audit import _events
 from tests.test_core_sessions import PASSWORD, add_human
 from zitui.core.context import Context, RequestMeta
 from zitui.core.services import Services
+from zitui.core.sessions import new_browser_cookie
 from zitui.errors import Unauthenticated
 from zitui.records import Organization, User, UserState
 
@@ -129,3 +130,28 @@ async def test_a_password_change_mails_the_user_when_the_policy_asks(services, a
     await services.users.change_own_password(owner_ctx, ADMIN_PASSWORD, "Admin-Pass-2!")
     # The admin's organisation has no such policy: no mail for them.
     assert await _mails(services, "password.changed") == ["alice@example.com"]
+
+
+async def test_an_email_username_is_its_own_login_name_unless_the_domain_must_be_added(
+    services, admin, acme
+):
+    bob = await add_human(services, admin, acme.id, "bob@example.com")
+    plain = await add_human(services, admin, acme.id, "plain")
+    assert bob.login_name == "bob@example.com"
+    assert plain.login_name == f"plain@{acme.primary_domain}"
+    cookie = new_browser_cookie()
+    session = await services.sessions.check_password(cookie, "bob@example.com", PASSWORD, META)
+    assert session.login_name == "bob@example.com"
+    assert (await sign_in(services, "bob@example.com")).login_name == "bob@example.com"
+
+    await services.policies.set(admin, "domain", {"user_login_must_be_domain": True}, acme.id)
+    suffixed = f"bob@example.com@{acme.primary_domain}"
+    assert (await services.users.get_user(admin, bob.id)).login_name == suffixed
+    async with services.store.reader() as tx:
+        again = await tx.sessions.find(session.id)
+    assert again is not None and again.login_name == suffixed
+    assert (await sign_in(services, suffixed)).id == bob.id
+    # Another organisation still follows the instance default.
+    beta = await services.orgs.create_org(admin, "Beta")
+    carol = await add_human(services, admin, beta.id, "carol@example.com")
+    assert carol.login_name == "carol@example.com"

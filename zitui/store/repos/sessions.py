@@ -13,6 +13,7 @@ from zitui.records import Session
 from zitui.store.models import OrgDomainRow, SessionRow, UserRow
 from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, table
+from zitui.store.repos.users import LOGIN_NAME_SUFFIXED, login_name_of
 
 SESSIONS = table(SessionRow)
 USERS = table(UserRow)
@@ -33,6 +34,7 @@ _SELECT = (
         USERS.c.preferred_language,
         USERS.c.password_change_required,
         DOMAINS.c.domain.label("primary_domain"),
+        LOGIN_NAME_SUFFIXED,
     )
     .join(USERS, USERS.c.id == SESSIONS.c.user_id)
     .join(
@@ -45,12 +47,12 @@ _SELECT = (
 
 
 def _session(row: Any) -> Session:
-    domain = row["primary_domain"]
+    login_name = login_name_of(row["username"], row["primary_domain"], row["login_name_suffixed"])
     return Session(
         id=row["id"],
         user_id=row["user_id"],
         org_id=row["org_id"],
-        login_name=f"{row['username']}@{domain}" if domain else row["username"],
+        login_name=login_name,
         display_name=row["display_name"],
         password_checked_at=row["password_checked_at"],
         second_factor_checked_at=row["second_factor_checked_at"],

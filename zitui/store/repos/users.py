@@ -11,12 +11,43 @@ import sqlalchemy as sa
 
 from zitui.errors import AlreadyExists
 from zitui.records import TokenType, User, UserKind, UserState
-from zitui.store.models import OrgDomainRow, UserRow
+from zitui.store.models import OrgDomainRow, PolicyRow, UserRow
 from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, escape_like, table
 
 USERS = table(UserRow)
 DOMAINS = table(OrgDomainRow)
+POLICIES = table(PolicyRow)
+
+
+def _must_be_domain(org_id: str | sa.ColumnElement[str]) -> sa.ScalarSelect[Any]:
+    setting = POLICIES.c.settings["user_login_must_be_domain"].as_boolean()
+    return (
+        sa.select(setting)
+        .where(POLICIES.c.kind == "domain", POLICIES.c.org_id == org_id)
+        .scalar_subquery()
+    )
+
+
+# Whether a user's login name carries the organisation's domain: always for a plain username;
+# for one that is an email address only when the domain policy (the organisation's, else the
+# instance default) sets `user_login_must_be_domain`, as ZITADEL's preferred login name. The
+# policy is read only for such usernames, so the common lookup stays one join.
+LOGIN_NAME_SUFFIXED = sa.case(
+    (
+        USERS.c.username.contains("@"),
+        sa.func.coalesce(_must_be_domain(USERS.c.org_id), _must_be_domain(""), sa.false()),
+    ),
+    else_=sa.true(),
+).label("login_name_suffixed")
+
+
+def login_name_of(username: str, domain: str | None, suffixed: object = True) -> str:
+    """`username@domain`, or the username alone when it is its own login name."""
+    if not domain or (not suffixed and "@" in username):
+        return username
+    return f"{username}@{domain}"
+
 
 _PRIVATE_COLUMNS = {
     "password_hash",
@@ -34,6 +65,7 @@ _SELECT = sa.select(
     *_PUBLIC_COLUMNS,
     USERS.c.secret_digest.is_not(None).label("has_secret"),
     DOMAINS.c.domain.label("primary_domain"),
+    LOGIN_NAME_SUFFIXED,
 ).join(
     DOMAINS,
     sa.and_(DOMAINS.c.org_id == USERS.c.org_id, DOMAINS.c.is_primary.is_(True)),
@@ -68,13 +100,15 @@ class Credentials:
 
 
 def _user(row: Any) -> User:
-    domain = row["primary_domain"]
+    login_name = login_name_of(
+        row["username"], row["primary_domain"], row.get("login_name_suffixed", True)
+    )
     return User(
         id=row["id"],
         org_id=row["org_id"],
         kind=UserKind(row["kind"]),
         username=row["username"],
-        login_name=f"{row['username']}@{domain}" if domain else row["username"],
+        login_name=login_name,
         state=UserState(row["state"]),
         first_name=row["first_name"],
         last_name=row["last_name"],
