@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from tests.test_core_orgs import sign_in_org_owner
+from tests.test_login_auth_requests import portal_app, real_auth_request, start
 from tests.test_login_pages import (
     _admin,
     add_user,
@@ -85,3 +87,35 @@ def test_an_expired_password_asks_for_a_new_one(client: TestClient, clock: Fixed
     assert (done.status_code, done.headers["location"]) == (303, paths.LOGIN_SIGNED_IN)
     client.cookies.clear()
     assert sign_in(client, "erin", "Erin-New-22!").status_code == 303
+
+
+def test_a_customer_owner_s_policy_shows_only_on_their_organisation_s_login(
+    client: TestClient,
+) -> None:
+    async def customer_policy(services: Services) -> str:
+        admin = await _admin(services)
+        owner = await sign_in_org_owner(services, admin, "Globex")
+        globex = await services.orgs.find_org_by_name(admin, "Globex")
+        assert globex is not None
+        changes = {"allow_register": False, "hide_password_reset": True}
+        await services.policies.set(owner, "login", changes, globex.id)
+        return globex.id
+
+    globex_id = run(client, customer_policy)
+    portal = portal_app(client)
+
+    def entry(scope: str) -> str:
+        auth_request = real_auth_request(client, client_id=portal, scope=f"openid {scope}".strip())
+        page = start(client, auth_request)
+        assert page.status_code == 200, page.text
+        return page.text
+
+    globex_page = entry(f"urn:zitadel:iam:org:id:{globex_id}")
+    assert 'id="register"' not in globex_page
+    named = submit(client, the_form(globex_page, paths.LOGIN_NAME), login_name="someone")
+    assert paths.LOGIN_PASSWORD_RESET not in named.text
+    # The instance's own login (no organisation in scope) is unchanged.
+    owners_page = entry("")
+    assert 'id="register"' in owners_page
+    named = submit(client, the_form(owners_page, paths.LOGIN_NAME), login_name="someone")
+    assert paths.LOGIN_PASSWORD_RESET in named.text
