@@ -161,6 +161,11 @@ def test_every_page_of_the_flow_keeps_the_branding(
 
     acme, _ = orgs
     page = scoped_page(client, portal, f"urn:zitadel:iam:org:id:{acme.id}")
+    flow_id = the_form(page, paths.LOGIN_NAME).values["flow"]
+    # Registration for the pre-selected organisation shows its branding too.
+    register = client.get(paths.LOGIN_REGISTER, params={"flow": flow_id})
+    assert register.status_code == 200
+    assert brand_sheets(register.text)[0].startswith(f"{paths.LOGIN_BRANDING}/{acme.id}/")
     named = submit(client, the_form(page, paths.LOGIN_NAME), login_name="nobody@acme")
     assert named.status_code == 200
     assert brand_sheets(named.text)[0].startswith(f"{paths.LOGIN_BRANDING}/{acme.id}/")
