@@ -241,3 +241,15 @@ async def test_a_removed_organisation_leaves_no_branding_behind(services, admin)
     data = services.settings.data_dir
     assert rows(data, f"SELECT org_id FROM branding WHERE org_id = '{acme.id}'") == []
     assert rows_for(services, acme.id) == []
+
+
+async def test_a_refused_caller_learns_nothing_about_the_input(services, admin):
+    owner = await sign_in_org_owner(services, admin, "Acme")
+    other = await services.orgs.create_org(admin, "Other")
+    hostile, _ = HOSTILE_SVGS["script"]
+    await assert_denied(
+        services, lambda: services.branding.upload_asset(owner, "logo_light", hostile, other.id)
+    )
+    await assert_denied(
+        services, lambda: services.branding.set(owner, {"primary_color": "red"}, other.id)
+    )

@@ -119,8 +119,8 @@ class BrandingService:
     ) -> Branding:
         """Change some fields (`FIELDS`); colours are `#rgb` or `#rrggbb` ("" for the
         stylesheet's own). Unchanged values are refused with `branding.unchanged`."""
-        valid = validated(changes)
         await self._require(ctx, "write", org_id)
+        valid = validated(changes)
         async with self._store.transaction() as tx:
             current = await _effective(tx, org_id)
             before = current.settings()
@@ -150,10 +150,10 @@ class BrandingService:
     ) -> AssetInfo:
         """Store a logo or icon; its type is read from its content (PNG, WebP, SVG), its size
         is limited (`images.MAX_BYTES`) and a hostile SVG is refused (see `images`)."""
+        await self._require(ctx, "write", org_id)
         kind = asset_kind(kind)
         content_type = images.content_type(data)
         info = AssetInfo(kind, content_type, hashlib.sha256(data).hexdigest(), len(data))
-        await self._require(ctx, "write", org_id)
         async with self._store.transaction() as tx:
             current = await _effective(tx, org_id)
             known = current.assets.get(kind)
@@ -169,12 +169,13 @@ class BrandingService:
         self, ctx: Context, kind: str, path: Path, org_id: str | None = None
     ) -> AssetInfo:
         """`upload_asset` with the bytes of a file on this machine (the console's way)."""
+        await self._require(ctx, "write", org_id)
         return await self.upload_asset(ctx, kind, read_asset_file(path), org_id)
 
     async def remove_asset(self, ctx: Context, kind: str, org_id: str | None = None) -> None:
         """Remove a logo or icon (an inheriting organisation gets its own branding without it)."""
-        kind = asset_kind(kind)
         await self._require(ctx, "write", org_id)
+        kind = asset_kind(kind)
         async with self._store.transaction() as tx:
             current = await _effective(tx, org_id)
             if kind not in current.assets:
