@@ -1,0 +1,154 @@
+"""Policies in a real browser (Debian's chromium): another process's change to a policy shows
+on the next page the server renders, with nothing cached in between."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import ADMIN_PASSWORD, make_settings
+from tests.processes import free_port
+from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
+from zitui.config import Settings
+from zitui.core.context import RequestMeta
+from zitui.core.services import Services, open_services
+from zitui.core.users import NewHumanUser
+from zitui.runner import bind_socket, make_server
+from zitui.server import paths
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
+
+T = TypeVar("T")
+PASSWORD = "Dora-Pass-12!"
+WRONG = "Wrong-Pass-12!"
+
+
+@dataclass
+class Live:
+    url: str
+    settings: Settings
+
+    def core(self, work: Callable[[Services], Awaitable[T]]) -> T:
+        """Run `work` on services of their own on the same data directory, as the console
+        in another process would, in a thread of its own (the browser's loop is this one's)."""
+        outcome: dict[str, Any] = {}
+
+        async def run() -> None:
+            services, _ = await open_services(self.settings)
+            try:
+                outcome["result"] = await work(services)
+            finally:
+                await services.close()
+
+        def thread_main() -> None:
+            try:
+                asyncio.run(run())
+            except BaseException as exc:  # handed to the test's thread below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=thread_main)
+        thread.start()
+        thread.join(timeout=60)
+        if "error" in outcome:
+            raise outcome["error"]
+        assert "result" in outcome, "the core call did not finish"
+        return outcome["result"]  # type: ignore[no-any-return]
+
+    def set_policy(self, kind: str, changes: dict[str, Any]) -> None:
+        async def change(services: Services) -> None:
+            admin = await services.auth.login_operator("admin", ADMIN_PASSWORD, RequestMeta())
+            await services.policies.set(admin.context, kind, changes)
+
+        self.core(change)
+
+    def add_user(self, username: str, **extra: Any) -> None:
+        async def create(services: Services) -> None:
+            admin = await services.auth.login_operator("admin", ADMIN_PASSWORD, RequestMeta())
+            org_id = (await services.instance.get_instance(admin.context)).default_org_id
+            new = NewHumanUser(
+                username=username, first_name="Dora", last_name="D", password=PASSWORD, **extra
+            )
+            await services.users.create_human_user(admin.context, org_id, new)
+
+        self.core(create)
+
+
+@pytest.fixture
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    port = free_port()
+    settings = make_settings(tmp_path_factory.mktemp("data"), listen=f"127.0.0.1:{port}")
+    server = make_server(settings, None)
+    sock = bind_socket(settings)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield Live(f"http://127.0.0.1:{port}", settings)
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def name_step(page: Page, live: Live, login_name: str) -> None:
+    page.goto(live.url + paths.LOGIN)
+    page.get_by_label("Login name").fill(login_name)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+def password_step(page: Page, password: str) -> str:
+    page.get_by_label("Password", exact=True).fill(password)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    error = page.locator("#password-error")
+    return error.inner_text() if error.count() else ""
+
+
+def test_lockout_and_the_reset_link_follow_the_policy(browser: Browser, live: Live) -> None:
+    live.add_user("dora")
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    name_step(page, live, "dora")
+    assert page.get_by_role("button", name="Forgot your password?").count() == 1
+    live.set_policy("login", {"hide_password_reset": True})
+    live.set_policy("lockout", {"max_password_attempts": 2})
+    name_step(page, live, "dora")
+    assert page.get_by_role("button", name="Forgot your password?").count() == 0
+    assert password_step(page, WRONG).endswith("The login name or password is wrong.")
+    assert "the account is now locked" in password_step(page, WRONG)
+    assert password_step(page, PASSWORD).endswith("The login name or password is wrong.")
+    context.close()
+
+
+def test_email_login_and_the_default_redirect_follow_the_policy(
+    browser: Browser, live: Live
+) -> None:
+    live.add_user("erin", email="erin@example.com", email_verified=True)
+    live.set_policy("login", {"default_redirect_uri": live.url + paths.LOGOUT_DONE})
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    name_step(page, live, "erin@example.com")
+    assert password_step(page, PASSWORD) == ""
+    assert page.url == live.url + paths.LOGOUT_DONE  # not the signed-in page
+    live.set_policy("login", {"disable_login_with_email": True})
+    context.clear_cookies()
+    name_step(page, live, "erin@example.com")
+    assert password_step(page, PASSWORD).endswith("The login name or password is wrong.")
+    context.close()
