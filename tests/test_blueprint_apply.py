@@ -16,7 +16,7 @@ from zitui.blueprint.schema import parse
 from zitui.blueprint.state import Outcome
 from zitui.core.context import RequestMeta
 from zitui.core.services import Services
-from zitui.records import AuthMethod, Scope
+from zitui.records import AuthMethod, PrivateLabeling, Scope
 
 ACME = """
 [[orgs]]
@@ -138,6 +138,35 @@ async def test_settings_the_file_leaves_out_keep_their_values(services: Services
     assert web and web.dev_mode
     outcome = await apply(services, ACME.replace("role_assertion = true", "role_check = true"))
     assert outcome.lines == ["changed project Acme/Portal: role_check"]
+
+
+async def test_a_projects_login_branding_is_set_and_kept_when_left_out(services: Services):
+    setting = 'private_labeling_setting = "enforce_project_resource_owner_policy"\n'
+    enforced = ACME.replace("role_assertion = true\n", f"role_assertion = true\n{setting}")
+    await apply(services, enforced)
+    ctx = services.system_context()
+    acme = await services.orgs.find_org_by_name(ctx, "Acme")
+    assert acme
+    portal = await services.projects.find_project_by_name(ctx, acme.id, "Portal")
+    assert portal
+    assert portal.private_labeling_setting is PrivateLabeling.ENFORCE_PROJECT_RESOURCE_OWNER_POLICY
+    assert (await apply(services, enforced)).lines == []
+    assert (await apply(services, ACME)).lines == [], "a file without the key keeps the setting"
+
+    allowed = enforced.replace(
+        "enforce_project_resource_owner_policy", "allow_login_user_resource_owner_policy"
+    )
+    assert (await apply(services, allowed)).lines == [
+        "changed project Acme/Portal: private_labeling_setting"
+    ]
+    changed = await services.projects.get_project(ctx, portal.id)
+    assert (
+        changed.private_labeling_setting is PrivateLabeling.ALLOW_LOGIN_USER_RESOURCE_OWNER_POLICY
+    )
+
+    message = await refused(services, enforced.replace("enforce_project", "enforce_the_project"))
+    assert message.startswith("orgs[0].projects[0].private_labeling_setting: expected one of ")
+    assert '"enforce_the_project_resource_owner_policy"' in message
 
 
 async def test_an_existing_user_keeps_profile_and_password(services: Services):

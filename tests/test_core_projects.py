@@ -20,7 +20,7 @@ from zitui.errors import (
     PermissionDenied,
     PreconditionFailed,
 )
-from zitui.records import Membership, Scope, State, User
+from zitui.records import Membership, PrivateLabeling, Scope, State, User
 
 PASSWORD = "Their-Pass-1"
 
@@ -123,6 +123,7 @@ async def test_create_project_writes_one_event(services, owner, acme):
         "role_assertion": False,
         "role_check": True,
         "has_project_check": False,
+        "private_labeling_setting": "unspecified",
     }
     assert await services.projects.get_project(owner, project.id) == project
 
@@ -205,6 +206,57 @@ async def test_rename_and_settings_record_only_what_changed(services, owner, acm
         False,
         True,
     )
+
+
+async def test_private_labeling_is_set_on_create_and_change_validated_and_audited(
+    services, owner, acme
+):
+    enforce = PrivateLabeling.ENFORCE_PROJECT_RESOURCE_OWNER_POLICY
+    allow = PrivateLabeling.ALLOW_LOGIN_USER_RESOURCE_OWNER_POLICY
+    project = await services.projects.create_project(
+        owner, acme, "Portal", private_labeling_setting=enforce.value
+    )
+    assert project.private_labeling_setting is enforce
+    assert (await services.projects.get_project(owner, project.id)) == project
+
+    event = await _one_event(
+        services,
+        lambda: services.projects.update_project_settings(
+            owner, project.id, private_labeling_setting=allow.value
+        ),
+    )
+    assert (event.event_type, event.payload) == (
+        "project.changed",
+        {"private_labeling_setting": allow.value},
+    )
+    assert (
+        await services.projects.get_project(owner, project.id)
+    ).private_labeling_setting is allow
+
+    before = len(await _events(services))
+    await services.projects.update_project_settings(
+        owner, project.id, private_labeling_setting=allow.value
+    )
+    assert len(await _events(services)) == before, "the same setting again records nothing"
+
+    for command in (
+        lambda: services.projects.create_project(
+            owner, acme, "Shop", private_labeling_setting="project_owner"
+        ),
+        lambda: services.projects.update_project_settings(
+            owner, project.id, private_labeling_setting="ENFORCE_PROJECT_RESOURCE_OWNER_POLICY"
+        ),
+    ):
+        with pytest.raises(InvalidArgument) as caught:
+            await command()
+        assert (caught.value.code, caught.value.field) == (
+            "project.private_labeling_invalid",
+            "private_labeling_setting",
+        )
+    assert (await services.projects.find_project_by_name(owner, acme, "Shop")) is None
+    assert (
+        await services.projects.get_project(owner, project.id)
+    ).private_labeling_setting is allow
 
 
 async def test_deactivate_and_reactivate(services, owner, acme):

@@ -29,7 +29,7 @@ from tests.tui_fixtures import (
 from zitui.core.apps import NewOidcApp
 from zitui.core.services import Services
 from zitui.core.users import NewHumanUser
-from zitui.records import AppType, AuthMethod, Organization, Scope
+from zitui.records import AppType, AuthMethod, Organization, PrivateLabeling, Scope
 from zitui.screens import ZituiApp, make_app
 from zitui.screens.application import AppScreen
 from zitui.screens.apps import AppsScreen
@@ -150,6 +150,32 @@ async def test_app_settings_change_and_the_secret_is_replaced_only_after_a_yes(
         assert "Development mode       yes" in text(app, "#app-details")
     [spa] = (await services.apps.list_apps(system, project.id)).items
     assert (spa.dev_mode, spa.clock_skew_s) == (True, 3)
+
+
+async def test_the_login_branding_of_a_project_is_chosen_in_its_settings(
+    acme: tuple[Services, Organization],
+) -> None:
+    services, org = acme
+    system = services.system_context()
+    project = await services.projects.create_project(system, org.id, "Portal")
+    app = make_app(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "admin", ADMIN_PASSWORD)
+        await press(pilot, "r", "enter")
+        assert isinstance(app.screen, ProjectScreen)
+        assert "Login branding  Instance's, then the user's organisation's" in text(
+            app, "#project-details"
+        )
+        await press(pilot, "s")
+        assert isinstance(app.screen, FormModal)
+        select = app.screen.query_one("#private_labeling_setting", Select)
+        assert select.value == "unspecified"
+        select.value = "enforce_project_resource_owner_policy"
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, ProjectScreen)
+        assert "Login branding  Project owner's, always" in text(app, "#project-details")
+    changed = await services.projects.get_project(system, project.id)
+    assert changed.private_labeling_setting is PrivateLabeling.ENFORCE_PROJECT_RESOURCE_OWNER_POLICY
 
 
 async def test_removing_a_project_asks_and_escape_keeps_it(

@@ -37,6 +37,15 @@ class State(StrEnum):
     INACTIVE = "inactive"
 
 
+class PrivateLabeling(StrEnum):
+    """Whose branding, texts and legal links a project's login shows when the request names
+    no organisation (ZITADEL's private_labeling_setting)."""
+
+    UNSPECIFIED = "unspecified"  # the instance's, then the user's organisation's once known
+    ENFORCE_PROJECT_RESOURCE_OWNER_POLICY = "enforce_project_resource_owner_policy"
+    ALLOW_LOGIN_USER_RESOURCE_OWNER_POLICY = "allow_login_user_resource_owner_policy"
+
+
 class AppType(StrEnum):
     WEB = "web"
     NATIVE = "native"
@@ -158,6 +167,7 @@ class Project:
     has_project_check: bool
     created_at: datetime
     updated_at: datetime
+    private_labeling_setting: PrivateLabeling = PrivateLabeling.UNSPECIFIED
 
 
 @dataclass(frozen=True)

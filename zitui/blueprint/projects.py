@@ -21,22 +21,28 @@ async def ensure_projects(state: ApplyState, spec: OrgSpec) -> None:
             await ensure_app(state, project, app, name)
 
 
+# The settings a file may bring an existing project to (those it leaves out stay as they are).
+SETTINGS = ("role_assertion", "role_check", "private_labeling_setting")
+
+
 async def _ensure_project(
     state: ApplyState, org: Organization, spec: ProjectSpec, name: str
 ) -> Project:
-    """Create the project, or bring the role assertion and role check the file sets to its
-    values (settings it leaves out stay as they are)."""
+    """Create the project, or bring the settings the file sets (`SETTINGS`) to its values."""
     projects, ctx = state.services.projects, state.ctx
     found = await projects.find_project_by_name(ctx, org.id, spec.name)
     if found is None:
         created = await projects.create_project(
-            ctx, org.id, spec.name, role_assertion=spec.role_assertion, role_check=spec.role_check
+            ctx,
+            org.id,
+            spec.name,
+            role_assertion=spec.role_assertion,
+            role_check=spec.role_check,
+            private_labeling_setting=spec.private_labeling_setting,
         )
         state.created(f"project {name}")
         return created
-    wanted = {
-        key: getattr(spec, key) for key in ("role_assertion", "role_check") if key in spec.given
-    }
+    wanted = {key: getattr(spec, key) for key in SETTINGS if key in spec.given}
     changed = {key: value for key, value in wanted.items() if getattr(found, key) != value}
     if not changed:
         return found

@@ -45,7 +45,7 @@ from zitui.core.oidc import served
 from zitui.core.permissions import roles_for_scope
 from zitui.core.projects import role_key
 from zitui.errors import InvalidArgument
-from zitui.records import AppType, AuthMethod, Scope, TokenType
+from zitui.records import AppType, AuthMethod, PrivateLabeling, Scope, TokenType
 
 TLS_MODES = ("none", "starttls", "tls")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -256,6 +256,11 @@ def _project(t: Table) -> ProjectSpec:
         roles=_role_keys(t),
         role_assertion=t.flag("role_assertion"),
         role_check=t.flag("role_check"),
+        private_labeling_setting=t.choice(
+            "private_labeling_setting",
+            [setting.value for setting in PrivateLabeling],
+            default=PrivateLabeling.UNSPECIFIED.value,
+        ),
         grants=tuple(_grant(g) for g in t.tables("grants", GRANT_KEYS)),
         apps=tuple(_app(a) for a in t.tables("apps", APP_KEYS)),
         given=t.given,

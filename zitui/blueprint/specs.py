@@ -9,7 +9,7 @@ from datetime import datetime
 from zitui.blueprint.branding import BrandingSpec
 from zitui.blueprint.policies import POLICY_TABLES, PolicySpec
 from zitui.blueprint.texts import TextSpec
-from zitui.records import AppType, AuthMethod, TokenType
+from zitui.records import AppType, AuthMethod, PrivateLabeling, TokenType
 
 TOP_KEYS = ("smtp", "sms", "orgs", "texts", "branding", *POLICY_TABLES)
 SMTP_KEYS = ("host", "port", "from", "tls", "user", "password")
@@ -46,7 +46,15 @@ USER_KEYS = (
 )
 MACHINE_KEYS = ("username", "name", "managers", "pat", "secret", "key")
 CREDENTIAL_KEYS = ("expires",)
-PROJECT_KEYS = ("name", "roles", "role_assertion", "role_check", "grants", "apps")
+PROJECT_KEYS = (
+    "name",
+    "roles",
+    "role_assertion",
+    "role_check",
+    "private_labeling_setting",
+    "grants",
+    "apps",
+)
 GRANT_KEYS = ("org", "roles", "managers")
 GRANT_MANAGER_KEYS = ("user", "roles")
 APP_KEYS = (
@@ -168,6 +176,7 @@ class ProjectSpec:
     grants: tuple[GrantSpec, ...]
     apps: tuple[AppSpec, ...]
     given: frozenset[str] = frozenset()
+    private_labeling_setting: str = PrivateLabeling.UNSPECIFIED.value
 
 
 @dataclass(frozen=True)

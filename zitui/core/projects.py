@@ -18,7 +18,7 @@ from zitui.core.ids import new_id
 from zitui.core.permissions import Resource
 from zitui.core.reach import reach
 from zitui.errors import AlreadyExists, InvalidArgument, NotFound, PreconditionFailed
-from zitui.records import Page, Project, ProjectRole, State
+from zitui.records import Page, PrivateLabeling, Project, ProjectRole, State
 from zitui.store import Repositories, Store
 
 _ROLE_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
@@ -57,10 +57,13 @@ class ProjectService:
         role_assertion: bool = False,
         role_check: bool = False,
         has_project_check: bool = False,
+        private_labeling_setting: str = PrivateLabeling.UNSPECIFIED,
     ) -> Project:
-        """Create a project in `org_id`; names are unique per organisation, ignoring case."""
+        """Create a project in `org_id`; names are unique per organisation, ignoring case.
+        `private_labeling_setting` is one of `PrivateLabeling`'s values."""
         await self._authz.require(ctx, "project.create", Resource(org_id=org_id))
         name = validation.text(name, field="name")
+        labeling = private_labeling(private_labeling_setting)
         now = ctx.now()
         project = Project(
             id=new_id(),
@@ -72,6 +75,7 @@ class ProjectService:
             has_project_check=has_project_check,
             created_at=now,
             updated_at=now,
+            private_labeling_setting=labeling,
         )
         async with self._store.transaction() as tx:
             if await tx.orgs.find(org_id) is None:
@@ -109,13 +113,19 @@ class ProjectService:
         role_assertion: bool | None = None,
         role_check: bool | None = None,
         has_project_check: bool | None = None,
+        private_labeling_setting: str | None = None,
     ) -> Project:
-        """Change the token and login checks of a project; None leaves a setting as it is."""
+        """Change the token and login checks of a project and whose branding its logins show
+        (`PrivateLabeling`); None leaves a setting as it is."""
         await self._authorized(ctx, "project.write", project_id)
-        wanted = {
+        labeling = None
+        if private_labeling_setting is not None:
+            labeling = private_labeling(private_labeling_setting).value
+        wanted: dict[str, object] = {
             "role_assertion": role_assertion,
             "role_check": role_check,
             "has_project_check": has_project_check,
+            "private_labeling_setting": labeling,
         }
         async with self._store.transaction() as tx:
             project = await load_project(tx, project_id)
@@ -319,11 +329,25 @@ async def _load_role(tx: Repositories, project_id: str, key: str) -> ProjectRole
     return role
 
 
-def _settings(project: Project) -> dict[str, bool]:
+def private_labeling(value: str) -> PrivateLabeling:
+    """A project's private_labeling_setting by its name; anything else is refused."""
+    try:
+        return PrivateLabeling(value)
+    except ValueError:
+        choices = ", ".join(setting.value for setting in PrivateLabeling)
+        raise InvalidArgument(
+            "project.private_labeling_invalid",
+            f"private_labeling_setting is one of {choices}",
+            field="private_labeling_setting",
+        ) from None
+
+
+def _settings(project: Project) -> dict[str, object]:
     return {
         "role_assertion": project.role_assertion,
         "role_check": project.role_check,
         "has_project_check": project.has_project_check,
+        "private_labeling_setting": project.private_labeling_setting.value,
     }
 
 

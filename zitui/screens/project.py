@@ -13,7 +13,7 @@ from textual.widgets import Footer, Static
 from zitui.core.context import Context
 from zitui.core.projects import project_resource
 from zitui.core.services import Services
-from zitui.records import Project, Scope, State
+from zitui.records import PrivateLabeling, Project, Scope, State
 from zitui.screens.apps import AppsScreen
 from zitui.screens.events import EventsScreen
 from zitui.screens.form import Field, Values
@@ -24,6 +24,14 @@ from zitui.screens.project_grants import ProjectGrantsScreen
 from zitui.screens.roles import ProjectRolesScreen
 from zitui.screens.section import SectionScreen
 from zitui.screens.user_grants import UserGrantsScreen
+
+LABELING = {
+    PrivateLabeling.UNSPECIFIED: "Instance's, then the user's organisation's",
+    PrivateLabeling.ENFORCE_PROJECT_RESOURCE_OWNER_POLICY: "Project owner's, always",
+    PrivateLabeling.ALLOW_LOGIN_USER_RESOURCE_OWNER_POLICY: (
+        "Project owner's, then the user's organisation's"
+    ),
+}
 
 
 def settings_fields(project: Project | None) -> list[Field]:
@@ -46,6 +54,15 @@ def settings_fields(project: Project | None) -> list[Field]:
             project.has_project_check if project else False,
             kind="check",
         ),
+        Field(
+            "private_labeling_setting",
+            "Login branding",
+            (project.private_labeling_setting if project else PrivateLabeling.UNSPECIFIED).value,
+            kind="choice",
+            choices=tuple((label, setting.value) for setting, label in LABELING.items()),
+            hint="Whose branding, texts and legal links the login shows when the application "
+            "asks for no organisation",
+        ),
     ]
 
 
@@ -58,6 +75,7 @@ def describe_project(project: Project, org_name: str) -> str:
             ("Role assertion", yes_no(project.role_assertion)),
             ("Role check", yes_no(project.role_check)),
             ("Project check", yes_no(project.has_project_check)),
+            ("Login branding", LABELING[project.private_labeling_setting]),
             ("Created", when(project.created_at)),
             ("Changed", when(project.updated_at)),
             ("Id", project.id),

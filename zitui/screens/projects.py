@@ -93,6 +93,7 @@ class ProjectsScreen(OrgFilteredScreen):
                 role_assertion=values["role_assertion"],
                 role_check=values["role_check"],
                 has_project_check=values["has_project_check"],
+                private_labeling_setting=values["private_labeling_setting"],
             )
 
         def created(project: Project) -> None:

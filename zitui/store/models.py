@@ -123,6 +123,7 @@ class ProjectRow(SQLModel, table=True):
     has_project_check: bool = False
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    private_labeling_setting: str = Field(default="unspecified", max_length=40)
 
 
 class ProjectRoleRow(SQLModel, table=True):

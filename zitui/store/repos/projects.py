@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from zitui.errors import AlreadyExists
-from zitui.records import Project, ProjectRole, Scope, State
+from zitui.records import PrivateLabeling, Project, ProjectRole, Scope, State
 from zitui.store.models import (
     AppRow,
     MembershipRow,
@@ -57,6 +57,7 @@ def _project(row: Any) -> Project:
         has_project_check=row["has_project_check"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        private_labeling_setting=PrivateLabeling(row["private_labeling_setting"]),
     )
 
 
@@ -89,6 +90,7 @@ class ProjectRepository(Repository):
             "role_assertion": project.role_assertion,
             "role_check": project.role_check,
             "has_project_check": project.has_project_check,
+            "private_labeling_setting": project.private_labeling_setting.value,
             "created_at": project.created_at,
             "updated_at": project.updated_at,
         }
