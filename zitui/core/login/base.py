@@ -83,6 +83,8 @@ SUBJECT = "subject"
 MESSAGE = "message_id"
 # The organisation whose password rules a reset page lists (see `request_password_reset`).
 RULES_ORG = "rules_org"
+# The organisation a login name's domain discovered (discovery.py): the flow's `org_id` now.
+DISCOVERED = "discovered_org"
 REGISTRATION_CLOSED = ("registration.disabled", "registration is not open here")
 RESET_CLOSED = ("password.reset_disabled", "the password cannot be reset here")
 PURPOSES = {
@@ -273,7 +275,7 @@ class FlowBase:
             case FlowStep.CHANGE_PASSWORD:
                 return await self._change_step(flow, view, error)
             case FlowStep.REGISTER:
-                return await self._register_step(loaded, Registration(), error)
+                return await self._register_step(loaded, discovered_values(flow), error)
             case FlowStep.VERIFY_EMAIL:
                 delivery = await self._delivery(flow)
                 return VerifyEmail(
@@ -456,6 +458,22 @@ async def default_redirect(tx: Repositories, flow: StoredLoginFlow, org_id: str)
     if flow.auth_request_id:
         return ""
     return (await login_policy(tx, org_id or None)).default_redirect_uri
+
+
+def undiscovered(flow: StoredLoginFlow) -> StoredLoginFlow:
+    """The flow without the organisation a login name discovered (none was requested)."""
+    if DISCOVERED not in flow.internal:
+        return flow
+    internal = {k: v for k, v in flow.internal.items() if k != DISCOVERED}
+    return replace(flow, org_id="", internal=internal)
+
+
+def discovered_values(flow: StoredLoginFlow) -> Registration:
+    """The registration form of a discovered organisation starts with the login name as its
+    email (ZITADEL's login_hint); any other starts empty."""
+    if DISCOVERED not in flow.internal:
+        return Registration()
+    return Registration(email=flow.login_name)
 
 
 def session_actor(session: Session) -> Actor:

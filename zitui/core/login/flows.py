@@ -10,6 +10,7 @@ stateDiagram-v2
     choose_account --> change_password: an account that must change its password
     choose_account --> login_name: another account
     login_name --> password: a login name (the same answer for every name)
+    login_name --> register: a name whose domain discovers an organisation, no user (discovery.py)
     password --> password: a wrong password (the same answer for unknown users)
     password --> verify_email: proven; a registered user who never verified (self_service.py)
     password --> change_password: the password must be changed
@@ -39,6 +40,7 @@ from zitui.core.credentials import CheckedUser, login_policy
 from zitui.core.login.base import (
     BACK_TO_NAME,
     BEFORE_PROOF,
+    DISCOVERED,
     PASSWORD_CHECK,
     REGISTRATION_CLOSED,
     Loaded,
@@ -46,7 +48,9 @@ from zitui.core.login.base import (
     hint_of,
     moved,
     new_flow,
+    undiscovered,
 )
+from zitui.core.login.discovery import discovered_org
 from zitui.core.login.reuse import Demand, in_scope, reusable
 from zitui.core.login.self_service import SelfServiceSteps
 from zitui.core.login.steps import (
@@ -55,6 +59,7 @@ from zitui.core.login.steps import (
     Outcome,
     shown_of,
 )
+from zitui.core.policies import LoginPolicy
 from zitui.core.sessions import (
     check_login_name,
     may_change_password,
@@ -133,7 +138,9 @@ class LoginFlowService(SelfServiceSteps):
         loaded = await self._load(browser_cookie, flow_id)
         if loaded.flow.step not in BACK_TO_NAME:
             return Outcome(await self._render(loaded))
-        if loaded.flow.step not in BEFORE_PROOF:
+        discovered = DISCOVERED in loaded.flow.internal
+        loaded = await self._undiscovered(loaded)
+        if loaded.flow.step not in BEFORE_PROOF or discovered:
             flow = moved(loaded.flow, FlowStep.LOGIN_NAME, self._clock.now())
             async with self._store.transaction() as tx:
                 await tx.login_flows.update(flow)
@@ -146,25 +153,63 @@ class LoginFlowService(SelfServiceSteps):
         self, browser_cookie: str, flow_id: str, login_name: str
     ) -> Outcome:
         """The login name. It looks no user up: the answer and its cost are the same for
-        every name; the password step decides."""
+        every name; the password step decides.
+
+        The one exception is domain discovery (discovery.py, ZITADEL's behaviour): when the
+        request names no organisation and the name's domain discovers one, the flow moves to
+        it, and to its registration with the name as email when no user may sign in with the
+        name and that organisation allows registration.
+        """
         loaded = await self._load(browser_cookie, flow_id, policy=True)
-        flow = loaded.flow
-        if flow.step not in BEFORE_PROOF:
+        if loaded.flow.step not in BEFORE_PROOF:
             return Outcome(await self._render(loaded))
+        loaded = await self._undiscovered(loaded)
+        flow = loaded.flow
         try:
             name = check_login_name(login_name)
             require_passwords(await self._policy(loaded))
         except (InvalidArgument, PreconditionFailed) as exc:
             may_register = (await self._policy(loaded)).allow_register
-            step = AskLoginName(
+            asked = AskLoginName(
                 loaded.view(), login_name=login_name, error=exc, may_register=may_register
             )
-            return Outcome(step)
+            return Outcome(asked)
         flow = replace(flow, login_name=name, user_id=None, session_id=None)
-        flow = moved(flow, FlowStep.PASSWORD, self._clock.now(), language="")
+        flow, step = await self._discover(flow, await self._policy(loaded))
+        flow = moved(flow, step, self._clock.now(), language="")
         async with self._store.transaction() as tx:
             await tx.login_flows.update(flow)
-        return Outcome(await self._render(replace(loaded, flow=flow)))
+        return Outcome(await self._render(Loaded(flow, loaded.stored)))
+
+    async def _discover(
+        self, flow: StoredLoginFlow, policy: LoginPolicy
+    ) -> tuple[StoredLoginFlow, FlowStep]:
+        """The flow and its next step once domain discovery had its say on the login name.
+
+        A user of another organisation who may sign in with the name keeps the flow as it
+        is; only for a name at a discovering domain does the answer depend on the user.
+        """
+        if flow.org_id:
+            return flow, FlowStep.PASSWORD
+        async with self._store.reader() as tx:
+            found = await discovered_org(tx, flow.login_name)
+        if found is None:
+            return flow, FlowStep.PASSWORD
+        user = await self._checker.lookup(flow.login_name, policy=policy, org_id=None)
+        if user is not None and user.org_id != found.org_id:
+            return flow, FlowStep.PASSWORD
+        internal = {**flow.internal, DISCOVERED: found.org_id}
+        flow = replace(flow, org_id=found.org_id, internal=internal)
+        register = user is None and found.offers_registration
+        return flow, FlowStep.REGISTER if register else FlowStep.PASSWORD
+
+    async def _undiscovered(self, loaded: Loaded) -> Loaded:
+        """The flow as before a previous name discovered an organisation (a new name is
+        discovered afresh), with the instance's login policy."""
+        if DISCOVERED not in loaded.flow.internal:
+            return loaded
+        policy = await self._sessions.login_policy(None)
+        return Loaded(undiscovered(loaded.flow), loaded.stored, policy)
 
     async def choose_account(
         self, browser_cookie: str, flow_id: str, session_id: str, request: RequestMeta

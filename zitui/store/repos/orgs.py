@@ -114,6 +114,14 @@ class OrgRepository(Repository):
         query = sa.select(DOMAINS.c.domain).where(DOMAINS.c.domain == domain.lower())
         return (await self.conn.scalar(query)) is not None
 
+    async def find_by_verified_domain(self, domain: str) -> Organization | None:
+        """The organisation that verified `domain` (domains are unique across organisations)."""
+        query = sa.select(DOMAINS.c.org_id).where(
+            DOMAINS.c.domain == domain.lower(), DOMAINS.c.is_verified.is_(True)
+        )
+        org_id = await self.conn.scalar(query)
+        return None if org_id is None else await self.find(org_id)
+
     async def list_domains(self, org_id: str) -> list[OrgDomain]:
         query = sa.select(DOMAINS).where(DOMAINS.c.org_id == org_id).order_by(DOMAINS.c.domain)
         return [_domain(row) for row in (await self.conn.execute(query)).mappings()]
