@@ -28,8 +28,6 @@ async def apply_blueprint(services: Services, blueprint: Blueprint) -> Outcome:
     """Apply `blueprint` as the instance; a refusal anywhere rolls everything back."""
     state = ApplyState(services, services.system_context(origin=ORIGIN))
     async with services.store.atomic():
-        if blueprint.smtp is not None:
-            await apply_smtp(state, blueprint.smtp)
         if blueprint.sms is not None:
             await apply_sms(state, blueprint.sms)
         await apply_texts(state, blueprint.texts, org_id=None, owner="the instance")
@@ -42,6 +40,9 @@ async def apply_blueprint(services: Services, blueprint: Blueprint) -> Outcome:
             await apply_texts(state, org.texts, org_id=org_id, owner=org.name)
             await apply_policies(state, org.policies, org_id=org_id, owner=org.name)
             await apply_branding(state, org.branding, org_id=org_id, owner=org.name)
+        if blueprint.smtp is not None:
+            # After the domain policy and the organisations' domains its sender rule reads.
+            await apply_smtp(state, blueprint.smtp)
         await grants.resolve_granted_orgs(state, blueprint)
         for org in blueprint.orgs:
             await accounts.ensure_users(state, org)

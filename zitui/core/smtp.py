@@ -12,9 +12,10 @@ from zitui.core.context import Context
 from zitui.core.crypto.masterkey import MasterKey
 from zitui.core.ids import new_id
 from zitui.core.permissions import Resource
+from zitui.core.policies import DomainPolicy, from_settings
 from zitui.errors import InvalidArgument, PreconditionFailed
-from zitui.records import SmtpConfig
-from zitui.store import Store
+from zitui.records import Instance, SmtpConfig
+from zitui.store import Repositories, Store
 from zitui.store.repos.smtp import StoredSmtp
 
 TLS_MODES = ("none", "starttls", "tls")
@@ -69,7 +70,12 @@ class SmtpService:
         self.mail_dir = mail_dir
 
     async def set_smtp(self, ctx: Context, settings: SmtpSettings) -> SmtpConfig:
-        """Create or replace the instance's SMTP configuration."""
+        """Create or replace the instance's SMTP configuration.
+
+        With the instance's domain policy `smtp_sender_address_matches_instance_domain` the
+        sender must be an address at the instance's domain or at an organisation's verified
+        domain; else InvalidArgument("sender.domain_not_allowed").
+        """
         await self._authz.require(ctx, "iam.write", Resource.instance())
         config = _validated(settings)
         new_password = self._encrypted(settings.password)
@@ -77,6 +83,7 @@ class SmtpService:
             instance = await tx.instances.find()
             if instance is None:
                 raise PreconditionFailed("instance.missing", "the instance is not set up")
+            await _require_sender_domain(tx, instance, config.sender)
             stored = await tx.smtp.find()
             password_enc = new_password if new_password is not None else _kept(stored)
             config = replace(config, has_password=bool(password_enc))
@@ -127,6 +134,22 @@ class SmtpService:
             else ""
         )
         return SmtpCredentials(config=stored.config, password=password)
+
+
+async def _require_sender_domain(tx: Repositories, instance: Instance, sender: str) -> None:
+    """The domain policy's sender rule (ZITADEL's smtp_sender_address_matches_instance_domain)."""
+    policy = from_settings(DomainPolicy, await tx.policies.find("domain"))
+    if not policy.smtp_sender_address_matches_instance_domain:
+        return
+    domain = sender.rpartition("@")[2].lower()
+    if domain == instance.domain.lower() or await tx.orgs.find_by_verified_domain(domain):
+        return
+    raise InvalidArgument(
+        "sender.domain_not_allowed",
+        f"the sender must be an address at {instance.domain} "
+        "or at a verified domain of an organisation",
+        field="sender",
+    )
 
 
 def _kept(stored: StoredSmtp | None) -> str:
