@@ -112,7 +112,7 @@ class BrandingService:
         """The branding in force for the instance (`org_id=None`) or an organisation."""
         await self._require(ctx, "read", org_id)
         async with self._store.reader() as tx:
-            return await _effective(tx, org_id)
+            return await effective(tx, org_id)
 
     async def set(
         self, ctx: Context, changes: Mapping[str, Any], org_id: str | None = None
@@ -122,7 +122,7 @@ class BrandingService:
         await self._require(ctx, "write", org_id)
         valid = validated(changes)
         async with self._store.transaction() as tx:
-            current = await _effective(tx, org_id)
+            current = await effective(tx, org_id)
             before = current.settings()
             changed = {name: v for name, v in valid.items() if before[name] != v}
             if not changed:
@@ -131,7 +131,7 @@ class BrandingService:
                 )
             await _own(tx, ctx, current, before | changed)
             await self._record(tx, ctx, org_id, "changed", {"changes": changed})
-            return await _effective(tx, org_id)
+            return await effective(tx, org_id)
 
     async def reset(self, ctx: Context, org_id: str | None = None) -> Branding:
         """Remove an organisation's own branding (it inherits the default again), or the
@@ -143,7 +143,7 @@ class BrandingService:
                     "branding.not_overridden", "there is no own branding to reset"
                 )
             await self._record(tx, ctx, org_id, "reset", {})
-            return await _effective(tx, org_id)
+            return await effective(tx, org_id)
 
     async def upload_asset(
         self, ctx: Context, kind: str, data: bytes, org_id: str | None = None
@@ -155,7 +155,7 @@ class BrandingService:
         content_type = images.content_type(data)
         info = AssetInfo(kind, content_type, hashlib.sha256(data).hexdigest(), len(data))
         async with self._store.transaction() as tx:
-            current = await _effective(tx, org_id)
+            current = await effective(tx, org_id)
             known = current.assets.get(kind)
             if not current.inherited and known is not None and known.sha256 == info.sha256:
                 raise PreconditionFailed("branding.asset_unchanged", "this file is already in use")
@@ -177,7 +177,7 @@ class BrandingService:
         await self._require(ctx, "write", org_id)
         kind = asset_kind(kind)
         async with self._store.transaction() as tx:
-            current = await _effective(tx, org_id)
+            current = await effective(tx, org_id)
             if kind not in current.assets:
                 raise NotFound("branding.asset_not_found", "there is no such logo or icon")
             await _own(tx, ctx, current, current.settings())
@@ -188,7 +188,7 @@ class BrandingService:
         """What a login page shows for the organisation in its context ("" for none): its own
         branding, else the instance default. Public: the pages are shown before sign-in."""
         async with self._store.reader() as tx:
-            return await _effective(tx, org_id or None)
+            return await effective(tx, org_id or None)
 
     async def asset(self, source: str, kind: str) -> StoredAsset:
         """The bytes of a logo or icon stored for `source` ("" for the instance default)."""
@@ -301,7 +301,8 @@ def asset_kind(kind: str) -> str:
     return kind
 
 
-async def _effective(tx: Repositories, org_id: str | None) -> Branding:
+async def effective(tx: Repositories, org_id: str | None) -> Branding:
+    """Inside a transaction: the organisation's own branding, else the instance default."""
     sources = (org_id, "") if org_id else ("",)
     return Branding.of(org_id, await tx.branding.find_first(sources))
 

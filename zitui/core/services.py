@@ -21,6 +21,7 @@ from zitui.core.grants import GrantService
 from zitui.core.housekeeping import Housekeeper, Retention
 from zitui.core.instance import InstanceService
 from zitui.core.login.flows import LoginFlowService
+from zitui.core.login.labeling import LoginLabeling
 from zitui.core.machines import MachineService
 from zitui.core.memberships import MembershipService
 from zitui.core.notifications.delivery import Delivery, Sender
@@ -75,6 +76,7 @@ class Services:
     policies: PolicyService
     branding: BrandingService
     texts: TextService
+    labeling: LoginLabeling
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -176,6 +178,7 @@ def build_services(
         policies=PolicyService(store, authz),
         branding=BrandingService(store, authz),
         texts=TextService(store, authz),
+        labeling=LoginLabeling(store),
     )
 
 

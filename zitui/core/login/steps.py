@@ -28,6 +28,9 @@ class FlowView:
     app_name: str = ""
     ui_locales: tuple[str, ...] = ()
     login_hint: str = ""
+    # The user once the flow knows them (after the password, an account this browser chose,
+    # the user of a verification link): their organisation may label the page (`labeling`).
+    user_id: str = ""
 
     @classmethod
     def of(cls, flow: StoredLoginFlow) -> FlowView:
@@ -40,6 +43,7 @@ class FlowView:
             app_name=str(shown.get("app_name", "")),
             ui_locales=tuple(str(v) for v in shown.get("ui_locales", ())),
             login_hint=str(shown.get("login_hint", "")),
+            user_id=flow.user_id or "",
         )
 
 

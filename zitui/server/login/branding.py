@@ -1,5 +1,6 @@
-"""An organisation's branding on the login pages: its stylesheet, logos and icons, and a
-read-only preview of the login-name page.
+"""An organisation's branding on the login pages: its stylesheet, logos and icons, and the
+legal and support links of its footer. Which organisation labels a page is core's
+(`core.login.labeling`).
 
 Colours reach the page as a stylesheet of its own (CSS custom properties over zitui.css's,
 with a `prefers-color-scheme: dark` block), so the Content-Security-Policy keeps
@@ -15,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from zitui.core.branding import Branding, Palette
+from zitui.core.login.labeling import LoginLabel
+from zitui.core.policies import PrivacyPolicy
 from zitui.server import paths
 from zitui.server.state import get_services
 
@@ -28,10 +31,41 @@ PROPERTIES = {"primary": "--accent", "background": "--bg", "warning": "--error",
 
 
 @dataclass(frozen=True)
+class FooterLink:
+    """One legal or support link: `key` names its label in the catalogue, `text` is the
+    manager's own label (the custom link's), shown as written."""
+
+    key: str
+    href: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class PageBranding:
-    """The branding as a login page's templates use it."""
+    """The branding and legal links as a login page's templates use them."""
 
     branding: Branding
+    legal: PrivacyPolicy = PrivacyPolicy()
+
+    @classmethod
+    def of(cls, label: LoginLabel) -> PageBranding:
+        return cls(label.branding, label.legal)
+
+    @property
+    def links(self) -> tuple[FooterLink, ...]:
+        """The legal policy's links that are set, in a fixed order (the support address as
+        a mailto: link). Core accepts only http(s) links and plain addresses."""
+        legal = self.legal
+        support = f"mailto:{legal.support_email}" if legal.support_email else ""
+        links = (
+            FooterLink("login.legal.tos", legal.tos_link),
+            FooterLink("login.legal.privacy", legal.privacy_link),
+            FooterLink("login.legal.help", legal.help_link),
+            FooterLink("login.legal.docs", legal.docs_link),
+            FooterLink("login.legal.support", support),
+            FooterLink("login.legal.custom", legal.custom_link, legal.custom_link_text),
+        )
+        return tuple(link for link in links if link.href)
 
     @property
     def segment(self) -> str:
@@ -71,8 +105,9 @@ class PageBranding:
 
 
 async def page_branding(request: Request, org_id: str) -> PageBranding:
-    """The branding of the organisation in the page's context (else the instance default)."""
-    return PageBranding(await get_services(request).branding.for_login(org_id))
+    """The branding and links of an organisation's pages outside a flow ("" for the
+    instance's)."""
+    return PageBranding.of(await get_services(request).labeling.for_org(org_id))
 
 
 def stylesheet(branding: Branding) -> str:

@@ -160,17 +160,18 @@ def request_meta(request: Request) -> RequestMeta:
 
 
 async def respond(request: Request, outcome: Outcome) -> Response:
-    """The page (or redirect) for a step, with the branding of the flow's organisation; a new
-    browser id goes on the response."""
+    """The page (or redirect) for a step, with the branding, texts and legal links of the
+    organisation that labels the flow (`core.login.labeling`); a new browser id goes on the
+    response."""
     if outcome.browser_cookie:
         set_browser_id(request, outcome.browser_cookie)
     step = outcome.step
     if isinstance(step, Done):
         return redirect(PageFlow(step.flow).callback or step.redirect_uri or paths.LOGIN_SIGNED_IN)
-    brand = await page_branding(request, step.flow.org_id if step.flow else "")
+    label = await get_services(request).labeling.for_flow(step.flow)
     locale = choose_locale(request, step.flow, getattr(step, "language", ""))
-    texts = await custom_texts(request, step.flow.org_id if step.flow else None, locale)
-    return _page_for(request, step, brand, locale, texts)
+    texts = await custom_texts(request, label.org_id or None, locale)
+    return _page_for(request, step, PageBranding.of(label), locale, texts)
 
 
 def _page_for(

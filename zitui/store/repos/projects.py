@@ -14,6 +14,7 @@ from zitui.errors import AlreadyExists
 from zitui.records import PrivateLabeling, Project, ProjectRole, Scope, State
 from zitui.store.models import (
     AppRow,
+    AuthRequestRow,
     MembershipRow,
     ProjectGrantRow,
     ProjectRoleRow,
@@ -25,6 +26,7 @@ from zitui.store.repos.base import Repository, escape_like, table
 PROJECTS = table(ProjectRow)
 ROLES = table(ProjectRoleRow)
 APPS = table(AppRow)
+AUTH_REQUESTS = table(AuthRequestRow)
 PROJECT_GRANTS = table(ProjectGrantRow)
 USER_GRANTS = table(UserGrantRow)
 MEMBERSHIPS = table(MembershipRow)
@@ -98,6 +100,17 @@ class ProjectRepository(Repository):
 
     async def find(self, project_id: str) -> Project | None:
         query = sa.select(PROJECTS).where(PROJECTS.c.id == project_id)
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _project(row)
+
+    async def find_for_auth_request(self, auth_request_id: str) -> Project | None:
+        """The project of the application an authorization request is for, in one query."""
+        query = (
+            sa.select(PROJECTS)
+            .join(APPS, APPS.c.project_id == PROJECTS.c.id)
+            .join(AUTH_REQUESTS, AUTH_REQUESTS.c.app_id == APPS.c.id)
+            .where(AUTH_REQUESTS.c.id == auth_request_id)
+        )
         row = (await self.conn.execute(query)).mappings().first()
         return None if row is None else _project(row)
 
