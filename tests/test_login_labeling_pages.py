@@ -37,7 +37,10 @@ LEGAL = {
         "privacy_link": "https://beta.example/privacy",
         "docs_link": "https://beta.example/docs",
     },
-    "Gamma": {"help_link": "https://gamma.example/help"},
+    "Gamma": {
+        "help_link": "https://gamma.example/help",
+        "custom_link": "https://gamma.example/more",
+    },
     INSTANCE: {"tos_link": "https://instance.example/terms"},
 }
 NEW_PASSWORD = "Bob-Changed-Pass-2!"
@@ -295,6 +298,11 @@ def test_pages_outside_a_flow_and_the_preview_show_their_own_links(
         assert labelled_by(world, page.text) == INSTANCE
     preview = client.get(paths.LOGIN_PREVIEW, params={"org": world.orgs["Gamma"].id})
     assert labelled_by(world, preview.text) == "Gamma"
+    # A custom link without its own text gets a label in the page's language.
+    assert footer_links(preview.text) == [
+        ("https://gamma.example/help", "Help"),
+        ("https://gamma.example/more", "More information"),
+    ]
 
 
 def test_without_links_the_footer_has_none(client: TestClient) -> None:
