@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.login.flows import LoginFlowService
+from zitui.core.password_expiry import days_left
 from zitui.errors import PermissionDenied
 from zitui.records import User
 from zitui.store import Store
@@ -17,6 +18,8 @@ class OperatorLogin:
     context: Context
     user: User
     password_change_required: bool
+    # The password age policy's warning: days until the password expires, within the window.
+    password_expires_in_days: int | None = None
 
 
 class AuthService:
@@ -34,6 +37,7 @@ class AuthService:
         user = checked.user
         async with self._store.reader() as tx:
             memberships = tuple(await tx.memberships.list_for_user(user.id))
+            expires_in = await days_left(tx, user.id, now=self._clock.now())
         if not memberships:
             raise PermissionDenied("auth.not_manager", "only managers may use the operator console")
         actor = Actor(
@@ -43,4 +47,5 @@ class AuthService:
             context=Context(clock=self._clock, actor=actor, request=request),
             user=user,
             password_change_required=user.password_change_required,
+            password_expires_in_days=expires_in,
         )

@@ -26,6 +26,7 @@ from zitui.core.credentials import (
 from zitui.core.crypto import tokens
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.ids import new_id
+from zitui.core.password_expiry import days_left
 from zitui.core.password_notice import PasswordNotice
 from zitui.core.policies import LoginPolicy, PasswordComplexityPolicy
 from zitui.core.users import password_policy
@@ -226,6 +227,14 @@ class SessionService:
             sessions = await tx.sessions.list_for_browser(digest)
         now = self._clock.now()
         return [s for s in sessions if now - s.last_used_at < self.idle_timeout]
+
+    async def password_warnings(self, sessions: list[Session]) -> dict[str, int]:
+        """For the signed-in page: session id → days until its user's password expires, for
+        the sessions whose password is within the password age policy's warning window."""
+        now = self._clock.now()
+        async with self._store.reader() as tx:
+            found = {s.id: await days_left(tx, s.user_id, now=now) for s in sessions}
+        return {session_id: days for session_id, days in found.items() if days is not None}
 
     async def find_browser_session(self, browser_cookie: str, session_id: str) -> Session | None:
         """The active session `session_id` if it belongs to this browser."""

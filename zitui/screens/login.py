@@ -69,6 +69,13 @@ class LoginScreen(Screen[None]):
         self.query_one("#login-form").disabled = False
         if event.state is WorkerState.SUCCESS:
             login = cast(OperatorLogin, event.worker.result)
+            if login.password_expires_in_days is not None:
+                self.app.notify(
+                    f"Your password expires in {login.password_expires_in_days} day(s); "
+                    "change it before then.",
+                    title="Password expiry",
+                    severity="warning",
+                )
             self.post_message(
                 SignedIn(login.context, password_change_required=login.password_change_required)
             )

@@ -31,7 +31,12 @@ async def signed_in(request: Request) -> Response:
         return redirect(paths.LOGIN)
     locale = choose_locale(request, None, sessions[0].preferred_language)
     texts = await custom_texts(request, None, locale)
-    context = {"sessions": sessions, "brand": await page_branding(request, "")}
+    warnings = await get_services(request).sessions.password_warnings(sessions)
+    context = {
+        "sessions": sessions,
+        "password_warnings": warnings,
+        "brand": await page_branding(request, ""),
+    }
     return page(request, "login/signed_in.html", locale, context, texts=texts)
 
 
