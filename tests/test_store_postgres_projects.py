@@ -105,3 +105,49 @@ async def test_projects_apps_and_grants_on_postgres(postgres_url: str, tmp_path:
             assert await tx.memberships.list_for_scope(Scope.PROJECT_GRANT, grant.id) == []
     finally:
         await services.close()
+
+
+async def test_private_labeling_on_postgres(postgres_url: str, tmp_path: Path, clock):
+    from zitui.core.login.steps import FlowView
+    from zitui.core.oidc.authorization_request import AuthorizeParams
+    from zitui.core.oidc.responses import ToLogin
+    from zitui.records import PrivateLabeling
+
+    services, _ = await open_services(
+        make_settings(tmp_path, database_url=postgres_url), clock=clock
+    )
+    try:
+        admin = (await services.auth.login_operator("admin", ADMIN_PASSWORD, RequestMeta())).context
+        acme = (await services.orgs.create_org(admin, "Acme Labels")).id
+        beta = (await services.orgs.create_org(admin, "Beta Labels")).id
+        enforce = PrivateLabeling.ENFORCE_PROJECT_RESOURCE_OWNER_POLICY
+        project = await services.projects.create_project(
+            admin, acme, "Labelled", private_labeling_setting=enforce.value
+        )
+        assert (await services.projects.get_project(admin, project.id)) == project
+        new = NewOidcApp("Web", AppType.WEB, AuthMethod.NONE, ["https://labels.example.com/cb"])
+        app, _ = await services.apps.create_oidc_app(admin, project.id, new)
+        params = {
+            "client_id": app.client_id,
+            "redirect_uri": "https://labels.example.com/cb",
+            "response_type": "code",
+            "scope": "openid",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        }
+        answer = await services.auth_requests.authorize(admin, AuthorizeParams(params))
+        assert isinstance(answer, ToLogin)
+        bea = await add_user(services, admin, beta, "bea")
+
+        def flow(user_id: str = "") -> FlowView:
+            return FlowView("f", "", auth_request_id=answer.auth_request_id, user_id=user_id)
+
+        assert (await services.labeling.for_flow(flow(bea.id))).org_id == acme
+        allow = PrivateLabeling.ALLOW_LOGIN_USER_RESOURCE_OWNER_POLICY.value
+        await services.projects.update_project_settings(
+            admin, project.id, private_labeling_setting=allow
+        )
+        assert (await services.labeling.for_flow(flow())).org_id == acme
+        assert (await services.labeling.for_flow(flow(bea.id))).org_id == beta
+    finally:
+        await services.close()
