@@ -240,6 +240,27 @@ def test_the_labelling_organisations_texts_come_with_its_branding(
     assert "Acme password" in named.text and "Beta password" not in named.text
 
 
+def test_the_preview_shows_an_organisations_texts_with_its_branding(
+    client: TestClient, world: World
+) -> None:
+    async def word(services: Services) -> None:
+        admin = await _admin(services)
+        await services.texts.set(
+            admin, "en", "login.name.title", "Hello Gamma", world.orgs["Gamma"].id
+        )
+
+    run(client, word)
+    gamma = client.get(paths.LOGIN_PREVIEW, params={"org": world.orgs["Gamma"].id})
+    assert labelled_by(world, gamma.text) == "Gamma" and "Hello Gamma" in gamma.text
+    for other in (
+        client.get(paths.LOGIN_PREVIEW),
+        client.get(paths.LOGIN_PREVIEW, params={"org": world.orgs["Beta"].id}),
+    ):
+        assert "Hello Gamma" not in other.text and "Welcome back!" in other.text
+    unknown = client.get(paths.LOGIN_PREVIEW, params={"org": "no-such-org" * 50})
+    assert unknown.status_code == 200 and labelled_by(world, unknown.text) == INSTANCE
+
+
 def test_a_changed_setting_shows_on_the_next_page(client: TestClient, world: World) -> None:
     client_id = acme_app(client, PrivateLabeling.UNSPECIFIED)
     entry = start(client, real_auth_request(client, client_id=client_id))
