@@ -184,7 +184,12 @@ def walk(client: TestClient, world: World, auth_request_id: str) -> list[str]:
     proven = submit(client, the_form(wrong.text, paths.LOGIN_PASSWORD), password=PASSWORD)
     assert proven.status_code == 200
     the_form(proven.text, paths.LOGIN_PASSWORD_CHANGE)
-    return [labelled_by(world, page.text) for page in (entry, named, wrong, proven)]
+    labels = [labelled_by(world, page.text) for page in (entry, named, wrong, proven)]
+    for label, page in zip(labels, (entry, named, wrong, proven), strict=True):
+        [sheet] = re.findall(rf'href="({paths.LOGIN_BRANDING}/[^"]+/style\.css[^"]*)"', page.text)
+        css = client.get(sheet.replace("&amp;", "&")).text
+        assert f"--accent: {COLOURS[label]};" in css
+    return labels
 
 
 @pytest.mark.parametrize(
