@@ -16,11 +16,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from zitui.core import images
-from zitui.core.audit import record
 from zitui.core.authz import Authorizer
 from zitui.core.context import Context
-from zitui.core.org_domains import load_org
-from zitui.core.permissions import Resource
+from zitui.core.settings_level import record_level_event, require_level
 from zitui.errors import InvalidArgument, NotFound, PreconditionFailed
 from zitui.store import Repositories, Store
 from zitui.store.repos.branding import AssetInfo, StoredAsset, StoredBranding
@@ -200,12 +198,7 @@ class BrandingService:
         return found
 
     async def _require(self, ctx: Context, access: str, org_id: str | None) -> None:
-        if org_id is None:
-            await self._authz.require(ctx, f"iam.policy.{access}", Resource.instance())
-            return
-        await self._authz.require(ctx, f"policy.{access}", Resource(org_id=org_id))
-        async with self._store.reader() as tx:
-            await load_org(tx, org_id)
+        await require_level(self._authz, self._store, ctx, access, org_id)
 
     async def _record(
         self,
@@ -215,13 +208,7 @@ class BrandingService:
         action: str,
         payload: dict[str, Any],
     ) -> None:
-        if org_id is None:
-            instance = await tx.instances.find()
-            aggregate = ("instance", instance.id if instance else "")
-            event_type = f"instance.branding.{action}"
-        else:
-            aggregate, event_type = ("org", org_id), f"org.branding.{action}"
-        await record(tx, ctx, event_type, aggregate=aggregate, org_id=org_id, payload=payload)
+        await record_level_event(tx, ctx, "branding", org_id, action, payload)
 
 
 def preview_url(issuer: str, org_id: str | None) -> str:

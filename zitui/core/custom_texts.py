@@ -14,14 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from string import Formatter
 
-from zitui.core.audit import record
 from zitui.core.authz import Authorizer
 from zitui.core.context import Context
-from zitui.core.org_domains import load_org
-from zitui.core.permissions import Resource
-from zitui.errors import InvalidArgument, PreconditionFailed
+from zitui.core.settings_level import record_level_event, require_level
+from zitui.errors import InvalidArgument
 from zitui.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, catalogue
-from zitui.store import Repositories, Store
+from zitui.store import Store
 
 MAX_TEXT_LENGTH = 1000
 INSTANCE = ""  # the org_id of the instance's texts
@@ -141,18 +139,11 @@ class TextService:
         await self._require(ctx, "write", org_id)
         text = check_text(language, key, text)
         async with self._store.transaction() as tx:
-            aggregate = await _aggregate(tx, org_id)
             if (await tx.custom_texts.own(org_id or INSTANCE, language)).get(key) == text:
                 return False
             await tx.custom_texts.put(org_id or INSTANCE, language, key, text, at=ctx.now())
-            await record(
-                tx,
-                ctx,
-                f"{aggregate[0]}.text.changed",
-                aggregate=aggregate,
-                org_id=org_id,
-                payload={"language": language, "key": key, "text": text},
-            )
+            payload = {"language": language, "key": key, "text": text}
+            await record_level_event(tx, ctx, "text", org_id, "changed", payload)
         return True
 
     async def reset(self, ctx: Context, language: str, key: str, org_id: str | None = None) -> bool:
@@ -162,17 +153,10 @@ class TextService:
         check_language(language)
         check_key(key)
         async with self._store.transaction() as tx:
-            aggregate = await _aggregate(tx, org_id)
             if not await tx.custom_texts.remove(org_id or INSTANCE, language, key):
                 return False
-            await record(
-                tx,
-                ctx,
-                f"{aggregate[0]}.text.reset",
-                aggregate=aggregate,
-                org_id=org_id,
-                payload={"language": language, "key": key},
-            )
+            payload = {"language": language, "key": key}
+            await record_level_event(tx, ctx, "text", org_id, "reset", payload)
         return True
 
     async def overrides(self, org_id: str | None, language: str) -> Mapping[str, str]:
@@ -187,22 +171,8 @@ class TextService:
             return await tx.custom_texts.effective(org_id or INSTANCE, language)
 
     async def _require(self, ctx: Context, action: str, org_id: str | None) -> None:
-        if org_id:
-            await self._authz.require(ctx, f"policy.{action}", Resource(org_id=org_id))
-        else:
-            await self._authz.require(ctx, f"iam.policy.{action}", Resource.instance())
+        await require_level(self._authz, self._store, ctx, action, org_id)
 
 
 def _searched(entry: TextEntry) -> tuple[str, ...]:
     return (entry.key, entry.default, entry.instance_override, entry.org_override)
-
-
-async def _aggregate(tx: Repositories, org_id: str | None) -> tuple[str, str]:
-    """What the event is about: the organisation (which must exist) or the instance."""
-    if org_id:
-        await load_org(tx, org_id)
-        return ("org", org_id)
-    instance = await tx.instances.find()
-    if instance is None:
-        raise PreconditionFailed("instance.missing", "the instance is not set up")
-    return ("instance", instance.id)

@@ -6,14 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from zitui.core.audit import record
 from zitui.core.authz import Authorizer
 from zitui.core.context import Context
 from zitui.core.ids import new_id
-from zitui.core.org_domains import load_org
-from zitui.core.permissions import Resource
 from zitui.core.policies import POLICY_KINDS, from_settings, to_settings
 from zitui.core.policy_rules import apply_changes, policy_kind
+from zitui.core.settings_level import record_level_event, require_level
 from zitui.errors import PreconditionFailed
 from zitui.store import Repositories, Store
 
@@ -89,12 +87,7 @@ class PolicyService:
             return await _state(tx, kind, org_id)
 
     async def _require(self, ctx: Context, access: str, org_id: str | None) -> None:
-        if org_id is None:
-            await self._authz.require(ctx, f"iam.policy.{access}", Resource.instance())
-            return
-        await self._authz.require(ctx, f"policy.{access}", Resource(org_id=org_id))
-        async with self._store.reader() as tx:
-            await load_org(tx, org_id)
+        await require_level(self._authz, self._store, ctx, access, org_id)
 
     async def _record(
         self,
@@ -105,21 +98,8 @@ class PolicyService:
         action: str,
         payload: dict[str, Any],
     ) -> None:
-        if org_id is None:
-            instance = await tx.instances.find()
-            aggregate = ("instance", instance.id if instance else "")
-            event_type = f"instance.policy.{kind}.{action}"
-        else:
-            aggregate = ("org", org_id)
-            event_type = f"org.policy.{kind}.{action}"
-        await record(
-            tx,
-            ctx,
-            event_type,
-            aggregate=aggregate,
-            org_id=org_id,
-            payload={"kind": kind} | payload,
-        )
+        payload = {"kind": kind} | payload
+        await record_level_event(tx, ctx, f"policy.{kind}", org_id, action, payload)
 
 
 async def _state(tx: Repositories, kind: str, org_id: str | None) -> PolicyState:
