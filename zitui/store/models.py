@@ -610,3 +610,39 @@ class CustomTextRow(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=120)
     text: str = Field(sa_type=sa.Text)
     updated_at: datetime = _ts()
+
+
+class UserFactorRow(SQLModel, table=True):
+    """A user's second factor: `pending` until its first code proves it, then `ready`.
+
+    `secret_enc` is the TOTP secret under the master key, bound to the row's id; `last_step`
+    the last TOTP time step accepted, so a code is never taken twice. The WebAuthn columns wait
+    for U2F and passkeys.
+    """
+
+    __tablename__ = "user_factors"
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    kind: str = Field(max_length=20)
+    name: str = Field(max_length=200)
+    state: str = Field(max_length=20)
+    secret_enc: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    last_step: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
+    credential_id: str | None = Field(default=None, max_length=1400, nullable=True)
+    public_key: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    sign_count: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class RecoveryCodeRow(SQLModel, table=True):
+    """One of a user's single-use recovery codes, kept as an HMAC keyed from the master key."""
+
+    __tablename__ = "recovery_codes"
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    digest: str = Field(max_length=64)
+    used_at: datetime | None = _ts(default=None, nullable=True)
+    created_at: datetime = _ts()

@@ -10,6 +10,7 @@ from zitui.store.repos.base import Connection, Repository
 from zitui.store.repos.branding import BrandingRepository
 from zitui.store.repos.custom_texts import CustomTextRepository
 from zitui.store.repos.events import EventRepository
+from zitui.store.repos.factors import FactorRepository
 from zitui.store.repos.instances import InstanceRepository
 from zitui.store.repos.keys import SigningKeyRepository
 from zitui.store.repos.login_flows import LoginFlowRepository
@@ -96,3 +97,4 @@ class Repositories:
     outbox = _repository(OutboxRepository)
     branding = _repository(BrandingRepository)
     custom_texts = _repository(CustomTextRepository)
+    factors = _repository(FactorRepository)

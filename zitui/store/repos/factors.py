@@ -1,0 +1,153 @@
+"""Second factors of users and their recovery codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from zitui.store.models import RecoveryCodeRow, UserFactorRow
+from zitui.store.repos.base import Repository, table
+
+FACTORS = table(UserFactorRow)
+RECOVERY = table(RecoveryCodeRow)
+
+READY = "ready"
+PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class StoredFactor:
+    id: str
+    user_id: str
+    kind: str
+    name: str
+    state: str
+    secret_enc: str | None
+    last_step: int | None
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredRecoveryCode:
+    id: str
+    digest: str
+
+
+def _factor(row: sa.RowMapping) -> StoredFactor:
+    return StoredFactor(
+        id=row["id"],
+        user_id=row["user_id"],
+        kind=row["kind"],
+        name=row["name"],
+        state=row["state"],
+        secret_enc=row["secret_enc"],
+        last_step=row["last_step"],
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+    )
+
+
+class FactorRepository(Repository):
+    async def insert_pending(
+        self, factor_id: str, user_id: str, kind: str, *, secret_enc: str | None, at: datetime
+    ) -> None:
+        """A new pending factor, in place of the user's other pending factors of `kind`."""
+        await self.conn.execute(
+            FACTORS.delete().where(
+                FACTORS.c.user_id == user_id,
+                FACTORS.c.kind == kind,
+                FACTORS.c.state == PENDING,
+            )
+        )
+        await self.conn.execute(
+            FACTORS.insert().values(
+                id=factor_id,
+                user_id=user_id,
+                kind=kind,
+                name="",
+                state=PENDING,
+                secret_enc=secret_enc,
+                created_at=at,
+            )
+        )
+
+    async def find(self, factor_id: str) -> StoredFactor | None:
+        query = sa.select(FACTORS).where(FACTORS.c.id == factor_id)
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _factor(row)
+
+    async def list_for_user(self, user_id: str, *, state: str | None = None) -> list[StoredFactor]:
+        query = sa.select(FACTORS).where(FACTORS.c.user_id == user_id)
+        if state is not None:
+            query = query.where(FACTORS.c.state == state)
+        rows = (await self.conn.execute(query.order_by(FACTORS.c.id))).mappings().all()
+        return [_factor(row) for row in rows]
+
+    async def make_ready(self, factor_id: str, *, name: str, step: int | None) -> bool:
+        """Turn a pending factor ready; False when it was not pending any more."""
+        result = await self.conn.execute(
+            FACTORS.update()
+            .where(FACTORS.c.id == factor_id, FACTORS.c.state == PENDING)
+            .values(state=READY, name=name, last_step=step)
+        )
+        return result.rowcount == 1
+
+    async def accept_step(self, factor_id: str, step: int, *, at: datetime) -> bool:
+        """Record a TOTP time step as used; False when it, or a later one, was used before
+        (a replay, or a concurrent request with the same code that came first)."""
+        result = await self.conn.execute(
+            FACTORS.update()
+            .where(
+                FACTORS.c.id == factor_id,
+                FACTORS.c.state == READY,
+                sa.or_(FACTORS.c.last_step.is_(None), FACTORS.c.last_step < step),
+            )
+            .values(last_step=step, last_used_at=at)
+        )
+        return result.rowcount == 1
+
+    async def delete(self, factor_id: str, user_id: str) -> bool:
+        result = await self.conn.execute(
+            FACTORS.delete().where(FACTORS.c.id == factor_id, FACTORS.c.user_id == user_id)
+        )
+        return result.rowcount == 1
+
+    async def replace_recovery_codes(
+        self, user_id: str, codes: list[tuple[str, str]], *, at: datetime
+    ) -> None:
+        """The user's recovery codes, `(id, digest)` each, in place of all earlier ones."""
+        await self.conn.execute(RECOVERY.delete().where(RECOVERY.c.user_id == user_id))
+        await self.conn.execute(
+            RECOVERY.insert(),
+            [
+                {"id": code_id, "user_id": user_id, "digest": digest, "created_at": at}
+                for code_id, digest in codes
+            ],
+        )
+
+    async def unused_recovery_codes(self, user_id: str) -> list[StoredRecoveryCode]:
+        query = sa.select(RECOVERY.c.id, RECOVERY.c.digest).where(
+            RECOVERY.c.user_id == user_id, RECOVERY.c.used_at.is_(None)
+        )
+        rows = (await self.conn.execute(query)).mappings().all()
+        return [StoredRecoveryCode(id=row["id"], digest=row["digest"]) for row in rows]
+
+    async def spend_recovery_code(self, code_id: str, *, at: datetime) -> bool:
+        """Mark a recovery code used; False when a concurrent request used it first."""
+        result = await self.conn.execute(
+            RECOVERY.update()
+            .where(RECOVERY.c.id == code_id, RECOVERY.c.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return result.rowcount == 1
+
+    async def count_unused_recovery_codes(self, user_id: str) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(RECOVERY)
+            .where(RECOVERY.c.user_id == user_id, RECOVERY.c.used_at.is_(None))
+        )
+        return int((await self.conn.execute(query)).scalar_one())
