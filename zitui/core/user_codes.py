@@ -25,16 +25,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
 
-from zitui.core.access import ACCESS_ENDED, end_user_access
 from zitui.core.audit import record
 from zitui.core.context import Context
 from zitui.core.crypto import tokens
 from zitui.core.crypto.masterkey import MasterKey
 from zitui.core.notifications.mails import compose, mail_language
 from zitui.core.notifications.outbox import enqueue
-from zitui.core.policies import LockoutPolicy, from_settings
+from zitui.core.otp_failures import count_code_failure
 from zitui.errors import InvalidArgument, PreconditionFailed
-from zitui.records import User, UserState
+from zitui.records import User
 from zitui.store import Repositories
 
 UPPER_AND_DIGITS = string.ascii_uppercase + string.digits
@@ -221,31 +220,7 @@ class CodeMailer:
     async def count_failure(self, tx: Repositories, ctx: Context, user: User) -> bool:
         """Count a wrong code; True when it locked the user (the lockout policy's
         `max_otp_attempts`), which ends their sessions and tokens."""
-        failures = await tx.users.record_code_failure(user.id)
-        settings = await tx.policies.find_effective("lockout", user.org_id)
-        policy = from_settings(LockoutPolicy, settings)
-        await record(
-            tx,
-            ctx,
-            "user.human.code.check.failed",
-            aggregate=("user", user.id),
-            org_id=user.org_id,
-            payload={"failures": failures},
-        )
-        limit = policy.max_otp_attempts
-        if not limit or failures < limit or user.state not in (UserState.ACTIVE, UserState.INITIAL):
-            return False
-        await tx.users.set_state(user.id, UserState.LOCKED, at=ctx.now())
-        ended = await end_user_access(tx, user.id, at=ctx.now())
-        await record(
-            tx,
-            ctx,
-            "user.locked",
-            aggregate=("user", user.id),
-            org_id=user.org_id,
-            payload={"reason": "code_attempts", ACCESS_ENDED: ended.payload()},
-        )
-        return True
+        return await count_code_failure(tx, ctx, user)
 
 
 def wrong_code(field: str = "code") -> InvalidArgument:
