@@ -17,6 +17,7 @@ from zitui.core.crypto.masterkey import MasterKey, load_master_key, refuse_expos
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
 from zitui.core.custom_texts import TextService
 from zitui.core.events import EventService
+from zitui.core.factors import FactorService
 from zitui.core.grants import GrantService
 from zitui.core.housekeeping import Housekeeper, Retention
 from zitui.core.instance import InstanceService
@@ -77,6 +78,7 @@ class Services:
     branding: BrandingService
     texts: TextService
     labeling: LoginLabeling
+    factors: FactorService
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -179,6 +181,7 @@ def build_services(
         branding=BrandingService(store, authz),
         texts=TextService(store, authz),
         labeling=LoginLabeling(store),
+        factors=FactorService(store, authz, master_key, clock),
     )
 
 
