@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from zitui.config import Settings
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context, RequestMeta
+from zitui.core.policies import POLICY_KINDS, LoginPolicy
 from zitui.core.services import Services, open_services
 from zitui.core.setup import SetupResult
 
@@ -30,6 +32,15 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def no_mfa_prompt_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's instances start without the optional MFA set-up prompt
+    (`mfa_init_skip_lifetime` 0), so flows written before second factors keep their steps;
+    the product's default is ZITADEL's 720 h, and the MFA tests set the policy they test."""
+    kinds = {**POLICY_KINDS, "login": partial(LoginPolicy, mfa_init_skip_lifetime_s=0)}
+    monkeypatch.setattr("zitui.core.setup.POLICY_KINDS", kinds)
 
 
 @pytest.fixture

@@ -527,6 +527,10 @@ class FlowStep(StrEnum):
     INIT_USER = "init_user"
     EMAIL_VERIFIED = "email_verified"
     NOT_ALLOWED = "not_allowed"
+    MFA_PROMPT = "mfa_prompt"
+    MFA_TOTP = "mfa_totp"
+    RECOVERY_CODES = "recovery_codes"
+    MFA_VERIFY = "mfa_verify"
     DONE = "done"
     REFUSED = "refused"
 

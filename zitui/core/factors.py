@@ -170,9 +170,20 @@ class FactorService:
             org_id=user.org_id,
             payload={"factor_id": factor_id},
         )
-        uri = pyotp.TOTP(secret).provisioning_uri(name=user.login_name, issuer_name=issuer)
-        svg = qr_svg(uri, title=f"QR code for {issuer}: {user.login_name}")
-        return TotpSetup(factor_id=factor_id, secret=secret, uri=uri, qr_svg=svg)
+        return _setup(factor_id, secret, user, issuer)
+
+    async def pending_totp(
+        self, tx: Repositories, user: User, factor_id: str, *, issuer: str
+    ) -> TotpSetup | None:
+        """The set-up of the user's pending TOTP factor again (its page after a wrong code),
+        or None when it is not the user's pending TOTP factor any more."""
+        stored = await tx.factors.find(factor_id)
+        if stored is None or stored.user_id != user.id or stored.kind != FactorKind.TOTP:
+            return None
+        if stored.state == READY or stored.secret_enc is None:
+            return None
+        secret = self._master_key.decrypt(stored.secret_enc, purpose=_secret_purpose(factor_id))
+        return _setup(factor_id, secret.decode(), user, issuer)
 
     async def confirm_totp(
         self,
@@ -310,6 +321,12 @@ class FactorService:
             org_id=user.org_id,
             payload={"factor_id": factor_id},
         )
+
+
+def _setup(factor_id: str, secret: str, user: User, issuer: str) -> TotpSetup:
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.login_name, issuer_name=issuer)
+    svg = qr_svg(uri, title=f"QR code for {issuer}: {user.login_name}")
+    return TotpSetup(factor_id=factor_id, secret=secret, uri=uri, qr_svg=svg)
 
 
 def _factor_not_found() -> NotFound:

@@ -122,6 +122,7 @@ def build_services(
         pending_per_address=settings.pending_auth_requests_per_address,
     )
     codes = CodeMailer(master_key, base_url=settings.issuer)
+    factors = FactorService(store, authz, master_key, clock)
     login = LoginFlowService(
         store,
         hasher,
@@ -133,6 +134,7 @@ def build_services(
         codes=codes,
         limits=ThrottleLimits.from_settings(settings),
         notice=notice,
+        factors=factors,
     )
     smtp = SmtpService(store, authz, master_key, mail_dir=settings.data_dir / "mail")
     sms = SmsService(store, authz, master_key)
@@ -181,7 +183,7 @@ def build_services(
         branding=BrandingService(store, authz),
         texts=TextService(store, authz),
         labeling=LoginLabeling(store),
-        factors=FactorService(store, authz, master_key, clock),
+        factors=factors,
     )
 
 

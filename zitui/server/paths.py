@@ -38,6 +38,12 @@ LOGIN_PASSWORD_INIT = PASSWORD_INIT_PATH
 LOGIN_USER_INIT = USER_INIT_PATH
 LOGIN_PASSWORD_RESET = f"{LOGIN_PREFIX}/password/reset"
 LOGIN_CODE_RESEND = f"{LOGIN_PREFIX}/code/resend"
+# Second factors after the password: the set-up prompt, TOTP set-up, the recovery codes shown
+# once, and the check of a factor.
+LOGIN_MFA_PROMPT = f"{LOGIN_PREFIX}/mfa/prompt"
+LOGIN_MFA_TOTP = f"{LOGIN_PREFIX}/mfa/totp"
+LOGIN_MFA_RECOVERY_CODES = f"{LOGIN_PREFIX}/mfa/recovery-codes"
+LOGIN_MFA_VERIFY = f"{LOGIN_PREFIX}/mfa/verify"
 LOGOUT = f"{LOGIN_PREFIX}/logout"
 # An organisation's stylesheet, logos and icons (`/{org id or "instance"}/style.css`, `/{kind}`),
 # and the login-name page with an organisation's branding and no flow (`?org=`).

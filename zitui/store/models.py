@@ -81,6 +81,7 @@ class UserRow(SQLModel, table=True):
     # Wrong one-time codes in a row (email, reset, initialisation; later second factors).
     failed_code_attempts: int = 0
     terms_accepted_at: datetime | None = _ts(default=None, nullable=True)
+    mfa_init_skipped_at: datetime | None = _ts(default=None, nullable=True)
     description: str = Field(default="", max_length=500)
     access_token_type: str = Field(default="bearer", max_length=10)
     secret_digest: str | None = Field(default=None, max_length=64)

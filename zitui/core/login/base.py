@@ -16,6 +16,7 @@ from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.credentials import PasswordChecker, login_policy
 from zitui.core.crypto import tokens
 from zitui.core.crypto.passwords import PasswordHasher
+from zitui.core.factors import FactorService
 from zitui.core.ids import new_id
 from zitui.core.login.reuse import Demand, alive, in_scope, reusable
 from zitui.core.login.steps import (
@@ -127,8 +128,10 @@ class FlowBase:
         codes: CodeMailer | None = None,
         limits: ThrottleLimits | None = None,
         notice: PasswordNotice | None = None,
+        factors: FactorService | None = None,
     ) -> None:
         self._store = store
+        self._factors = factors
         self._notice = notice
         self._hasher = hasher
         self._clock = clock
@@ -223,6 +226,12 @@ class FlowBase:
             flow = moved(replace(flow, internal=internal), FlowStep.VERIFY_EMAIL, now)
             delivery = Delivery(sent.recipient, "queued")
             return flow, VerifyEmail(view, delivery, language=language)
+        if user is not None:
+            # A second factor after the first factor and the email, before a password change
+            # (ZITADEL's order).
+            factor = await self._factor_step(tx, flow, session, user, loaded.stored, now)
+            if factor is not None:
+                return factor
         if session.password_change_required:
             flow = moved(flow, FlowStep.CHANGE_PASSWORD, now)
             rules = await password_policy(tx, session.org_id)
@@ -240,6 +249,22 @@ class FlowBase:
         redirect_uri = await default_redirect(tx, flow, session.org_id)
         done = Done(view, session.user_id, language=language, redirect_uri=redirect_uri)
         return moved(flow, FlowStep.DONE, now), done
+
+    async def _factor_step(
+        self,
+        tx: Repositories,
+        flow: StoredLoginFlow,
+        session: Session,
+        user: User,
+        stored: StoredAuthRequest | None,
+        now: datetime,
+    ) -> tuple[StoredLoginFlow, Step] | None:
+        """The second-factor step a proven session needs (factor_steps.py), or None."""
+        return None
+
+    async def _render_factor(self, loaded: Loaded, error: ZituiError | None) -> Step:
+        """The page of a stored second-factor step (factor_steps.py)."""
+        raise NotFound("login.flow_not_found", "this sign-in is unknown to this browser")
 
     async def _render(
         self,
@@ -289,6 +314,13 @@ class FlowBase:
             case FlowStep.NOT_ALLOWED:
                 code_, message = flow.internal.get("refusal", list(REGISTRATION_CLOSED))
                 return NotAllowed(view, str(code_), str(message))
+            case (
+                FlowStep.MFA_PROMPT
+                | FlowStep.MFA_TOTP
+                | FlowStep.RECOVERY_CODES
+                | FlowStep.MFA_VERIFY
+            ):
+                return await self._render_factor(loaded, error)
             case FlowStep.DONE:
                 redirect_uri = await self._default_redirect(flow, flow.user_id or "")
                 return Done(view, flow.user_id or "", redirect_uri=redirect_uri)

@@ -51,6 +51,7 @@ from zitui.core.login.base import (
     undiscovered,
 )
 from zitui.core.login.discovery import discovered_org
+from zitui.core.login.factor_steps import FactorSteps
 from zitui.core.login.reuse import Demand, in_scope, reusable
 from zitui.core.login.self_service import SelfServiceSteps
 from zitui.core.login.steps import (
@@ -83,7 +84,7 @@ from zitui.records import (
 from zitui.store import Repositories
 
 
-class LoginFlowService(SelfServiceSteps):
+class LoginFlowService(SelfServiceSteps, FactorSteps):
     # --- the pages' calls ------------------------------------------------------------
 
     async def start(

@@ -201,6 +201,50 @@ class NotAllowed:
     message: str
 
 
+@dataclass(frozen=True)
+class SetUpFactor:
+    """Set up a second factor now: `kinds` the user may choose; "skip" only when not
+    `forced` (the login policy's force_mfa)."""
+
+    flow: FlowView
+    forced: bool
+    kinds: tuple[str, ...]
+    language: str = ""
+    error: ZituiError | None = None
+
+
+@dataclass(frozen=True)
+class SetUpTotp:
+    """Scan the QR code (an inline SVG made in core) or type the secret, then a code."""
+
+    flow: FlowView
+    qr_svg: str
+    uri: str = field(repr=False)
+    secret: str = field(repr=False)
+    language: str = ""
+    error: ZituiError | None = None
+
+
+@dataclass(frozen=True)
+class ShowRecoveryCodes:
+    """The recovery codes, shown once: `codes` is empty when the page is loaded again."""
+
+    flow: FlowView
+    codes: tuple[str, ...] = field(repr=False)
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyFactor:
+    """Prove a second factor: a code of one of `kinds` (last used first) or a recovery code."""
+
+    flow: FlowView
+    kinds: tuple[str, ...]
+    recovery_left: int
+    language: str = ""
+    error: ZituiError | None = None
+
+
 Step = (
     AskLoginName
     | ChooseAccount
@@ -213,6 +257,10 @@ Step = (
     | SetPassword
     | EmailVerified
     | NotAllowed
+    | SetUpFactor
+    | SetUpTotp
+    | ShowRecoveryCodes
+    | VerifyFactor
 )
 
 

@@ -26,6 +26,7 @@ from zitui.core.context import Actor, Context
 from zitui.core.credentials import login_policy
 from zitui.core.crypto import tokens
 from zitui.core.login.reuse import Demand, reusable
+from zitui.core.login.second_factor import second_factor_missing
 from zitui.core.oidc.audience import asked_projects, check_signed_in
 from zitui.core.oidc.authorization_request import (
     AuthorizeParams,
@@ -225,14 +226,16 @@ class AuthRequestService(RPInitiatedLogout):
         return await self._code(linked, now)
 
     async def _reusable(self, stored: StoredAuthRequest, session: Session, now: datetime) -> bool:
+        """The one reuse rule, and no second factor missing: a silent sign-in asks for
+        nothing, so a user with second factors needs a fresh enough check of one, and a user
+        the policy forces to set one up cannot sign in silently before doing so."""
         policy = await self._sessions.login_policy(session.org_id)
-        return reusable(
-            session,
-            Demand.of(stored),
-            policy=policy,
-            now=now,
-            idle_timeout=self._sessions.idle_timeout,
-        )
+        demand = Demand.of(stored)
+        idle = self._sessions.idle_timeout
+        if not reusable(session, demand, policy=policy, now=now, idle_timeout=idle):
+            return False
+        async with self._store.reader() as tx:
+            return not await second_factor_missing(tx, session, demand, policy=policy, now=now)
 
     async def link_within(
         self, tx: Repositories, stored: StoredAuthRequest, session: Session, *, now: datetime

@@ -22,6 +22,7 @@ from zitui.server.login.account import (
     verify_email,
 )
 from zitui.server.login.branding import branding_asset, branding_stylesheet
+from zitui.server.login.factors import mfa_prompt, mfa_recovery_codes, mfa_totp, mfa_verify
 from zitui.server.login.password import password, password_change
 from zitui.server.login.preview import preview
 from zitui.server.login.signout import logged_out, logout, signed_in
@@ -43,6 +44,10 @@ def routes() -> list[Route]:
         Route(paths.LOGIN_USER_INIT, user_init, methods=both),
         Route(paths.LOGIN_PASSWORD_RESET, password_reset, methods=["POST"]),
         Route(paths.LOGIN_CODE_RESEND, resend_code, methods=["POST"]),
+        Route(paths.LOGIN_MFA_PROMPT, mfa_prompt, methods=both),
+        Route(paths.LOGIN_MFA_TOTP, mfa_totp, methods=both),
+        Route(paths.LOGIN_MFA_RECOVERY_CODES, mfa_recovery_codes, methods=both),
+        Route(paths.LOGIN_MFA_VERIFY, mfa_verify, methods=both),
         Route(paths.LOGOUT, logout, methods=["POST"]),
         Route(paths.LOGOUT_DONE, logged_out, methods=["GET"]),
         Route(f"{paths.LOGIN_BRANDING}/{{source}}/style.css", branding_stylesheet, methods=["GET"]),

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -32,8 +32,12 @@ from zitui.core.login.steps import (
     Refused,
     Register,
     SetPassword,
+    SetUpFactor,
+    SetUpTotp,
+    ShowRecoveryCodes,
     Step,
     VerifyEmail,
+    VerifyFactor,
 )
 from zitui.errors import FlowExpired, NotFound, ZituiError, http_status
 from zitui.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, best_locale, lookup, translator
@@ -227,7 +231,27 @@ def _page_for(
         case NotAllowed():
             context["message"] = message(locale, step.code, texts) or step.message
             template, status = "login/not_allowed.html", 403
+        case SetUpFactor():
+            context.update(forced=step.forced, kinds=step.kinds)
+            template = "login/mfa_prompt.html"
+        case SetUpTotp():
+            context.update(qr_svg=step.qr_svg, uri=step.uri, secret=step.secret)
+            template = "login/mfa_totp.html"
+        case ShowRecoveryCodes():
+            context.update(codes=step.codes, download=recovery_download(step.codes))
+            template = "login/mfa_recovery_codes.html"
+        case VerifyFactor():
+            context.update(kinds=step.kinds, recovery_left=step.recovery_left)
+            template = "login/mfa_verify.html"
     return page(request, template, locale, context, status_code=status, texts=texts)
+
+
+def recovery_download(codes: tuple[str, ...]) -> str:
+    """A data: URL of the codes as a text file, for a link with `download` (no script and
+    no second request: the codes exist only in this response)."""
+    if not codes:
+        return ""
+    return "data:text/plain;charset=utf-8," + quote("\r\n".join(codes) + "\r\n")
 
 
 Handler = Callable[[Request], Awaitable[Response]]

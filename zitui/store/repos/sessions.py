@@ -157,6 +157,14 @@ class SessionRepository(Repository):
         await self.conn.execute(_CHECKED, {"b_id": existing.id, "at": at})
         return str(existing.id)
 
+    async def record_second_factor(self, session_id: str, at: datetime) -> None:
+        """Note a second factor checked on the session (and its use) at `at`."""
+        await self.conn.execute(
+            SESSIONS.update()
+            .where(SESSIONS.c.id == session_id)
+            .values(second_factor_checked_at=at, last_used_at=at)
+        )
+
     async def touch(self, session_id: str, *, at: datetime) -> None:
         await self.conn.execute(_TOUCH, {"b_id": session_id, "at": at})
 

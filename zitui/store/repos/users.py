@@ -55,6 +55,7 @@ _PRIVATE_COLUMNS = {
     "failed_password_attempts",
     "failed_code_attempts",
     "terms_accepted_at",
+    "mfa_init_skipped_at",
     "secret_digest",
 }
 _PUBLIC_COLUMNS = [c for c in USERS.c if c.name not in _PRIVATE_COLUMNS]
@@ -343,6 +344,17 @@ class UserRepository(Repository):
 
     async def terms_accepted_at(self, user_id: str) -> datetime | None:
         query = sa.select(USERS.c.terms_accepted_at).where(USERS.c.id == user_id)
+        value: datetime | None = (await self.conn.execute(query)).scalar()
+        return value
+
+    async def skip_mfa_init(self, user_id: str, *, at: datetime) -> None:
+        """Note that the user chose not to set up a second factor now."""
+        await self.conn.execute(
+            USERS.update().where(USERS.c.id == user_id).values(mfa_init_skipped_at=at)
+        )
+
+    async def mfa_init_skipped_at(self, user_id: str) -> datetime | None:
+        query = sa.select(USERS.c.mfa_init_skipped_at).where(USERS.c.id == user_id)
         value: datetime | None = (await self.conn.execute(query)).scalar()
         return value
 

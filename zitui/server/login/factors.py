@@ -1,0 +1,80 @@
+"""Second factors in the sign-in: the set-up prompt (TOTP or skip), TOTP set-up, the recovery
+codes shown once, and the check of a factor. One core call per handler; GETs only read."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from zitui.server.browser import browser_id
+from zitui.server.login.flow import (
+    FLOW_PARAM,
+    field,
+    login_page,
+    redirect,
+    request_meta,
+    respond,
+    verified_form,
+)
+from zitui.server.login.start import entry
+from zitui.server.state import get_services
+
+
+@login_page
+async def mfa_prompt(request: Request) -> Response:
+    """Set up a factor now, or skip (when the login policy allows it)."""
+    if request.method == "GET":
+        return await _show(request)
+    form, flow_id = await verified_form(request)
+    login = get_services(request).login
+    if field(form, "skip"):
+        outcome = await login.skip_factor_setup(browser_id(request), flow_id, request_meta(request))
+    else:
+        outcome = await login.choose_factor(
+            browser_id(request), flow_id, field(form, "kind"), request_meta(request)
+        )
+    return await respond(request, outcome)
+
+
+@login_page
+async def mfa_totp(request: Request) -> Response:
+    """The first code from the authenticator app confirms the set-up."""
+    if request.method == "GET":
+        return await _show(request)
+    form, flow_id = await verified_form(request)
+    outcome = await get_services(request).login.confirm_totp(
+        browser_id(request), flow_id, field(form, "code"), request_meta(request)
+    )
+    return await respond(request, outcome)
+
+
+@login_page
+async def mfa_recovery_codes(request: Request) -> Response:
+    """The codes were shown with the confirmation; this page only goes on."""
+    if request.method == "GET":
+        return await _show(request)
+    _, flow_id = await verified_form(request)
+    outcome = await get_services(request).login.acknowledge_recovery_codes(
+        browser_id(request), flow_id
+    )
+    return await respond(request, outcome)
+
+
+@login_page
+async def mfa_verify(request: Request) -> Response:
+    """A code of the authenticator app, or a recovery code."""
+    if request.method == "GET":
+        return await _show(request)
+    form, flow_id = await verified_form(request)
+    outcome = await get_services(request).login.verify_factor(
+        browser_id(request), flow_id, field(form, "code"), request_meta(request)
+    )
+    return await respond(request, outcome)
+
+
+async def _show(request: Request) -> Response:
+    flow_id = request.query_params.get(FLOW_PARAM, "")
+    if not flow_id:
+        return redirect(entry(request))
+    login = get_services(request).login
+    return await respond(request, await login.show(browser_id(request), flow_id))
