@@ -10,6 +10,8 @@ stateDiagram-v2
     choose_account --> change_password: an account that must change its password
     choose_account --> login_name: another account
     login_name --> password: a login name (the same answer for every name)
+    password --> mfa_verify: proven; second factors whose check is due (factor_steps.py)
+    password --> mfa_prompt: proven; no second factor, MFA forced or the last skip old
     login_name --> register: a name whose domain discovers an organisation, no user (discovery.py)
     password --> password: a wrong password (the same answer for unknown users)
     password --> verify_email: proven; a registered user who never verified (self_service.py)
@@ -23,7 +25,8 @@ stateDiagram-v2
 ```
 
 The steps of registration, email verification, password reset and initialisation are in
-`SelfServiceSteps` (self_service.py), and what all steps share in `FlowBase` (base.py);
+`SelfServiceSteps` (self_service.py), those of second factors in `FactorSteps`
+(factor_steps.py), and what all steps share in `FlowBase` (base.py);
 docs/login.md draws the whole flow.
 
 Each method is what one page submission calls; it answers with the next `Step`. A password
