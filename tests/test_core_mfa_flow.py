@@ -7,11 +7,13 @@ import json
 from datetime import timedelta
 
 import pyotp
+import pytest
 
 from tests import test_core_sessions as session_tests
 from tests.dbfile import rows
 from tests.test_core_audit import _events
 from tests.test_core_login_flow import META, auth_request, password_sign_in, portal
+from tests.test_core_sessions import PASSWORD
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context
 from zitui.core.login.steps import (
@@ -25,6 +27,7 @@ from zitui.core.login.steps import (
 )
 from zitui.core.services import Services
 from zitui.core.sessions import new_browser_cookie
+from zitui.errors import ReauthRequired
 from zitui.records import Organization, User
 
 acme, alice = session_tests.acme, session_tests.alice
@@ -150,3 +153,23 @@ async def test_the_check_comes_after_its_lifetime_and_again_for_prompt_login(
     clock.advance(timedelta(hours=3))
     late = await password_sign_in(services.login, new_browser_cookie(), "alice")
     assert isinstance(late.step, VerifyFactor)
+
+
+async def test_linking_a_session_needs_its_second_factor_whoever_links(
+    services: Services, admin: Context, acme: Organization, alice: User, clock: FixedClock
+) -> None:
+    await prompting(services, admin, acme.id, second_factor_check_lifetime_s=HOUR)
+    prompt = await password_sign_in(services.login, new_browser_cookie(), "alice")
+    browser = prompt.browser_cookie or ""
+    _, shown = await set_up(services, clock, prompt, browser)
+    await services.login.acknowledge_recovery_codes(browser, shown.step.flow.id)
+    [session] = await services.sessions.list_browser_sessions(browser)
+    client_id = await portal(services, admin, acme.id)
+    await services.auth_requests.link_session(await auth_request(services, client_id), session.id)
+
+    clock.advance(timedelta(hours=2))
+    fresh = await services.sessions.check_password(browser, "alice", PASSWORD, META)
+    request_id = await auth_request(services, client_id)
+    with pytest.raises(ReauthRequired) as raised:
+        await services.auth_requests.link_session(request_id, fresh.id)
+    assert raised.value.code == "auth_request.second_factor_required"

@@ -340,6 +340,11 @@ async def link_in(
         session, demand, policy=policy, now=now, idle_timeout=idle_timeout
     ):
         raise ReauthRequired("auth_request.reauth_required", "sign in again to continue")
+    if await second_factor_missing(tx, session, demand, policy=policy, now=now):
+        # The login flow asks for the factor before it links; no other path may skip it.
+        raise ReauthRequired(
+            "auth_request.second_factor_required", "prove a second factor to continue"
+        )
     linked = await tx.auth_requests.link(
         stored.id,
         session_id=session.id,
