@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import fields
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ import pytest
 from zitui.config import Settings
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context, RequestMeta
-from zitui.core.policies import POLICY_KINDS, LoginPolicy
+from zitui.core.policies import LoginPolicy
 from zitui.core.services import Services, open_services
 from zitui.core.setup import SetupResult
 
@@ -34,13 +34,20 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture(autouse=True)
-def no_mfa_prompt_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The suite's instances start without the optional MFA set-up prompt
+@pytest.fixture(autouse=True, scope="session")
+def no_mfa_prompt_by_default() -> Iterator[None]:
+    """The suite's login policy defaults to no optional MFA set-up prompt
     (`mfa_init_skip_lifetime` 0), so flows written before second factors keep their steps;
-    the product's default is ZITADEL's 720 h, and the MFA tests set the policy they test."""
-    kinds = {**POLICY_KINDS, "login": partial(LoginPolicy, mfa_init_skip_lifetime_s=0)}
-    monkeypatch.setattr("zitui.core.setup.POLICY_KINDS", kinds)
+    the product's default is ZITADEL's 720 h, and the MFA tests set the policy they test.
+    Session-wide, so instances set up by module fixtures start the same way."""
+    init = LoginPolicy.__init__
+    names = [f.name for f in fields(LoginPolicy)]
+    defaults = list(init.__defaults__ or ())
+    at = len(defaults) - len(names) + names.index("mfa_init_skip_lifetime_s")
+    defaults[at] = 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(init, "__defaults__", tuple(defaults))
+        yield
 
 
 @pytest.fixture

@@ -29,6 +29,9 @@ BLUEPRINT = """
 name = "Relying"
 domain = "relying.example.com"
 
+[orgs.login_policy]
+mfa_init_skip_lifetime = 0  # the sign-in goes straight back to the RP, no MFA set-up prompt
+
 [[orgs.users]]
 username = "rita"
 email = "rita@relying.example.com"
