@@ -54,6 +54,10 @@ BLUEPRINT = """
 name = "Bench"
 domain = "bench.example.com"
 
+# The login measured is the password's: no optional second-factor set-up prompt.
+[orgs.login_policy]
+mfa_init_skip_lifetime = 0
+
 [[orgs.users]]
 username = "ben"
 email = "ben@bench.example.com"

@@ -152,3 +152,51 @@ def test_email_login_and_the_default_redirect_follow_the_policy(
     name_step(page, live, "erin@example.com")
     assert password_step(page, PASSWORD).endswith("The login name or password is wrong.")
     context.close()
+
+
+def test_registration_and_the_password_rules_follow_the_policy(
+    browser: Browser, live: Live
+) -> None:
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.goto(live.url + paths.LOGIN)
+    register = page.get_by_role("link", name="Register")
+    assert register.count() == 1
+    with page.expect_navigation():
+        register.click()
+    # A stricter rule than the default is listed on the form and enforced with its reason.
+    live.set_policy("password_complexity", {"min_length": 16})
+    page.reload()
+    assert "at least 16 characters" in page.locator("#password-rules").inner_text()
+    page.get_by_label("Given name").fill("Rita")
+    page.get_by_label("Family name").fill("Rules")
+    page.get_by_label("Email address").fill("rita@example.com")
+    page.get_by_label("New password", exact=True).fill("Short-Pass-1!")
+    page.get_by_label("Repeat the new password", exact=True).fill("Short-Pass-1!")
+    page.locator("#terms").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Register").click()
+    assert "The password is too short." in page.locator("#password-error").inner_text()
+    assert "at least 16 characters" in page.locator("#password-rules").inner_text()
+    assert page.get_by_label("Email address").input_value() == "rita@example.com"
+    # Registration switched off: no link, and the form refuses on the next page.
+    live.set_policy("login", {"allow_register": False})
+    page.reload()
+    assert "Registration is not open here" in page.locator("#form-alert").inner_text()
+    context.clear_cookies()
+    page.goto(live.url + paths.LOGIN)
+    assert page.get_by_role("link", name="Register").count() == 0
+    context.close()
+
+
+def test_forced_mfa_cannot_be_skipped(browser: Browser, live: Live) -> None:
+    live.add_user("fay")
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    live.set_policy("login", {"force_mfa": True})
+    name_step(page, live, "fay")
+    assert password_step(page, PASSWORD) == ""
+    # The set-up prompt offers the authenticator app and no way around it.
+    assert page.locator("h1").inner_text() == "Set up a second factor"
+    assert page.get_by_role("button", name="Skip").count() == 0
+    context.close()
