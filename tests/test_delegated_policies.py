@@ -192,6 +192,14 @@ def assert_customer_login_follows_its_owner(client: TestClient, b2b: B2B) -> Non
     assert read(refused.text).ids["password-error"].endswith("The password is too short.")
     assert "at least 12 characters" in refused.text
 
+    # Forced MFA acts: the right password leads to the set-up of a second factor, with no
+    # way to skip it.
+    prompted = sign_in(client, b2b, b2b.customer, b2b.customer_user, PASSWORD)
+    assert prompted.status_code == 200, prompted.text
+    prompt = the_form(prompted.text, paths.LOGIN_MFA_PROMPT)
+    assert "skip" not in prompt.inputs and read(prompted.text).ids.get("skip") is None
+    assert read(prompted.text).ids.get("choose-totp")
+
     first = sign_in(client, b2b, b2b.customer, b2b.customer_user, WRONG)
     second = sign_in(client, b2b, b2b.customer, b2b.customer_user, WRONG)
     right = sign_in(client, b2b, b2b.customer, b2b.customer_user, PASSWORD)
@@ -217,7 +225,7 @@ def assert_owner_login_unchanged(client: TestClient, b2b: B2B) -> None:
 
 def assert_stored_and_inherited(client: TestClient, b2b: B2B) -> None:
     """force_mfa is stored, in force for the customer and nowhere else (its effect on the
-    login waits for second factors, issue #11)."""
+    customer's login is checked in `assert_customer_login_follows_its_owner`)."""
 
     async def read_back(services: Services) -> dict[str, Any]:
         admin, cora = await _admin(services), await as_customer_owner(services, b2b)
