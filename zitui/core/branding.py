@@ -7,6 +7,7 @@ first change starts from a copy of the default (assets included), and a reset re
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Mapping
@@ -168,7 +169,8 @@ class BrandingService:
     ) -> AssetInfo:
         """`upload_asset` with the bytes of a file on this machine (the console's way)."""
         await self._require(ctx, "write", org_id)
-        return await self.upload_asset(ctx, kind, read_asset_file(path), org_id)
+        data = await asyncio.to_thread(read_asset_file, path)  # file I/O off the event loop
+        return await self.upload_asset(ctx, kind, data, org_id)
 
     async def remove_asset(self, ctx: Context, kind: str, org_id: str | None = None) -> None:
         """Remove a logo or icon (an inheriting organisation gets its own branding without it)."""

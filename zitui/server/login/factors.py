@@ -8,15 +8,13 @@ from starlette.responses import Response
 
 from zitui.server.browser import browser_id
 from zitui.server.login.flow import (
-    FLOW_PARAM,
     field,
     login_page,
-    redirect,
     request_meta,
     respond,
     verified_form,
 )
-from zitui.server.login.start import entry
+from zitui.server.login.start import show_flow
 from zitui.server.state import get_services
 
 
@@ -24,7 +22,7 @@ from zitui.server.state import get_services
 async def mfa_prompt(request: Request) -> Response:
     """Set up a factor now, or skip (when the login policy allows it)."""
     if request.method == "GET":
-        return await _show(request)
+        return await show_flow(request)
     form, flow_id = await verified_form(request)
     login = get_services(request).login
     if field(form, "skip"):
@@ -40,7 +38,7 @@ async def mfa_prompt(request: Request) -> Response:
 async def mfa_totp(request: Request) -> Response:
     """The first code from the authenticator app confirms the set-up."""
     if request.method == "GET":
-        return await _show(request)
+        return await show_flow(request)
     form, flow_id = await verified_form(request)
     outcome = await get_services(request).login.confirm_totp(
         browser_id(request), flow_id, field(form, "code"), request_meta(request)
@@ -52,7 +50,7 @@ async def mfa_totp(request: Request) -> Response:
 async def mfa_recovery_codes(request: Request) -> Response:
     """The codes were shown with the confirmation; this page only goes on."""
     if request.method == "GET":
-        return await _show(request)
+        return await show_flow(request)
     _, flow_id = await verified_form(request)
     outcome = await get_services(request).login.acknowledge_recovery_codes(
         browser_id(request), flow_id
@@ -64,17 +62,9 @@ async def mfa_recovery_codes(request: Request) -> Response:
 async def mfa_verify(request: Request) -> Response:
     """A code of the authenticator app, or a recovery code."""
     if request.method == "GET":
-        return await _show(request)
+        return await show_flow(request)
     form, flow_id = await verified_form(request)
     outcome = await get_services(request).login.verify_factor(
         browser_id(request), flow_id, field(form, "code"), request_meta(request)
     )
     return await respond(request, outcome)
-
-
-async def _show(request: Request) -> Response:
-    flow_id = request.query_params.get(FLOW_PARAM, "")
-    if not flow_id:
-        return redirect(entry(request))
-    login = get_services(request).login
-    return await respond(request, await login.show(browser_id(request), flow_id))

@@ -7,15 +7,13 @@ from starlette.responses import Response
 
 from zitui.server.browser import browser_id
 from zitui.server.login.flow import (
-    FLOW_PARAM,
     field,
     login_page,
-    redirect,
     request_meta,
     respond,
     verified_form,
 )
-from zitui.server.login.start import entry
+from zitui.server.login.start import show_flow
 from zitui.server.state import get_services
 
 
@@ -23,7 +21,7 @@ from zitui.server.state import get_services
 async def password(request: Request) -> Response:
     login = get_services(request).login
     if request.method == "GET":
-        return await _show(request)
+        return await show_flow(request)
     form, flow_id = await verified_form(request)
     outcome = await login.submit_password(
         browser_id(request), flow_id, field(form, "password"), request_meta(request)
@@ -36,7 +34,7 @@ async def password_change(request: Request) -> Response:
     """Required change (first sign-in, a manager's reset): the current password was just
     proven, so only the new one is asked, twice."""
     if request.method == "GET":
-        return await _show(request)
+        return await show_flow(request)
     form, flow_id = await verified_form(request)
     outcome = await get_services(request).login.change_password(
         browser_id(request),
@@ -46,11 +44,3 @@ async def password_change(request: Request) -> Response:
         request_meta(request),
     )
     return await respond(request, outcome)
-
-
-async def _show(request: Request) -> Response:
-    flow_id = request.query_params.get(FLOW_PARAM, "")
-    if not flow_id:
-        return redirect(entry(request))
-    login = get_services(request).login
-    return await respond(request, await login.show(browser_id(request), flow_id))

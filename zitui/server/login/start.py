@@ -50,9 +50,7 @@ async def login_name(request: Request) -> Response:
             return redirect(entry(request))
         return await respond(request, await login.ask_login_name(browser_id(request), flow_id))
     form, flow_id = await verified_form(request)
-    outcome = await login.submit_login_name(
-        browser_id(request), flow_id, field(form, "login_name")
-    )
+    outcome = await login.submit_login_name(browser_id(request), flow_id, field(form, "login_name"))
     return await respond(request, outcome)
 
 
@@ -73,3 +71,12 @@ async def select_account(request: Request) -> Response:
         browser_id(request), flow_id, field(form, SESSION_PARAM), request_meta(request)
     )
     return await respond(request, outcome)
+
+
+async def show_flow(request: Request) -> Response:
+    """A GET of a step's page: the flow's current step (`?flow=`), else the entry page."""
+    flow_id = request.query_params.get(FLOW_PARAM, "")
+    if not flow_id:
+        return redirect(entry(request))
+    login = get_services(request).login
+    return await respond(request, await login.show(browser_id(request), flow_id))
