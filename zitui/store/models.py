@@ -338,6 +338,8 @@ class SessionRow(SQLModel, table=True):
     password_checked_at: datetime | None = _ts(default=None, nullable=True)
     second_factor_checked_at: datetime | None = _ts(default=None, nullable=True)
     multi_factor_checked_at: datetime | None = _ts(default=None, nullable=True)
+    # The kind of the second factor checked last (`FactorKind`, or "recovery"), for `amr`.
+    second_factor_kind: str | None = Field(default=None, max_length=20, nullable=True)
     user_agent: str = Field(default="", max_length=400)
     created_at: datetime = _ts()
     last_used_at: datetime = _ts()
@@ -617,8 +619,9 @@ class UserFactorRow(SQLModel, table=True):
     """A user's second factor: `pending` until its first code proves it, then `ready`.
 
     `secret_enc` is the TOTP secret under the master key, bound to the row's id; `last_step`
-    the last TOTP time step accepted, so a code is never taken twice. The WebAuthn columns wait
-    for U2F and passkeys.
+    the last TOTP time step accepted, so a code is never taken twice. A WebAuthn credential
+    (security key or passkey) keeps its id (base64url), COSE public key (base64url), signature
+    counter and transports.
     """
 
     __tablename__ = "user_factors"
@@ -630,7 +633,10 @@ class UserFactorRow(SQLModel, table=True):
     state: str = Field(max_length=20)
     secret_enc: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     last_step: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
-    credential_id: str | None = Field(default=None, max_length=1400, nullable=True)
+    credential_id: str | None = Field(
+        default=None, max_length=1400, nullable=True, unique=True, index=True
+    )
+    transports: list[str] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
     public_key: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     sign_count: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
     created_at: datetime = _ts()
