@@ -77,6 +77,9 @@ class Factor:
     ready: bool
     created_at: datetime
     last_used_at: datetime | None
+    # A WebAuthn credential's id (base64url) and transports; None and () for other kinds.
+    credential_id: str | None = None
+    transports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ def _factor(stored: StoredFactor) -> Factor:
         ready=stored.state == READY,
         created_at=stored.created_at,
         last_used_at=stored.last_used_at,
+        credential_id=stored.credential_id,
+        transports=stored.transports,
     )
 
 

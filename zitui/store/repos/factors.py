@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 
 from zitui.store.models import RecoveryCodeRow, UserFactorRow
 from zitui.store.repos.base import Repository, table
@@ -28,6 +30,11 @@ class StoredFactor:
     last_step: int | None
     created_at: datetime
     last_used_at: datetime | None
+    # WebAuthn credentials (security keys, passkeys): id and COSE key in base64url.
+    credential_id: str | None = None
+    public_key: str | None = None
+    sign_count: int | None = None
+    transports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,10 @@ def _factor(row: sa.RowMapping) -> StoredFactor:
         last_step=row["last_step"],
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
+        credential_id=row["credential_id"],
+        public_key=row["public_key"],
+        sign_count=row["sign_count"],
+        transports=tuple(str(t) for t in row["transports"] or ()),
     )
 
 
@@ -73,6 +84,61 @@ class FactorRepository(Repository):
                 created_at=at,
             )
         )
+
+    async def insert_credential(
+        self,
+        factor_id: str,
+        user_id: str,
+        kind: str,
+        *,
+        name: str,
+        credential_id: str,
+        public_key: str,
+        sign_count: int,
+        transports: Sequence[str],
+        at: datetime,
+    ) -> bool:
+        """A ready WebAuthn factor; False when the credential id is registered already."""
+        values = {
+            "id": factor_id,
+            "user_id": user_id,
+            "kind": kind,
+            "name": name,
+            "state": READY,
+            "credential_id": credential_id,
+            "public_key": public_key,
+            "sign_count": sign_count,
+            "transports": list(transports),
+            "created_at": at,
+        }
+        try:
+            # A savepoint keeps the transaction usable on PostgreSQL after the violation.
+            async with self.conn.begin_nested():
+                await self.conn.execute(FACTORS.insert(), values)
+        except sa_exc.IntegrityError:
+            return False
+        return True
+
+    async def find_by_credential_id(self, credential_id: str) -> StoredFactor | None:
+        query = sa.select(FACTORS).where(FACTORS.c.credential_id == credential_id)
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _factor(row)
+
+    async def record_assertion(self, factor_id: str, *, sign_count: int, at: datetime) -> bool:
+        """Record a verified WebAuthn assertion and its signature counter; False when the
+        counter does not move past the stored one (a replay, a cloned authenticator, or a
+        concurrent assertion that came first). Authenticators without a counter report 0
+        every time, and 0 after 0 passes: the single-use challenge is their only guard."""
+        counter = FACTORS.c.sign_count
+        allowed = sa.or_(counter.is_(None), counter < sign_count)
+        if sign_count == 0:
+            allowed = sa.or_(allowed, counter == 0)
+        result = await self.conn.execute(
+            FACTORS.update()
+            .where(FACTORS.c.id == factor_id, FACTORS.c.state == READY, allowed)
+            .values(sign_count=sign_count, last_used_at=at)
+        )
+        return result.rowcount == 1
 
     async def find(self, factor_id: str) -> StoredFactor | None:
         query = sa.select(FACTORS).where(FACTORS.c.id == factor_id)
