@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 
@@ -17,11 +18,13 @@ from tests import oidc_fixtures as fx
 from tests.dbfile import rows
 from tests.oidc_fixtures import OffsetClock, World
 from zitui.config import load_settings
-from zitui.core.housekeeping import GRACE, TABLES, Housekeeper, Retention
+from zitui.core.factors import TotpSetup, time_step
+from zitui.core.housekeeping import GRACE, PENDING_FACTOR_AGE, TABLES, Housekeeper, Retention
 from zitui.core.notifications.delivery import Delivery, Sender
 from zitui.core.services import Services, build_services
 from zitui.core.smtp import SmtpSettings
 from zitui.errors import InvalidArgument, StoreUnavailable
+from zitui.records import User
 from zitui.server.app import create_app
 from zitui.store import Store, models
 from zitui.store.types import UTCDateTime
@@ -38,25 +41,29 @@ MODELS: dict[str, Any] = {
     "user_codes": models.UserCodeRow,
     "outbox_sent": models.OutboxRow,
     "outbox_failed": models.OutboxRow,
+    "pending_factors": models.UserFactorRow,
 }
 SEEDABLE = MODELS | {"auth_codes": models.AuthCodeRow, "outbox": models.OutboxRow}
 EXPIRES = {
     "refresh_tokens": "idle_expires_at",
     "outbox_sent": "sent_at",
     "outbox_failed": "next_attempt_at",
+    "pending_factors": "created_at",
 }
 # What each entry of the purge's report counts.
-COUNTED = {name: f"SELECT count(*) FROM {name}" for name in TABLES if not name.startswith("outbox")}
-COUNTED |= {
+SELECTED = {
     "outbox_sent": "SELECT count(*) FROM outbox WHERE state = 'sent'",
     "outbox_failed": "SELECT count(*) FROM outbox WHERE state = 'failed'",
+    "pending_factors": "SELECT count(*) FROM user_factors WHERE state = 'pending'",
 }
+COUNTED = {name: SELECTED.get(name, f"SELECT count(*) FROM {name}") for name in TABLES}
 
 
 def cutoff(table: str, now: datetime) -> datetime:
     """The moment before which the purge deletes the rows of `table`."""
     at = Retention().cutoffs(now)
-    return {"outbox_sent": at.sent, "outbox_failed": at.failed}.get(table, at.expired)
+    ends = {"outbox_sent": at.sent, "outbox_failed": at.failed}
+    return (ends | {"pending_factors": at.pending_factors}).get(table, at.expired)
 
 
 def _default(column: sa.Column[Any], now: datetime) -> Any:
@@ -96,6 +103,7 @@ async def seed_every_table(
         "user_codes": {"user_id": world.alice.id},
         "outbox_sent": {"state": "sent", "attempts": 1},
         "outbox_failed": {"state": "failed", "attempts": 10},
+        "pending_factors": {"user_id": world.alice.id, "state": "pending"},
     }
     for table in TABLES:
         column = EXPIRES.get(table, "expires_at")
@@ -351,3 +359,45 @@ def test_the_purge_and_the_caps_are_settings() -> None:
     ):
         with pytest.raises(InvalidArgument):
             load_settings(environ={name: value})
+
+
+async def start_totp(services: Services, world: World, user: User) -> TotpSetup:
+    async with services.store.transaction() as tx:
+        return await services.factors.start_totp(tx, world.admin, user, issuer="Acme")
+
+
+def factor_states(services: Services) -> dict[str, str]:
+    found = rows(services.settings.data_dir, "SELECT id, state FROM user_factors")
+    return {str(factor_id): str(state) for factor_id, state in found}
+
+
+async def test_a_totp_set_up_never_confirmed_goes_after_a_day_and_ready_ones_stay(
+    services: Services, world: World, clock: OffsetClock
+) -> None:
+    abandoned = await start_totp(services, world, world.alice)
+    confirmed = await start_totp(services, world, world.bob)
+    code = pyotp.TOTP(confirmed.secret).generate_otp(time_step(clock.now()))
+    async with services.store.transaction() as tx:
+        assert await services.factors.confirm_totp(
+            tx, world.admin, world.bob, confirmed.factor_id, code
+        )
+    keeper = housekeeper(services, batch_size=500)
+
+    clock.advance(PENDING_FACTOR_AGE - timedelta(minutes=1))
+    fresh = await start_totp(services, world, world.bob)  # begun a day after the first
+    assert (await keeper.purge_expired())["pending_factors"] == 0
+    assert factor_states(services) == {
+        abandoned.factor_id: "pending",
+        confirmed.factor_id: "ready",
+        fresh.factor_id: "pending",
+    }
+
+    clock.advance(timedelta(minutes=2))
+    assert (await keeper.purge_expired())["pending_factors"] == 1
+    assert factor_states(services) == {
+        confirmed.factor_id: "ready",
+        fresh.factor_id: "pending",
+    }
+    async with services.store.reader() as tx:
+        [ready] = await services.factors.ready_factors(tx, world.bob.id)
+    assert ready.id == confirmed.factor_id

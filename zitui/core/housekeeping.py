@@ -15,6 +15,9 @@ can still be redeemed.
 Notifications do not expire but would pile up: a sent message goes `Retention.sent` after it
 was delivered, a failed one `Retention.failed` after its last attempt, so operators see
 failures for longer. A pending (or sending) message is never deleted: mail is not dropped.
+
+A second factor whose set-up was never confirmed (a TOTP secret nobody typed a code from)
+goes `PENDING_FACTOR_AGE` after the set-up began; a new set-up replaces it anyway.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from zitui.store import Repositories, Store
 log = logging.getLogger("zitui.housekeeping")
 
 GRACE = timedelta(minutes=10)
+PENDING_FACTOR_AGE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Cutoffs:
     expired: datetime
     sent: datetime
     failed: datetime
+    pending_factors: datetime
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,13 @@ class Retention:
         )
 
     def cutoffs(self, now: datetime) -> Cutoffs:
-        return Cutoffs(now=now, expired=now - GRACE, sent=now - self.sent, failed=now - self.failed)
+        return Cutoffs(
+            now=now,
+            expired=now - GRACE,
+            sent=now - self.sent,
+            failed=now - self.failed,
+            pending_factors=now - PENDING_FACTOR_AGE,
+        )
 
 
 Purge = Callable[[Repositories, Cutoffs, int], Awaitable[int]]
@@ -78,6 +89,7 @@ PURGES: dict[str, Purge] = {
     "user_codes": lambda tx, at, n: tx.purge.user_codes(at.expired, limit=n),
     "outbox_sent": lambda tx, at, n: tx.purge.sent_messages(at.sent, limit=n),
     "outbox_failed": lambda tx, at, n: tx.purge.failed_messages(at.failed, limit=n),
+    "pending_factors": lambda tx, at, n: tx.factors.purge_pending(at.pending_factors, limit=n),
 }
 TABLES = tuple(PURGES)
 

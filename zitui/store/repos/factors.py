@@ -175,11 +175,31 @@ class FactorRepository(Repository):
         )
         return result.rowcount == 1
 
+    async def mark_used(self, factor_id: str, at: datetime) -> bool:
+        """Note that a ready factor proved the user at `at`; False when it is not ready."""
+        result = await self.conn.execute(
+            FACTORS.update()
+            .where(FACTORS.c.id == factor_id, FACTORS.c.state == READY)
+            .values(last_used_at=at)
+        )
+        return result.rowcount == 1
+
     async def delete(self, factor_id: str, user_id: str) -> bool:
         result = await self.conn.execute(
             FACTORS.delete().where(FACTORS.c.id == factor_id, FACTORS.c.user_id == user_id)
         )
         return result.rowcount == 1
+
+    async def purge_pending(self, older_than: datetime, *, limit: int | None = None) -> int:
+        """Delete factors whose set-up began before `older_than` and was never confirmed
+        (at most `limit` of them); how many went."""
+        stale = sa.select(FACTORS.c.id).where(
+            FACTORS.c.state == PENDING, FACTORS.c.created_at < older_than
+        )
+        if limit is not None:
+            stale = stale.limit(limit)
+        result = await self.conn.execute(FACTORS.delete().where(FACTORS.c.id.in_(stale)))
+        return int(result.rowcount or 0)
 
     async def replace_recovery_codes(
         self, user_id: str, codes: list[tuple[str, str]], *, at: datetime
@@ -217,3 +237,9 @@ class FactorRepository(Repository):
             .where(RECOVERY.c.user_id == user_id, RECOVERY.c.used_at.is_(None))
         )
         return int((await self.conn.execute(query)).scalar_one())
+
+    async def delete_recovery_codes(self, user_id: str) -> int:
+        """Delete all of the user's recovery codes, used or not; how many were unused."""
+        unused = await self.count_unused_recovery_codes(user_id)
+        await self.conn.execute(RECOVERY.delete().where(RECOVERY.c.user_id == user_id))
+        return unused
