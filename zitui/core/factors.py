@@ -32,8 +32,10 @@ from zitui.core.crypto import tokens
 from zitui.core.crypto.masterkey import MasterKey
 from zitui.core.ids import new_id
 from zitui.core.otp_failures import count_code_failure
+from zitui.core.permissions import Resource
+from zitui.core.user_base import load_human, load_user
 from zitui.errors import InvalidArgument, NotFound, PreconditionFailed
-from zitui.records import User
+from zitui.records import User, UserKind
 from zitui.store import Repositories, Store
 from zitui.store.repos.factors import READY, StoredFactor
 
@@ -80,6 +82,26 @@ class Factor:
     # A WebAuthn credential's id (base64url) and transports; None and () for other kinds.
     credential_id: str | None = None
     transports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Authenticator:
+    """One ready factor as a manager sees it: no secret, credential or key."""
+
+    id: str
+    kind: FactorKind
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Authenticators:
+    """A user's ready factors, the last used first, and how many recovery codes are left."""
+
+    user_id: str
+    factors: tuple[Authenticator, ...]
+    recovery_codes_left: int
 
 
 @dataclass(frozen=True)
@@ -326,6 +348,57 @@ class FactorService:
             org_id=user.org_id,
             payload={"factor_id": factor_id},
         )
+
+    # --- managers -----------------------------------------------------------------------
+
+    async def authenticators(self, ctx: Context, user_id: str) -> Authenticators:
+        """A user's ready factors and recovery codes left, for a manager who may read the
+        user (`user.read` in the user's organisation); pending set-ups are left out."""
+        user = await self._managed(ctx, "user.read", user_id)
+        async with self._store.reader() as tx:
+            ready = await self.ready_factors(tx, user.id)
+            left = await self.recovery_codes_left(tx, user.id)
+        factors = tuple(
+            Authenticator(f.id, f.kind, f.name, f.created_at, f.last_used_at) for f in ready
+        )
+        return Authenticators(user_id=user.id, factors=factors, recovery_codes_left=left)
+
+    async def remove_authenticator(self, ctx: Context, user_id: str, factor_id: str) -> None:
+        """A manager with `user.credential.write` removes one of the user's factors (a lost
+        phone); NotFound for a factor of anyone else."""
+        await self._managed(ctx, "user.credential.write", user_id)
+        async with self._store.transaction() as tx:
+            user = await load_human(tx, user_id)
+            await self.remove_factor(tx, ctx, user, factor_id)
+
+    async def remove_recovery_codes(self, ctx: Context, user_id: str) -> int:
+        """A manager with `user.credential.write` voids the user's recovery codes; how many
+        unused ones stopped working (0 changes nothing and records nothing)."""
+        await self._managed(ctx, "user.credential.write", user_id)
+        async with self._store.transaction() as tx:
+            user = await load_human(tx, user_id)
+            if not await tx.factors.count_unused_recovery_codes(user.id):
+                return 0
+            voided = await tx.factors.delete_recovery_codes(user.id)
+            await record(
+                tx,
+                ctx,
+                "user.human.recovery_codes.removed",
+                aggregate=("user", user.id),
+                org_id=user.org_id,
+                payload={"count": voided},
+            )
+            return voided
+
+    async def _managed(self, ctx: Context, permission: str, user_id: str) -> User:
+        """The human user, once `permission` in their organisation is checked (before the
+        user's kind, which a refused manager does not learn)."""
+        async with self._store.reader() as tx:
+            user = await load_user(tx, user_id)
+        await self._authz.require(ctx, permission, Resource(org_id=user.org_id))
+        if user.kind is not UserKind.HUMAN:
+            raise PreconditionFailed("user.not_human", "a machine user has no second factors")
+        return user
 
 
 def _setup(factor_id: str, secret: str, user: User, issuer: str) -> TotpSetup:
