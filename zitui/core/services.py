@@ -32,6 +32,7 @@ from zitui.core.oidc.issuance import Lifetimes
 from zitui.core.oidc.keys import KeyService
 from zitui.core.oidc.tokens import TokenService
 from zitui.core.orgs import OrgService
+from zitui.core.otp_factors import OtpFactors
 from zitui.core.password_notice import PasswordNotice
 from zitui.core.policy_service import PolicyService
 from zitui.core.projects import ProjectService
@@ -79,6 +80,7 @@ class Services:
     texts: TextService
     labeling: LoginLabeling
     factors: FactorService
+    otp_factors: OtpFactors
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -184,6 +186,7 @@ def build_services(
         texts=TextService(store, authz),
         labeling=LoginLabeling(store),
         factors=factors,
+        otp_factors=OtpFactors(master_key, codes),
     )
 
 

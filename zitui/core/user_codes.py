@@ -1,4 +1,5 @@
-"""One-time codes sent to users by mail: initialisation, email verification, password reset.
+"""One-time codes sent to users: initialisation, email verification and password reset by
+mail, and the one-time passwords of the second factors by email and by SMS (otp_factors.py).
 
 A code is made, mailed (through the outbox, in the caller's transaction) and stored in one
 step, `CodeMailer.send`; a new code for the same purpose replaces the old one, which stops
@@ -48,6 +49,8 @@ class Purpose(StrEnum):
     INIT = "init"
     EMAIL = "email"
     RESET = "reset"
+    OTP_EMAIL = "otp_email"
+    OTP_SMS = "otp_sms"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,23 @@ RULES: dict[Purpose, CodeRule] = {
         "password.reset",
         PASSWORD_INIT_PATH,
         "user.human.password.code.added",
+    ),
+    # ZITADEL's OTPEmail and OTPSMS generators; these messages carry no link.
+    Purpose.OTP_EMAIL: CodeRule(
+        8,
+        string.digits,
+        timedelta(minutes=5),
+        "otp.email",
+        "",
+        "user.human.otp.email.code.added",
+    ),
+    Purpose.OTP_SMS: CodeRule(
+        8,
+        string.digits,
+        timedelta(minutes=5),
+        "otp.sms",
+        "",
+        "user.human.otp.sms.code.added",
     ),
 }
 
@@ -146,7 +166,7 @@ class CodeMailer:
             recipient=recipient,
             display_name=user.display_name,
             code=code,
-            link=self.link(purpose, user.id, code, flow_id=flow_id),
+            link=self.link(purpose, user.id, code, flow_id=flow_id) if rule.path else "",
             instance_name=self._instance_name,
             expires_in_minutes=int(rule.lifetime.total_seconds() // 60),
             user_id=user.id,
@@ -156,6 +176,26 @@ class CodeMailer:
         message_id = await enqueue(tx, self._master_key, mail, at=now)
         await self._store(tx, ctx, user, purpose, code, recipient.lower(), message_id)
         return SentCode(message_id=message_id, recipient=recipient, expires_at=expires_at)
+
+    def new_code(self, purpose: Purpose) -> str:
+        """A fresh code of the length and alphabet of `purpose`."""
+        rule = RULES[purpose]
+        return tokens.code(rule.length, rule.alphabet)
+
+    async def store_sent(
+        self,
+        tx: Repositories,
+        ctx: Context,
+        user: User,
+        purpose: Purpose,
+        code: str,
+        *,
+        target: str,
+        message_id: str,
+    ) -> datetime:
+        """Inside the caller's transaction: keep a code the caller sent another way (an SMS
+        to the number `target`) in place of the one before, and its event; its expiry."""
+        return await self._store(tx, ctx, user, purpose, code, target, message_id)
 
     async def store_unsent(
         self, tx: Repositories, ctx: Context, user: User, purpose: Purpose
@@ -210,7 +250,7 @@ class CodeMailer:
             stored is not None
             and tokens.equal(stored.digest, given)
             and stored.expires_at > ctx.now()
-            and tokens.equal(stored.target, user.email.lower() or stored.target)
+            and tokens.equal(stored.target, current_target(user, purpose) or stored.target)
         )
         if not valid or not await tx.user_codes.delete(user.id, purpose.value):
             return False
@@ -221,6 +261,11 @@ class CodeMailer:
         """Count a wrong code; True when it locked the user (the lockout policy's
         `max_otp_attempts`), which ends their sessions and tokens."""
         return await count_code_failure(tx, ctx, user)
+
+
+def current_target(user: User, purpose: Purpose) -> str:
+    """Where a code of `purpose` goes now; a code sent elsewhere does not count."""
+    return user.phone if purpose is Purpose.OTP_SMS else user.email.lower()
 
 
 def wrong_code(field: str = "code") -> InvalidArgument:
