@@ -16,6 +16,7 @@ from zitui.core.services import Services
 from zitui.core.user_lifecycle import IssuedInitCode
 from zitui.core.users import ProfileChange
 from zitui.records import Membership, Scope, User, UserKind, UserState
+from zitui.screens.authenticators import AuthenticatorsScreen
 from zitui.screens.credentials import MachineCredentialsScreen
 from zitui.screens.events import EventsScreen
 from zitui.screens.form import Field, Values
@@ -105,6 +106,7 @@ class UserScreen(SectionScreen):
         Binding("w", "set_password", "Set password"),
         Binding("i", "init_code", "Send init code"),
         Binding("k", "credentials", "Credentials"),
+        Binding("a", "authenticators", "Authenticators"),
         Binding("g", "authorizations", "Authorizations"),
         Binding("h", "history", "History", show=False),
         Binding("l", "lock", "Lock"),
@@ -158,6 +160,8 @@ class UserScreen(SectionScreen):
                 return human and write and user.state is UserState.INITIAL
             case "credentials":
                 return not human and self.can("user.read", self.resource)
+            case "authenticators":
+                return human and self.can("user.read", self.resource)
             case "authorizations":
                 return self.can("user.grant.read", self.resource)
             case "history":
@@ -305,6 +309,9 @@ class UserScreen(SectionScreen):
             lambda _: self.refresh_user(),
         )
 
+    def action_authenticators(self) -> None:
+        self.open(AuthenticatorsScreen(self.services, self.context, self.user))
+
     def action_authorizations(self) -> None:
         self.open(UserGrantsScreen(self.services, self.context, user=self.user))
 
@@ -340,4 +347,3 @@ def show_init_code(screen: SectionScreen, user: User, issued: IssuedInitCode) ->
             ("Use", "the user opens the link (or enters the code there) and sets a password"),
         ],
     )
-
