@@ -11,6 +11,8 @@ Wrong codes count against the user with the codes sent by mail
 
 The login flow calls these methods inside its own transaction once it knows who the user is,
 so they take the transaction and check no permission; the flow decides whose factors they are.
+Managers use the three that take a context and a user id (`authenticators`,
+`remove_authenticator`, `remove_recovery_codes`), which check their permission.
 """
 
 from __future__ import annotations
