@@ -43,6 +43,7 @@ from zitui.core.smtp import SmtpService
 from zitui.core.throttle import ThrottleLimits
 from zitui.core.user_codes import CodeMailer
 from zitui.core.users import UserService
+from zitui.core.webauthn import WebAuthnService
 from zitui.errors import StoreUnavailable
 from zitui.store import Store, migrate, open_store
 from zitui.store.files import prepare_data_dir
@@ -80,6 +81,7 @@ class Services:
     texts: TextService
     labeling: LoginLabeling
     factors: FactorService
+    webauthn: WebAuthnService
     otp_factors: OtpFactors
 
     def system_context(self, origin: str = "system") -> Context:
@@ -125,6 +127,7 @@ def build_services(
     )
     codes = CodeMailer(master_key, base_url=settings.issuer)
     factors = FactorService(store, authz, master_key, clock)
+    webauthn = WebAuthnService(clock, origin=settings.issuer, rp_name=settings.instance_name)
     login = LoginFlowService(
         store,
         hasher,
@@ -186,6 +189,7 @@ def build_services(
         texts=TextService(store, authz),
         labeling=LoginLabeling(store),
         factors=factors,
+        webauthn=webauthn,
         otp_factors=OtpFactors(master_key, codes),
     )
 
