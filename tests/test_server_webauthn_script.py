@@ -105,7 +105,8 @@ def handler(site: Site) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers["Content-Length"])
             body = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
-            site.posted.append({name: values[0] for name, values in body.items()})
+            fields = {name: values[0] for name, values in body.items()}
+            site.posted.append(fields | {"_path": self.path})
             self._send(b"<!doctype html><title>posted</title>", "text/html; charset=utf-8")
 
         def _send(self, body: bytes, content_type: str) -> None:
@@ -293,3 +294,58 @@ def test_without_webauthn_the_page_hides_what_needs_it_and_says_so(
 
     assert site.posted[-1]["client_error"] == "NotSupportedError"
     assert site.posted[-1]["credential"] == ""
+
+
+PASSKEY_HOLDER = {
+    "protocol": "ctap2",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+    "automaticPresenceSimulation": True,
+}
+# Headless Chromium says it has no autofill UI; it takes a conditional request all the same,
+# and its virtual authenticator answers it at once with the passkey it holds.
+AUTOFILL_AVAILABLE = """
+if (window.PublicKeyCredential) {
+  PublicKeyCredential.isConditionalMediationAvailable = async () => true;
+}
+"""
+
+
+def test_a_passkey_picked_from_autofill_posts_the_conditional_form(
+    browser: Browser, site: Site, service: WebAuthnService
+):
+    page = browser.new_context().new_page()
+    page.add_init_script(AUTOFILL_AVAILABLE)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": PASSKEY_HOLDER})
+    created = submit(
+        page,
+        site.form_page(
+            "/passkey", "create", service.registration(USER, [], passkey=True).options_json
+        ),
+        site,
+    )
+    assert created["client_error"] == ""
+    ceremony = service.authentication([], user_verification=True)
+    conditional = (
+        '<input autocomplete="username webauthn" id="name">'
+        '<form method="post" action="/posted?autofill" data-webauthn="conditional"'
+        f' data-options="{escape(ceremony.options_json)}" hidden>'
+        '<input type="hidden" name="credential"><input type="hidden" name="client_error">'
+        "</form>"
+    )
+    other = service.authentication([], user_verification=True).options_json
+
+    page.goto(site.form_page("/autofill", "get", other, extra=conditional))
+    page.wait_for_url("**/posted?autofill")
+
+    posted = site.posted[-1]
+    assertion = json.loads(posted["credential"])
+    assert posted["_path"] == "/posted?autofill" and posted["client_error"] == ""
+    assert assertion["id"] == json.loads(created["credential"])["id"]
+    assert base64url_to_bytes(assertion["response"]["userHandle"]) == USER.id.encode()
+    client_data = json.loads(base64url_to_bytes(assertion["response"]["clientDataJSON"]))
+    assert client_data["challenge"] == ceremony.challenge
