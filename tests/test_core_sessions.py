@@ -452,7 +452,8 @@ def test_auth_time_and_amr_follow_the_checked_factors(clock):
     both = _session(clock, second_factor_checked_at=later)
     assert both.auth_time == later
     assert both.amr == ["pwd", "otp", "mfa"]
-    assert _session(clock, password_checked_at=None, multi_factor_checked_at=now).amr == ["hwk"]
+    passkey = _session(clock, password_checked_at=None, multi_factor_checked_at=now)
+    assert passkey.amr == ["hwk", "user", "mfa"]  # user verification: multi-factor alone
 
 
 async def test_a_locked_users_state_is_told_to_no_one(services, admin, alice, browser):

@@ -465,6 +465,19 @@ class AudienceProject:
     client_ids: tuple[str, ...]  # of its active apps
 
 
+# RFC 8176 §2 methods of each second-factor kind, as ZITADEL's amr.go names them: every
+# one-time code is "otp" (a recovery code too), a security key is "hwk"; a passkey used as the
+# second factor adds "user" (its user verification).
+SECOND_FACTOR_AMR: dict[str, tuple[str, ...]] = {
+    "totp": ("otp",),
+    "otp_email": ("otp",),
+    "otp_sms": ("otp",),
+    "recovery": ("otp",),
+    "u2f": ("hwk",),
+    "passkey": ("hwk", "user"),
+}
+
+
 @dataclass(frozen=True)
 class Session:
     """One user signed in on one browser, with when each factor was last checked."""
@@ -481,6 +494,8 @@ class Session:
     last_used_at: datetime
     preferred_language: str = ""
     password_change_required: bool = False
+    # The kind of the second factor checked last (a FactorKind value, or "recovery").
+    second_factor_kind: str = ""
 
     @property
     def auth_time(self) -> datetime | None:
@@ -498,17 +513,25 @@ class Session:
 
     @property
     def amr(self) -> list[str]:
-        """Authentication method references (RFC 8176) of the factors this session checked."""
-        methods = []
+        """Authentication method references (RFC 8176) of the factors this session checked.
+
+        `pwd` for the password; `otp` or `hwk` for the second factor by its kind (a session
+        from before kinds were stored had TOTP or a recovery code: `otp`); `hwk` and `user`
+        for a passkey (the multi-factor check); `mfa` for two factors or more, or a passkey
+        alone, whose user verification makes it multi-factor. No value twice, in this order.
+        """
+        methods: list[str] = []
         if self.password_checked_at is not None:
             methods.append("pwd")
         if self.second_factor_checked_at is not None:
-            methods.append("otp")
-        if self.multi_factor_checked_at is not None:
-            methods.append("hwk")
-        if len(methods) > 1:
+            methods.extend(SECOND_FACTOR_AMR.get(self.second_factor_kind, ("otp",)))
+        passkey = self.multi_factor_checked_at is not None
+        if passkey:
+            methods.extend(("hwk", "user"))
+        factors = (self.password_checked_at, self.second_factor_checked_at)
+        if passkey or all(at is not None for at in factors):
             methods.append("mfa")
-        return methods
+        return list(dict.fromkeys(methods))
 
 
 # --- Sign-in flows ----------------------------------------------------------------------

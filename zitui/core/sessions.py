@@ -19,8 +19,10 @@ from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.credentials import (
     CheckedUser,
     PasswordChecker,
+    bad_credentials,
     check_user_state,
     login_policy,
+    refusal,
     user_context,
 )
 from zitui.core.crypto import tokens
@@ -31,7 +33,7 @@ from zitui.core.password_notice import PasswordNotice
 from zitui.core.policies import LoginPolicy, PasswordComplexityPolicy
 from zitui.core.users import password_policy
 from zitui.errors import InvalidArgument, NotFound, PreconditionFailed
-from zitui.records import Session
+from zitui.records import Session, User
 from zitui.store import Repositories, Store
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "may_change_password",
     "new_browser_cookie",
     "satisfies",
+    "start_passkey_session",
+    "start_session",
 ]
 
 _BROWSER_COOKIE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -154,6 +158,20 @@ class SessionService:
         )
         async with self._store.transaction() as tx:
             return await start_session(tx, self._checker, digest, checked, request)
+
+    async def start_passkey_session(
+        self,
+        tx: Repositories,
+        browser_digest: str,
+        user: User,
+        request: RequestMeta,
+        **payload: str,
+    ) -> Session:
+        """The module's `start_passkey_session` with this service's clock: inside the caller's
+        transaction, after a verified passkey assertion, the session proven by the passkey."""
+        return await start_passkey_session(
+            tx, self._clock, browser_digest, user, request, **payload
+        )
 
     async def check_new_password(self, session: Session, new_password: str, repeat: str) -> None:
         """The new password a user must choose: typed twice alike, within the complexity
@@ -342,6 +360,46 @@ async def start_session(
     )
     details = {"origin": request.origin, "session_id": session_id, **payload}
     await checker.confirm(tx, checked, payload=details)
+    return await _load(tx, session_id)
+
+
+async def start_passkey_session(
+    tx: Repositories,
+    clock: Clock,
+    browser_digest: str,
+    user: User,
+    request: RequestMeta,
+    **payload: str,
+) -> Session:
+    """Inside the caller's transaction, after the caller verified a passkey assertion with user
+    verification for `user`: the (browser, user) session records a multi-factor check, with no
+    password (ZITADEL's passwordless login), and one `user.human.passwordless.check.succeeded`
+    event names the session.
+
+    The user and the organisation are read again, so one locked or deactivated since the
+    assertion began gets Unauthenticated("auth.bad_credentials") and no session is made.
+    """
+    current = await tx.users.find(user.id)
+    org = await tx.orgs.find(user.org_id)
+    if current is None or refusal(current, org) is not None:
+        raise bad_credentials()
+    ctx = user_context(clock, current, request)
+    session_id = await tx.sessions.record_first_factor(
+        browser_digest,
+        current.id,
+        new_id=new_id(),
+        at=ctx.now(),
+        user_agent=request.user_agent,
+        passkey=True,
+    )
+    await record(
+        tx,
+        ctx,
+        "user.human.passwordless.check.succeeded",
+        aggregate=("user", current.id),
+        org_id=current.org_id,
+        payload={"origin": request.origin, "session_id": session_id, **payload},
+    )
     return await _load(tx, session_id)
 
 

@@ -21,6 +21,7 @@ from zitui.core.login.base import FlowBase, Loaded, language_of, moved
 from zitui.core.login.reuse import Demand
 from zitui.core.login.second_factor import (
     mfa_forced,
+    mfa_required,
     offered_kinds,
     second_factor_due,
     usable_kinds,
@@ -84,22 +85,24 @@ class FactorSteps(FlowBase):
         view = FlowView.of(flow)
         language = session.preferred_language
         kinds = await usable_kinds(tx, user.id, policy)
+        demand = Demand.of(stored)
         if kinds:
-            if not second_factor_due(session, Demand.of(stored), policy=policy, now=now):
+            if not second_factor_due(session, demand, policy=policy, now=now):
                 return None
             left = await self._factors.recovery_codes_left(tx, user.id)
             flow = moved(flow, FlowStep.MFA_VERIFY, now, language=language)
             return flow, VerifyFactor(view, kinds, left, language=language)
         offered = offered_kinds(policy)
-        if not offered and mfa_forced(policy):
+        required = mfa_required(policy, demand)
+        if not offered and required:
             code, message = FORCED_NOT_CONFIGURED
             internal = {**flow.internal, "refusal": [code, message]}
             flow = moved(replace(flow, internal=internal), FlowStep.REFUSED, now)
             return flow, Refused(view, code, message, language=language)
-        if not offered or not await self._prompt_due(tx, user, policy, now):
+        if not offered or not (required or await self._prompt_due(tx, user, policy, now)):
             return None
         flow = moved(flow, FlowStep.MFA_PROMPT, now, language=language)
-        return flow, SetUpFactor(view, mfa_forced(policy), offered, language=language)
+        return flow, SetUpFactor(view, required, offered, language=language)
 
     @staticmethod
     async def _prompt_due(tx: Repositories, user: User, policy: LoginPolicy, now: datetime) -> bool:
@@ -198,7 +201,8 @@ class FactorSteps(FlowBase):
         if flow.step not in (FlowStep.MFA_PROMPT, FlowStep.MFA_TOTP):
             return Outcome(await self._render(loaded))
         session, user = await self._signed_in(browser_cookie, flow)
-        if mfa_forced(await self._sessions.login_policy(user.org_id)):
+        policy = await self._sessions.login_policy(user.org_id)
+        if mfa_required(policy, Demand.of(loaded.stored)):
             return Outcome(await self._render(loaded, error=mfa_forced_error()))
         now = self._clock.now()
         async with self._store.transaction() as tx:
@@ -265,7 +269,7 @@ class FactorSteps(FlowBase):
         now: datetime,
     ) -> tuple[StoredLoginFlow, Step]:
         """Inside the transaction: the session's second factor is checked; go on."""
-        await tx.sessions.record_second_factor(session.id, now)
+        await tx.sessions.record_second_factor(session.id, now, kind="totp")
         checked = await tx.sessions.find(session.id)
         if checked is None:
             raise FlowExpired("login.flow_expired", "this sign-in has expired")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from zitui.core.oidc.acr import requested as requested_acr
 from zitui.core.policies import LoginPolicy
 from zitui.records import Session, StoredAuthRequest
 
@@ -18,23 +19,34 @@ class Demand:
     """What a request asks of a session before it may be reused.
 
     `org_id`: the organisation in scope (`urn:zitadel:iam:org:id:…`), "" for any.
-    `max_age`: OIDC Core §3.1.2.1; the last check must be at most that many seconds old.
-    `not_before`: `prompt=login` (and `max_age=0`): a check made during this request.
+    `max_age`: the last check must be at most that many seconds old at `now` (for a caller
+    without an auth request; `of` turns a request's `max_age` into `not_before`).
+    `not_before`: the earliest check that counts: for `prompt=login` the request's creation,
+    for OIDC Core §3.1.2.1 `max_age` that many seconds before it (ZITADEL's
+    `checkVerificationTimeMaxAge`), so a check made during the request always counts, however
+    long the user takes over the password and a second factor.
+    `acr`: the authentication context class asked for (`acr_values`, `oidc/acr.py`), "" for
+    none; `mfa` needs a second factor (or a passkey) even where the policy forces none.
     """
 
     org_id: str = ""
     max_age: int | None = None
     not_before: datetime | None = None
+    acr: str = ""
 
     @classmethod
     def of(cls, request: StoredAuthRequest | None) -> Demand:
         if request is None:
             return cls()
-        fresh = "login" in request.prompt or request.max_age == 0
+        not_before = None
+        if request.max_age is not None:
+            not_before = request.created_at - timedelta(seconds=request.max_age)
+        if "login" in request.prompt:
+            not_before = request.created_at
         return cls(
             org_id=request.org_id,
-            max_age=request.max_age,
-            not_before=request.created_at if fresh else None,
+            not_before=not_before,
+            acr=requested_acr(request.acr_values),
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from zitui.core.login.reuse import Demand
+from zitui.core.oidc.acr import needs_mfa
 from zitui.core.policies import LoginPolicy
 from zitui.records import Session
 from zitui.store import Repositories
@@ -24,16 +25,23 @@ def mfa_forced(policy: LoginPolicy) -> bool:
     return policy.force_mfa or policy.force_mfa_local_only
 
 
+def mfa_required(policy: LoginPolicy, demand: Demand) -> bool:
+    """This sign-in needs more than one factor: the policy forces MFA, or the request asked
+    for an authentication context class that needs it (`acr_values=mfa`)."""
+    return mfa_forced(policy) or needs_mfa(demand.acr)
+
+
 async def second_factor_missing(
     tx: Repositories, session: Session, demand: Demand, *, policy: LoginPolicy, now: datetime
 ) -> bool:
     """The session may not sign in without a second factor first: the user has one and its
-    check is due, or the policy forces MFA and the user has none yet."""
-    if not mfa_forced(policy) and not second_factor_due(session, demand, policy=policy, now=now):
+    check is due, or MFA is required (`mfa_required`) and the user has none yet."""
+    required = mfa_required(policy, demand)
+    if not required and not second_factor_due(session, demand, policy=policy, now=now):
         return False
     if await usable_kinds(tx, session.user_id, policy):
         return second_factor_due(session, demand, policy=policy, now=now)
-    return mfa_forced(policy)
+    return required
 
 
 def offered_kinds(policy: LoginPolicy) -> tuple[str, ...]:
@@ -51,13 +59,21 @@ async def usable_kinds(tx: Repositories, user_id: str, policy: LoginPolicy) -> t
 def second_factor_due(
     session: Session, demand: Demand, *, policy: LoginPolicy, now: datetime
 ) -> bool:
-    """True when the session's second factor is missing or too old: past the policy's
-    `second_factor_check_lifetime`, `max_age`, or made before a `prompt=login` request."""
-    checked = session.second_factor_checked_at
-    if checked is None:
-        return True
-    if now - checked >= timedelta(seconds=policy.second_factor_check_lifetime_s):
-        return True
+    """True when the session has neither a recent enough second factor nor a recent enough
+    passkey check (multi-factor on its own, ZITADEL's step 6): each missing, past its lifetime
+    in the policy (`second_factor_check_lifetime`, `multi_factor_check_lifetime`), past
+    `max_age`, or made before a `prompt=login` request."""
+    second = session.second_factor_checked_at
+    passkey = session.multi_factor_checked_at
+    return not (
+        _recent(second, policy.second_factor_check_lifetime_s, demand, now)
+        or _recent(passkey, policy.multi_factor_check_lifetime_s, demand, now)
+    )
+
+
+def _recent(checked: datetime | None, lifetime_s: int, demand: Demand, now: datetime) -> bool:
+    if checked is None or now - checked >= timedelta(seconds=lifetime_s):
+        return False
     if demand.max_age is not None and now - checked > timedelta(seconds=demand.max_age):
-        return True
-    return demand.not_before is not None and checked < demand.not_before
+        return False
+    return demand.not_before is None or checked >= demand.not_before

@@ -207,12 +207,19 @@ class AuthRequestService(RPInitiatedLogout):
     async def _silently(
         self, ctx: Context, stored: StoredAuthRequest, browser_cookie: str
     ) -> Redirect:
-        """`prompt=none`: one session that needs no interaction, or an error (§3.1.2.6)."""
+        """`prompt=none`: one session that needs no interaction, or an error (§3.1.2.6).
+
+        A session that would do but for the class `acr_values` asks for (a second factor it
+        lacks) answers `interaction_required`: the user is signed in, and must prove more.
+        """
         now = ctx.now()
         sessions = await self._sessions.list_browser_sessions(browser_cookie)
         hinted = [s for s in sessions if _matches_hints(stored, s)]
         eligible = [s for s in hinted if await self._reusable(stored, s, now)]
         if not eligible:
+            plain = replace(stored, acr_values=())
+            if stored.acr_values and [s for s in hinted if await self._reusable(plain, s, now)]:
+                raise OAuthError("interaction_required", "acr_values asks for a second factor")
             raise OAuthError("login_required", "the user is not signed in")
         if len(eligible) > 1:
             raise OAuthError("interaction_required", "more than one account is signed in")

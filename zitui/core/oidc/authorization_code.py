@@ -8,7 +8,7 @@ redirect URI, and with the PKCE verifier when the request carried a challenge (R
 from __future__ import annotations
 
 from zitui.core.crypto import tokens
-from zitui.core.oidc import rfc7636
+from zitui.core.oidc import acr, rfc7636
 from zitui.core.oidc import scopes as sc
 from zitui.core.oidc.audience import audience_of
 from zitui.core.oidc.errors import GrantReplayed, invalid_grant
@@ -57,6 +57,8 @@ async def exchange_code(grant: GrantContext, client: OidcClient) -> TokenRespons
         session_id=request.session_id,
         grant_id=request.id,
         nonce=request.nonce,
+        # From what the request stored; the code keeps no `acr` of its own.
+        acr=acr.claim(request.acr_values, request.amr),
     )
     refresh = None
     if sc.OFFLINE_ACCESS in scopes and "refresh_token" in client.grant_types:

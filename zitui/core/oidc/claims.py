@@ -43,6 +43,7 @@ SUPPORTED = (
     "auth_time",
     "nonce",
     "amr",
+    "acr",
     "azp",
     "at_hash",
     "sid",

@@ -1,9 +1,11 @@
 """Issuing tokens: access tokens (opaque, or RFC 9068 JWTs), refresh tokens and ID tokens.
 
 ID token claims follow OIDC Core §2 and ZITADEL: `iss sub aud exp iat auth_time amr azp sid`,
-`nonce` when one was sent, and `at_hash` (§3.1.3.6). Profile, email and phone claims stay in
-userinfo unless the app sets `id_token_userinfo_assertion` (§5.4: claims go to userinfo when
-an access token is issued); the roles claim is added with `id_token_role_assertion`.
+`nonce` when one was sent, `acr` when the request asked `acr_values` zitui knows (`acr.py`;
+a refreshed ID token has none, since refresh tokens keep no `acr_values`), and `at_hash`
+(§3.1.3.6). Profile, email and phone claims stay in userinfo unless the app sets
+`id_token_userinfo_assertion` (§5.4: claims go to userinfo when an access token is issued);
+the roles claim is added with `id_token_role_assertion`.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Authorization:
     session_id: str | None = None
     grant_id: str | None = None  # the authorization request: the family of its tokens
     nonce: str = ""
+    acr: str = ""  # the ID token's `acr`; "" leaves the claim out
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,8 @@ class TokenIssuer:
             claims["auth_time"] = int(authorization.auth_time.timestamp())
         if authorization.amr:
             claims["amr"] = list(authorization.amr)
+        if authorization.acr:
+            claims["acr"] = authorization.acr
         if authorization.nonce:
             claims["nonce"] = authorization.nonce
         if authorization.session_id:

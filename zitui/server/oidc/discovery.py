@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from zitui.core.crypto.signing import ALG
-from zitui.core.oidc import claims, rfc7636, scopes, served
+from zitui.core.oidc import acr, claims, rfc7636, scopes, served
 from zitui.core.oidc.responses import RESPONSE_MODES
 from zitui.i18n import SUPPORTED_LOCALES
 from zitui.server import paths
@@ -53,6 +53,7 @@ def metadata(issuer: str) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
         "claims_supported": list(claims.SUPPORTED),
+        "acr_values_supported": list(acr.SUPPORTED),
         "code_challenge_methods_supported": list(rfc7636.METHODS),
         "ui_locales_supported": list(SUPPORTED_LOCALES),
         "prompt_values_supported": ["none", "login", "select_account", "create"],

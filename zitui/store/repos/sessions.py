@@ -26,6 +26,7 @@ _SELECT = (
         SESSIONS.c.password_checked_at,
         SESSIONS.c.second_factor_checked_at,
         SESSIONS.c.multi_factor_checked_at,
+        SESSIONS.c.second_factor_kind,
         SESSIONS.c.created_at,
         SESSIONS.c.last_used_at,
         USERS.c.org_id,
@@ -61,6 +62,7 @@ def _session(row: Any) -> Session:
         last_used_at=row["last_used_at"],
         preferred_language=row["preferred_language"],
         password_change_required=row["password_change_required"],
+        second_factor_kind=row["second_factor_kind"] or "",
     )
 
 
@@ -92,6 +94,11 @@ _CHECKED = Prepared(
     .where(SESSIONS.c.id == sa.bindparam("b_id"))
     .values(password_checked_at=_AT, last_used_at=_AT, terminated_at=None)
 )
+_PASSKEY_CHECKED = Prepared(
+    SESSIONS.update()
+    .where(SESSIONS.c.id == sa.bindparam("b_id"))
+    .values(multi_factor_checked_at=_AT, last_used_at=_AT, terminated_at=None)
+)
 _TOUCH = Prepared(
     SESSIONS.update()
     .where(SESSIONS.c.id == sa.bindparam("b_id"), SESSIONS.c.terminated_at.is_(None))
@@ -100,7 +107,7 @@ _TOUCH = Prepared(
 
 
 class SessionRepository(Repository):
-    """Every query but `record_password_check` sees active (not terminated) sessions only."""
+    """Every query but `record_first_factor` sees active (not terminated) sessions only."""
 
     async def find(self, session_id: str, *, browser_digest: str | None = None) -> Session | None:
         """The session; with `browser_digest`, only if it belongs to that browser."""
@@ -126,12 +133,30 @@ class SessionRepository(Repository):
     async def record_password_check(
         self, browser_digest: str, user_id: str, *, new_id: str, at: datetime, user_agent: str
     ) -> str:
-        """Note a password check for (browser, user) and return the session's id.
+        """Note a password check for (browser, user) and return the session's id."""
+        return await self.record_first_factor(
+            browser_digest, user_id, new_id=new_id, at=at, user_agent=user_agent
+        )
+
+    async def record_first_factor(
+        self,
+        browser_digest: str,
+        user_id: str,
+        *,
+        new_id: str,
+        at: datetime,
+        user_agent: str,
+        passkey: bool = False,
+    ) -> str:
+        """Note a first factor for (browser, user) and return the session's id: a password
+        (`password_checked_at`), or with `passkey` a passkey with user verification, which is
+        multi-factor on its own (`multi_factor_checked_at`).
 
         An active session keeps its id; a terminated one is replaced by a fresh row with
         `new_id`, so an id once ended never becomes valid again. A concurrent check that
         inserted the row first is joined (the unique constraint decides the race).
         """
+        checked = "multi_factor_checked_at" if passkey else "password_checked_at"
         existing = await self._row(browser_digest, user_id)
         if existing is not None and existing.terminated_at is not None:
             await self.conn.execute(SESSIONS.delete().where(SESSIONS.c.id == existing.id))
@@ -141,7 +166,7 @@ class SessionRepository(Repository):
                 "id": new_id,
                 "browser_digest": browser_digest,
                 "user_id": user_id,
-                "password_checked_at": at,
+                checked: at,
                 "user_agent": user_agent[:400],
                 "created_at": at,
                 "last_used_at": at,
@@ -154,15 +179,26 @@ class SessionRepository(Repository):
                 existing = await self._row(browser_digest, user_id)
                 if existing is None:
                     raise
-        await self.conn.execute(_CHECKED, {"b_id": existing.id, "at": at})
+        update = _PASSKEY_CHECKED if passkey else _CHECKED
+        await self.conn.execute(update, {"b_id": existing.id, "at": at})
         return str(existing.id)
 
-    async def record_second_factor(self, session_id: str, at: datetime) -> None:
-        """Note a second factor checked on the session (and its use) at `at`."""
+    async def record_second_factor(self, session_id: str, at: datetime, *, kind: str) -> None:
+        """Note a second factor of `kind` (a FactorKind value, or "recovery") checked on the
+        session (and its use) at `at`."""
         await self.conn.execute(
             SESSIONS.update()
             .where(SESSIONS.c.id == session_id)
-            .values(second_factor_checked_at=at, last_used_at=at)
+            .values(second_factor_checked_at=at, second_factor_kind=kind, last_used_at=at)
+        )
+
+    async def record_multi_factor(self, session_id: str, at: datetime) -> None:
+        """Note a passkey with user verification checked on the session at `at`: multi-factor
+        on its own (ZITADEL's `MultiFactorCheckLifetime` applies to it)."""
+        await self.conn.execute(
+            SESSIONS.update()
+            .where(SESSIONS.c.id == session_id)
+            .values(multi_factor_checked_at=at, last_used_at=at)
         )
 
     async def touch(self, session_id: str, *, at: datetime) -> None:
