@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import pytest
 
 from tests import test_core_sessions as session_tests
@@ -369,6 +370,38 @@ async def test_a_registration_is_refused(
     assert factor_rows(services) == []
     assert not await events_of(services, "user.human.u2f.token.added", owner.id)
     assert not await events_of(services, "user.human.passwordless.token.added", owner.id)
+
+
+def credential_id_of(size: int) -> Any:
+    """A change giving an attestation "none" (which signs nothing) a credential id of `size`
+    zero bytes."""
+
+    def change(credential: dict[str, Any]) -> None:
+        response = credential["response"]
+        attestation = cbor2.loads(unb64(response["attestationObject"]))
+        data: bytes = attestation["authData"]
+        # rpIdHash (32), flags (1), signCount (4), AAGUID (16), the id's length (2), the id.
+        end = 55 + int.from_bytes(data[53:55], "big")
+        data = data[:53] + size.to_bytes(2, "big") + bytes(size) + data[end:]
+        response["attestationObject"] = b64(cbor2.dumps(attestation | {"authData": data}))
+        credential["id"] = credential["rawId"] = b64(bytes(size))
+
+    return change
+
+
+async def test_a_credential_id_over_1023_bytes_is_refused(
+    services: Services, webauthn: WebAuthnService, owner: User
+):
+    long = tampered(SK_NONE, credential_id_of(1024))
+    with pytest.raises(InvalidArgument) as raised:
+        await register(services, webauthn, owner, SK_NONE, passkey=False, credential=long)
+    refused(raised.value, "webauthn.failed")
+    assert factor_rows(services) == []
+
+    # The same surgery within the limit registers: only the length is refused.
+    longest = tampered(SK_NONE, credential_id_of(1023))
+    factor = await register(services, webauthn, owner, SK_NONE, passkey=False, credential=longest)
+    assert factor.credential_id == b64(bytes(1023))
 
 
 GARBAGE = [

@@ -49,6 +49,7 @@ from zitui.core.context import Context
 from zitui.core.factors import MAX_NAME_LENGTH, Factor, FactorKind, _factor
 from zitui.core.ids import new_id
 from zitui.core.webauthn_input import (
+    MAX_CREDENTIAL_ID_BYTES,
     already_registered,
     authentication_credential,
     challenge_bytes,
@@ -194,6 +195,8 @@ class WebAuthnService:
             )
         except Exception as exc:  # any failure of an untrusted response is a refusal
             raise failed() from exc
+        if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+            raise failed()  # WebAuthn §7.1: a credential id is at most 1023 bytes
         if passkey and says_not_discoverable(extensions):
             raise InvalidArgument(
                 "webauthn.not_discoverable",
@@ -267,7 +270,7 @@ class WebAuthnService:
         stored = await tx.factors.find_by_credential_id(bytes_to_base64url(parsed.raw_id))
         if stored is None or stored.state != READY or stored.public_key is None:
             raise unknown_credential()
-        if stored.kind not in {k.value for k in kinds}:
+        if stored.kind not in {str(k) for k in kinds}:
             raise unknown_credential()
         if user is not None and stored.user_id != user.id:
             raise unknown_credential()

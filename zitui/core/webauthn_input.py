@@ -21,6 +21,8 @@ CHALLENGE_BYTES = 32
 MIN_CHALLENGE_BYTES = 16  # https://www.w3.org/TR/webauthn-3/#sctn-cryptographic-challenges
 # A registration response with a large RSA key and an attestation chain stays well below this.
 MAX_CREDENTIAL_CHARS = 64 * 1024
+# https://www.w3.org/TR/webauthn-3/#credential-id: at most 1023 bytes.
+MAX_CREDENTIAL_ID_BYTES = 1023
 # DOMException names a page posts when navigator.credentials failed in the browser.
 _CLIENT_ERRORS = {
     "NotAllowedError": ("webauthn.cancelled", "the security key or passkey was not used"),
