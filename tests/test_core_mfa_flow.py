@@ -57,7 +57,7 @@ async def test_setting_up_totp_keeps_the_secret_out_of_the_flow_and_shows_codes_
     await prompting(services, admin, acme.id)
     prompt = await password_sign_in(services.login, new_browser_cookie(), "alice")
     assert isinstance(prompt.step, SetUpFactor)
-    assert prompt.step.kinds == ("totp",) and not prompt.step.forced
+    assert prompt.step.kinds == ("totp", "u2f", "passkey") and not prompt.step.forced
     browser = prompt.browser_cookie or ""
     flow_id = prompt.step.flow.id
     setup = await services.login.choose_factor(browser, flow_id, "totp", META)
@@ -112,7 +112,7 @@ async def test_a_skip_is_remembered_and_a_forced_prompt_refuses_it(
 async def test_forced_mfa_without_an_allowed_factor_refuses_the_sign_in(
     services: Services, admin: Context, acme: Organization, alice: User
 ) -> None:
-    changes = {"force_mfa": True, "second_factors": []}
+    changes = {"force_mfa": True, "second_factors": [], "multi_factors": []}
     await services.policies.set(admin, "login", changes, acme.id)
     outcome = await password_sign_in(services.login, new_browser_cookie(), "alice")
     assert isinstance(outcome.step, Refused)

@@ -72,7 +72,7 @@ def test_sign_in_and_out_with_the_keyboard_only(browser: Browser, live_url: str)
     page.goto(live_url + paths.LOGIN)
     assert page.locator("h1").inner_text() == "Welcome back!"
     name = page.locator("#login_name")
-    assert name.get_attribute("autocomplete") == "username"
+    assert name.get_attribute("autocomplete") == "username webauthn"
     assert focused_id(page) == "login_name"
     page.keyboard.type("admin")
     with page.expect_navigation():

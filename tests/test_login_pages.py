@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -204,11 +205,16 @@ def test_entry_page_asks_for_the_login_name(client: TestClient) -> None:
     assert form.inputs["csrf_token"]["type"] == "hidden" and form.values["csrf_token"]
     assert form.inputs["flow"]["type"] == "hidden" and form.values["flow"]
     name = form.inputs["login_name"]
-    assert name["autocomplete"] == "username" and "autofocus" in name and "required" in name
+    # The default login policy allows passkeys: the browser may offer them as autofill.
+    assert name["autocomplete"] == "username webauthn"
+    assert "autofocus" in name and "required" in name
     assert page.labels["login_name"] == "Login name"
     assert name["aria-describedby"] == "login_name-hint"
     assert "<h1>Welcome back!</h1>" in response.text
-    assert "<script" not in response.text and "style=" not in response.text
+    # The one script is the WebAuthn one, from this server; no inline script or style.
+    scripts = re.findall(r"<script[^>]*>", response.text)
+    assert scripts == [f'<script src="{paths.WEBAUTHN_SCRIPT}" defer>']
+    assert "style=" not in response.text
 
 
 def test_sign_in_through_the_forms(client: TestClient, settings: Settings) -> None:
@@ -375,7 +381,8 @@ def test_an_idle_session_is_signed_out(client: TestClient, clock: FixedClock) ->
     assert "alice@" in main_text(client.get(paths.LOGIN_SIGNED_IN).text)
     clock.advance(timedelta(hours=2))  # 25 hours unused: past the idle timeout of 24
     listing = client.get(paths.LOGIN)
-    assert [f.action for f in read(listing.text).forms] == [paths.LOGIN_NAME]
+    assert [f.action for f in read(listing.text).forms][0] == paths.LOGIN_NAME
+    assert {f.action for f in read(listing.text).forms} == {paths.LOGIN_NAME, paths.LOGIN_PASSKEY}
     gone = client.get(paths.LOGIN_SIGNED_IN, follow_redirects=False)
     assert gone.status_code == 303
 

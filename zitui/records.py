@@ -552,6 +552,7 @@ class FlowStep(StrEnum):
     NOT_ALLOWED = "not_allowed"
     MFA_PROMPT = "mfa_prompt"
     MFA_TOTP = "mfa_totp"
+    MFA_KEY = "mfa_key"
     RECOVERY_CODES = "recovery_codes"
     MFA_VERIFY = "mfa_verify"
     DONE = "done"

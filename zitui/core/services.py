@@ -128,6 +128,7 @@ def build_services(
     codes = CodeMailer(master_key, base_url=settings.issuer)
     factors = FactorService(store, authz, master_key, clock)
     webauthn = WebAuthnService(clock, origin=settings.issuer, rp_name=settings.instance_name)
+    otp_factors = OtpFactors(master_key, codes)
     login = LoginFlowService(
         store,
         hasher,
@@ -140,6 +141,9 @@ def build_services(
         limits=ThrottleLimits.from_settings(settings),
         notice=notice,
         factors=factors,
+        otp=otp_factors,
+        webauthn=webauthn,
+        challenge_key=master_key.derive("webauthn-challenges"),
     )
     smtp = SmtpService(store, authz, master_key, mail_dir=settings.data_dir / "mail")
     sms = SmsService(store, authz, master_key)
@@ -190,7 +194,7 @@ def build_services(
         labeling=LoginLabeling(store),
         factors=factors,
         webauthn=webauthn,
-        otp_factors=OtpFactors(master_key, codes),
+        otp_factors=otp_factors,
     )
 
 

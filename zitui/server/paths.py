@@ -9,6 +9,8 @@ HOME = "/"
 HEALTHZ = "/healthz"
 STATIC = "/static"
 STYLESHEET = f"{STATIC}/zitui.css"
+# The one script of the hosted pages: WebAuthn ceremonies (security keys and passkeys).
+WEBAUTHN_SCRIPT = f"{STATIC}/webauthn.js"
 
 AUTHORIZE = "/oauth/v2/authorize"
 # The hosted login hands a finished sign-in back here (`?id=<auth request id>`), as ZITADEL does.
@@ -44,6 +46,10 @@ LOGIN_MFA_PROMPT = f"{LOGIN_PREFIX}/mfa/prompt"
 LOGIN_MFA_TOTP = f"{LOGIN_PREFIX}/mfa/totp"
 LOGIN_MFA_RECOVERY_CODES = f"{LOGIN_PREFIX}/mfa/recovery-codes"
 LOGIN_MFA_VERIFY = f"{LOGIN_PREFIX}/mfa/verify"
+# Registering a security key or passkey, proving one, and signing in with a passkey alone.
+LOGIN_MFA_KEY = f"{LOGIN_PREFIX}/mfa/key"
+LOGIN_MFA_VERIFY_KEY = f"{LOGIN_PREFIX}/mfa/verify/key"
+LOGIN_PASSKEY = f"{LOGIN_PREFIX}/login/passwordless"
 LOGOUT = f"{LOGIN_PREFIX}/logout"
 # An organisation's stylesheet, logos and icons (`/{org id or "instance"}/style.css`, `/{kind}`),
 # and the login-name page with an organisation's branding and no flow (`?org=`).

@@ -8,6 +8,7 @@ those of registration and the codes sent by mail; both are built on `FlowBase`.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -39,6 +40,7 @@ from zitui.core.login.steps import (
     VerifyEmail,
 )
 from zitui.core.oidc.auth_requests import AuthRequestService
+from zitui.core.otp_factors import OtpFactors
 from zitui.core.password_notice import PasswordNotice
 from zitui.core.policies import (
     LoginPolicy,
@@ -51,6 +53,7 @@ from zitui.core.sessions import (
 from zitui.core.throttle import Throttle, ThrottleLimits
 from zitui.core.user_codes import CodeMailer, Purpose
 from zitui.core.users import password_policy
+from zitui.core.webauthn import WebAuthnService
 from zitui.errors import (
     FlowExpired,
     InvalidArgument,
@@ -129,9 +132,16 @@ class FlowBase:
         limits: ThrottleLimits | None = None,
         notice: PasswordNotice | None = None,
         factors: FactorService | None = None,
+        otp: OtpFactors | None = None,
+        webauthn: WebAuthnService | None = None,
+        challenge_key: bytes = b"",
     ) -> None:
         self._store = store
         self._factors = factors
+        self._otp = otp
+        self._webauthn = webauthn
+        # Keys the WebAuthn challenges of the flows (factor_steps.py `_challenge`).
+        self._challenge_key = challenge_key or secrets.token_bytes(32)
         self._notice = notice
         self._hasher = hasher
         self._clock = clock
@@ -266,6 +276,24 @@ class FlowBase:
         """The page of a stored second-factor step (factor_steps.py)."""
         raise NotFound("login.flow_not_found", "this sign-in is unknown to this browser")
 
+    def _passkey_options(self, flow: StoredLoginFlow, policy: LoginPolicy) -> str:
+        """WebAuthn request options for a passkey sign-in from the login-name page, or ""
+        (key_steps.py)."""
+        return ""
+
+    async def _ask_login_name(
+        self, loaded: Loaded, *, login_name: str, error: ZituiError | None = None
+    ) -> AskLoginName:
+        """The login-name page: registration and passkeys as the flow's login policy allows."""
+        policy = await self._policy(loaded)
+        return AskLoginName(
+            loaded.view(),
+            login_name=login_name,
+            error=error,
+            may_register=policy.allow_register,
+            passkey_options=self._passkey_options(loaded.flow, policy),
+        )
+
     async def _render(
         self,
         loaded: Loaded,
@@ -284,10 +312,7 @@ class FlowBase:
                     accounts = await self._accounts_of(flow)
                 if accounts:
                     return ChooseAccount(view, tuple(accounts))
-                policy = await self._policy(loaded)
-                return AskLoginName(
-                    view, login_name=view.login_hint, may_register=policy.allow_register
-                )
+                return await self._ask_login_name(loaded, login_name=view.login_hint)
             case FlowStep.PASSWORD:
                 policy = await self._policy(loaded)
                 return AskPassword(
@@ -317,6 +342,7 @@ class FlowBase:
             case (
                 FlowStep.MFA_PROMPT
                 | FlowStep.MFA_TOTP
+                | FlowStep.MFA_KEY
                 | FlowStep.RECOVERY_CODES
                 | FlowStep.MFA_VERIFY
             ):
@@ -328,13 +354,7 @@ class FlowBase:
                 refusal_code, refusal_message = flow.internal.get("refusal", ["", ""])
                 return Refused(view, str(refusal_code), str(refusal_message))
             case _:
-                policy = await self._policy(loaded)
-                return AskLoginName(
-                    view,
-                    login_name=flow.login_name,
-                    error=error,
-                    may_register=policy.allow_register,
-                )
+                return await self._ask_login_name(loaded, login_name=flow.login_name, error=error)
 
     async def _change_step(
         self, flow: StoredLoginFlow, view: FlowView, error: ZituiError | None

@@ -1,5 +1,7 @@
-"""Second factors in the login flow: the MFA set-up prompt, TOTP set-up, the recovery codes
-shown once, and the check of a second factor (`zitui/core/factors.py` does the factor work).
+"""Second factors in the login flow: deciding whether one is needed, the MFA set-up prompt,
+TOTP set-up, the recovery codes shown once, and what every factor's proof shares
+(`zitui/core/factors.py` does the factor work; checking codes is `verify_steps.py`, security
+keys and passkeys `key_steps.py`).
 
 After the password (and a registered user's email), `_factor_step` decides: a user with
 factors whose session's second factor is due proves one (MFA_VERIFY); a user without any is
@@ -9,34 +11,39 @@ older than `mfa_init_skip_lifetime`. docs/login.md has the states.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from zitui.core.audit import record
-from zitui.core.context import RequestMeta
+from zitui.core.context import Context, RequestMeta
 from zitui.core.credentials import login_policy, user_context
-from zitui.core.factors import FactorKind, FactorService
+from zitui.core.factors import Factor, FactorKind, FactorService
 from zitui.core.login.base import FlowBase, Loaded, language_of, moved
 from zitui.core.login.reuse import Demand
 from zitui.core.login.second_factor import (
+    PASSKEY,
     mfa_forced,
     mfa_required,
     offered_kinds,
     second_factor_due,
-    usable_kinds,
 )
 from zitui.core.login.steps import (
     FlowView,
     Outcome,
     Refused,
     SetUpFactor,
+    SetUpKey,
     SetUpTotp,
     ShowRecoveryCodes,
     Step,
     VerifyFactor,
 )
+from zitui.core.otp_factors import OtpFactors
 from zitui.core.policies import LoginPolicy
+from zitui.core.webauthn import WebAuthnService
 from zitui.errors import FlowExpired, InvalidArgument, NotFound, PreconditionFailed, ZituiError
 from zitui.records import (
     FlowStep,
@@ -44,18 +51,33 @@ from zitui.records import (
     StoredAuthRequest,
     StoredLoginFlow,
     User,
-    UserState,
 )
 from zitui.store import Repositories
 
-# The flow's internal key for the pending TOTP factor's id (its secret stays in the factor).
+# The flow's internal keys: the pending TOTP factor's id (its secret stays in the factor), the
+# kind of security key being registered, the factor the verify page asks for, where its code
+# went, that the proof ends a set-up, and how many WebAuthn challenges the flow has spent.
 PENDING_TOTP = "pending_totp"
+KEY_KIND = "key_kind"
+CURRENT = "factor"
+SENT_TO = "sent_to"
+SETTING_UP = "setting_up"
+CHALLENGES = "challenges"
 SECOND_FACTOR_CHECK = "second_factor"
+CODE_KINDS = (FactorKind.OTP_EMAIL.value, FactorKind.OTP_SMS.value)
+KEY_KINDS = (FactorKind.U2F.value, FactorKind.PASSKEY.value)
 # ZITADEL's ForceAndNotConfigured: MFA is forced, but the policy allows no factor we offer.
 FORCED_NOT_CONFIGURED = ("mfa.forced_not_configured", "no second factor can be set up here")
 FACTOR_STEPS = frozenset(
-    {FlowStep.MFA_PROMPT, FlowStep.MFA_TOTP, FlowStep.RECOVERY_CODES, FlowStep.MFA_VERIFY}
+    {
+        FlowStep.MFA_PROMPT,
+        FlowStep.MFA_TOTP,
+        FlowStep.MFA_KEY,
+        FlowStep.RECOVERY_CODES,
+        FlowStep.MFA_VERIFY,
+    }
 )
+SET_UP_STEPS = (FlowStep.MFA_PROMPT, FlowStep.MFA_TOTP, FlowStep.MFA_KEY)
 
 
 def wrong_code() -> InvalidArgument:
@@ -64,6 +86,22 @@ def wrong_code() -> InvalidArgument:
 
 def mfa_forced_error() -> PreconditionFailed:
     return PreconditionFailed("mfa.forced", "a second factor must be set up to sign in here")
+
+
+def offered_to(user: User, policy: LoginPolicy) -> tuple[str, ...]:
+    """The kinds `user` may set up under `policy`: codes only to a verified address."""
+    kinds = offered_kinds(policy)
+    if not (user.email and user.email_verified):
+        kinds = tuple(k for k in kinds if k != FactorKind.OTP_EMAIL)
+    if not (user.phone and user.phone_verified):
+        kinds = tuple(k for k in kinds if k != FactorKind.OTP_SMS)
+    return kinds
+
+
+def usable(factors: list[Factor], policy: LoginPolicy) -> tuple[str, ...]:
+    """The kinds of `factors` (ready, last used first) the policy lets the user prove."""
+    allowed = offered_kinds(policy)
+    return tuple(dict.fromkeys(f.kind.value for f in factors if f.kind.value in allowed))
 
 
 class FactorSteps(FlowBase):
@@ -82,18 +120,19 @@ class FactorSteps(FlowBase):
         if self._factors is None:
             return None
         policy = await login_policy(tx, session.org_id)
-        view = FlowView.of(flow)
-        language = session.preferred_language
-        kinds = await usable_kinds(tx, user.id, policy)
         demand = Demand.of(stored)
+        kinds = usable(await self._factors.ready_factors(tx, user.id), policy)
         if kinds:
             if not second_factor_due(session, demand, policy=policy, now=now):
                 return None
-            left = await self._factors.recovery_codes_left(tx, user.id)
-            flow = moved(flow, FlowStep.MFA_VERIFY, now, language=language)
-            return flow, VerifyFactor(view, kinds, left, language=language)
-        offered = offered_kinds(policy)
+            flow = moved(flow, FlowStep.MFA_VERIFY, now, language=session.preferred_language)
+            flow = replace(flow, internal={**flow.internal, CURRENT: kinds[0], SENT_TO: ""})
+            if kinds[0] in CODE_KINDS:
+                flow = await self._send_factor_code(tx, flow, user, kinds[0])
+            return flow, await self._verify_step(tx, flow, user, kinds, None)
+        offered = offered_to(user, policy)
         required = mfa_required(policy, demand)
+        view, language = FlowView.of(flow), session.preferred_language
         if not offered and required:
             code, message = FORCED_NOT_CONFIGURED
             internal = {**flow.internal, "refusal": [code, message]}
@@ -119,27 +158,81 @@ class FactorSteps(FlowBase):
     async def choose_factor(
         self, browser_cookie: str, flow_id: str, kind: str, request: RequestMeta
     ) -> Outcome:
-        """Set up a factor of `kind` from the prompt: TOTP gets a pending factor, whose id the
-        flow keeps (never its secret), and the page with its QR code."""
-        loaded = await self._load(browser_cookie, flow_id)
+        """Set up a factor of `kind` from the prompt. TOTP gets a pending factor, whose id
+        the flow keeps (never its secret), and the page with its QR code; a security key or
+        passkey the page that registers it; a code by email or SMS is added at once (the
+        address is verified) and its first code sent, to be typed on the verify page."""
+        loaded = await self._load(browser_cookie, flow_id, request=True)
         flow = loaded.flow
-        if flow.step not in (FlowStep.MFA_PROMPT, FlowStep.MFA_TOTP):
+        if flow.step not in SET_UP_STEPS:
             return Outcome(await self._render(loaded))
         session, user = await self._signed_in(browser_cookie, flow)
         policy = await self._sessions.login_policy(user.org_id)
-        if kind not in offered_kinds(policy):
-            return Outcome(await self._render(loaded))
         now = self._clock.now()
+        if kind not in offered_to(user, policy):
+            if flow.step is not FlowStep.MFA_PROMPT:  # "another way" from a set-up page
+                flow = moved(flow, FlowStep.MFA_PROMPT, now)
+                async with self._store.transaction() as tx:
+                    await tx.login_flows.update(flow)
+            return Outcome(await self._render(replace(loaded, flow=flow)))
         async with self._store.transaction() as tx:
             ctx = user_context(self._clock, user, request)
-            setup = await self._factor_service().start_totp(tx, ctx, user, issuer=self._issuer())
-            internal = {**flow.internal, PENDING_TOTP: setup.factor_id}
-            flow = moved(replace(flow, internal=internal), FlowStep.MFA_TOTP, now)
+            if kind == FactorKind.TOTP:
+                setup = await self._factor_service().start_totp(
+                    tx, ctx, user, issuer=self._issuer()
+                )
+                internal = {**flow.internal, PENDING_TOTP: setup.factor_id}
+                flow = moved(replace(flow, internal=internal), FlowStep.MFA_TOTP, now)
+                step: Step = SetUpTotp(
+                    loaded.view(flow),
+                    setup.qr_svg,
+                    setup.uri,
+                    setup.secret,
+                    language=language_of(flow),
+                )
+            elif kind in KEY_KINDS:
+                flow = moved(
+                    replace(flow, internal={**flow.internal, KEY_KIND: kind}), FlowStep.MFA_KEY, now
+                )
+                step = await self._key_setup_step(tx, flow, user, None)
+            else:
+                flow, step = await self._start_code_factor(tx, ctx, flow, user, kind, policy)
             await tx.login_flows.update(flow)
-        language = language_of(flow)
-        return Outcome(
-            SetUpTotp(loaded.view(flow), setup.qr_svg, setup.uri, setup.secret, language=language)
-        )
+        return Outcome(step)
+
+    async def _start_code_factor(
+        self,
+        tx: Repositories,
+        ctx: Context,
+        flow: StoredLoginFlow,
+        user: User,
+        kind: str,
+        policy: LoginPolicy,
+    ) -> tuple[StoredLoginFlow, Step]:
+        """Inside the transaction: the user's code factor of `kind`, its first code sent, and
+        the verify page asking for it (the proof ends the set-up)."""
+        otp = self._otp_service()
+        factor_kind = FactorKind(kind)
+        try:
+            await otp.add(tx, ctx, user, factor_kind)
+        except PreconditionFailed as exc:
+            if exc.code != "factor.already_exists":
+                raise
+        flow = replace(flow, internal={**flow.internal, CURRENT: kind, SETTING_UP: True})
+        flow = await self._send_factor_code(tx, flow, user, kind)
+        flow = moved(flow, FlowStep.MFA_VERIFY, ctx.now())
+        kinds = usable(await self._factor_service().ready_factors(tx, user.id), policy)
+        return flow, await self._verify_step(tx, flow, user, kinds, None)
+
+    async def _send_factor_code(
+        self, tx: Repositories, flow: StoredLoginFlow, user: User, kind: str
+    ) -> StoredLoginFlow:
+        """Inside the transaction: a fresh code of `kind` to the user; the flow notes where."""
+        otp = self._otp_service()
+        ctx = user_context(self._clock, user, RequestMeta(origin="login"))
+        await otp.send_code(tx, ctx, user, FactorKind(kind), language=language_of(flow))
+        sent_to = otp.masked_target(user, FactorKind(kind))
+        return replace(flow, internal={**flow.internal, SENT_TO: sent_to})
 
     async def confirm_totp(
         self, browser_cookie: str, flow_id: str, code: str, request: RequestMeta
@@ -165,13 +258,10 @@ class FactorSteps(FlowBase):
                 confirmed = False
             if confirmed:
                 await self._code_throttle.succeeded(tx, reservation)
-                flow, step = await self._factor_proven(tx, loaded, flow, session, now)
-                if len(await factors.ready_factors(tx, user.id)) == 1:
-                    codes = await factors.new_recovery_codes(tx, ctx, user)
-                    flow = moved(flow, FlowStep.RECOVERY_CODES, now)
-                    step = ShowRecoveryCodes(
-                        loaded.view(flow), tuple(codes), language=language_of(flow)
-                    )
+                flow = replace(flow, internal={**flow.internal, SETTING_UP: True})
+                flow, step = await self._factor_proven(
+                    tx, replace(loaded, flow=flow), session, user, FactorKind.TOTP, request
+                )
                 await tx.login_flows.update(flow)
         if not confirmed:
             error = None if flow.step is FlowStep.MFA_PROMPT else wrong_code()
@@ -195,10 +285,10 @@ class FactorSteps(FlowBase):
         self, browser_cookie: str, flow_id: str, request: RequestMeta
     ) -> Outcome:
         """ "Skip": remembered on the user for the policy's `mfa_init_skip_lifetime`; refused
-        when the policy forces MFA."""
+        when the policy forces MFA or the application asked for it (`acr_values`)."""
         loaded = await self._load(browser_cookie, flow_id, request=True)
         flow = loaded.flow
-        if flow.step not in (FlowStep.MFA_PROMPT, FlowStep.MFA_TOTP):
+        if flow.step not in SET_UP_STEPS:
             return Outcome(await self._render(loaded))
         session, user = await self._signed_in(browser_cookie, flow)
         policy = await self._sessions.login_policy(user.org_id)
@@ -219,62 +309,40 @@ class FactorSteps(FlowBase):
             await tx.login_flows.update(flow)
         return Outcome(step)
 
-    async def verify_factor(
-        self, browser_cookie: str, flow_id: str, code: str, request: RequestMeta
-    ) -> Outcome:
-        """A code of the user's authenticator, or one of their recovery codes (used once).
-        Wrong codes count against the user (`max_otp_attempts`) and the `otp` throttle."""
-        loaded = await self._load(browser_cookie, flow_id, request=True)
-        flow = loaded.flow
-        if flow.step is not FlowStep.MFA_VERIFY:
-            return Outcome(await self._render(loaded))
-        session, user = await self._signed_in(browser_cookie, flow)
-        reservation = await self._code_throttle.reserve(name=user.id, ip=request.ip)
-        now = self._clock.now()
-        async with self._store.transaction() as tx:
-            proven = await self._check_code(tx, user, code, request)
-            if proven:
-                await self._code_throttle.succeeded(tx, reservation)
-                flow, step = await self._factor_proven(tx, loaded, flow, session, now)
-                await tx.login_flows.update(flow)
-        if not proven:
-            return Outcome(await self._render(loaded, error=wrong_code()))
-        return Outcome(step)
-
-    # --- helpers ------------------------------------------------------------------------
-
-    async def _check_code(
-        self, tx: Repositories, user: User, code: str, request: RequestMeta
-    ) -> bool:
-        """Six digits are an authenticator's code, anything else a recovery code."""
-        current = await tx.users.find(user.id)
-        if current is None or current.state is not UserState.ACTIVE:
-            return False  # locked by wrong codes, or deactivated: no code works
-        ctx = user_context(self._clock, current, request)
-        factors = self._factor_service()
-        compact = code.replace(" ", "").strip()
-        policy = await login_policy(tx, current.org_id)
-        if compact.isdigit() and len(compact) == 6:
-            if FactorKind.TOTP.value not in offered_kinds(policy):
-                return False
-            return await factors.check_totp(tx, ctx, current, compact)
-        return await factors.use_recovery_code(tx, ctx, current, code)
+    # --- what every proof shares -----------------------------------------------------------
 
     async def _factor_proven(
         self,
         tx: Repositories,
         loaded: Loaded,
-        flow: StoredLoginFlow,
         session: Session,
-        now: datetime,
+        user: User,
+        kind: str,
+        request: RequestMeta,
     ) -> tuple[StoredLoginFlow, Step]:
-        """Inside the transaction: the session's second factor is checked; go on."""
-        await tx.sessions.record_second_factor(session.id, now, kind="totp")
+        """Inside the transaction: the session records the factor of `kind` ("recovery" for
+        a recovery code; a passkey counts as multi-factor); a set-up that gives the user
+        their first factor shows ten recovery codes once; else go on."""
+        now = self._clock.now()
+        if kind == PASSKEY:
+            await tx.sessions.record_multi_factor(session.id, now)
+        else:
+            await tx.sessions.record_second_factor(session.id, now, kind=kind)
         checked = await tx.sessions.find(session.id)
         if checked is None:
             raise FlowExpired("login.flow_expired", "this sign-in has expired")
-        internal = {k: v for k, v in flow.internal.items() if k != PENDING_TOTP}
+        flow = loaded.flow
+        setting_up = bool(flow.internal.get(SETTING_UP))
+        drop = {PENDING_TOTP, KEY_KIND, SENT_TO, SETTING_UP}
+        internal = {k: v for k, v in flow.internal.items() if k not in drop}
         flow = replace(flow, internal=internal, checks={**flow.checks, SECOND_FACTOR_CHECK: now})
+        factors = self._factor_service()
+        if setting_up and not await factors.recovery_codes_left(tx, user.id):
+            ctx = user_context(self._clock, user, request)
+            codes = await factors.new_recovery_codes(tx, ctx, user)
+            flow = moved(flow, FlowStep.RECOVERY_CODES, now)
+            shown = ShowRecoveryCodes(loaded.view(flow), tuple(codes), language=language_of(flow))
+            return flow, shown
         return await self._finish(tx, replace(loaded, flow=flow), checked, now)
 
     async def _signed_in(self, browser_cookie: str, flow: StoredLoginFlow) -> tuple[Session, User]:
@@ -293,9 +361,80 @@ class FactorSteps(FlowBase):
             raise RuntimeError("this login flow service was built without a factor service")
         return self._factors
 
+    def _otp_service(self) -> OtpFactors:
+        if self._otp is None:
+            raise RuntimeError("this login flow service was built without one-time codes")
+        return self._otp
+
+    def _key_service(self) -> WebAuthnService:
+        if self._webauthn is None:
+            raise RuntimeError("this login flow service was built without WebAuthn")
+        return self._webauthn
+
     def _issuer(self) -> str:
         """The name an authenticator app shows for this instance: the issuer's host."""
         return urlsplit(self._auth_requests.issuer).netloc or self._auth_requests.issuer
+
+    def _challenge(self, flow: StoredLoginFlow) -> bytes:
+        """The flow's current WebAuthn challenge: an HMAC of its id and how many it spent, so
+        a page can show it without a write and each POST that uses one spends it."""
+        spent = int(flow.internal.get(CHALLENGES, 0))
+        message = f"webauthn\0{flow.id}\0{spent}".encode()
+        return hmac.new(self._challenge_key, message, hashlib.sha256).digest()
+
+    @staticmethod
+    def _spend_challenge(flow: StoredLoginFlow) -> StoredLoginFlow:
+        spent = int(flow.internal.get(CHALLENGES, 0)) + 1
+        return replace(flow, internal={**flow.internal, CHALLENGES: spent})
+
+    # --- pages of stored steps ---------------------------------------------------------
+
+    async def _verify_step(
+        self,
+        tx: Repositories,
+        flow: StoredLoginFlow,
+        user: User,
+        kinds: tuple[str, ...],
+        error: ZituiError | None,
+    ) -> VerifyFactor:
+        """The verify page for the flow's current factor (the first of `kinds` by default)."""
+        current = str(flow.internal.get(CURRENT) or "")
+        if current not in kinds:
+            current = kinds[0] if kinds else ""
+        options = ""
+        if current in KEY_KINDS:
+            mine = [
+                f
+                for f in await tx.factors.list_for_user(user.id)
+                if f.kind == current and f.credential_id
+            ]
+            ceremony = self._key_service().authentication(
+                mine, user_verification=current == PASSKEY, challenge=self._challenge(flow)
+            )
+            options = ceremony.options_json
+        left = await self._factor_service().recovery_codes_left(tx, user.id)
+        return VerifyFactor(
+            FlowView.of(flow),
+            kinds,
+            left,
+            current=current,
+            options_json=options,
+            sent_to=str(flow.internal.get(SENT_TO, "")) if current in CODE_KINDS else "",
+            language=language_of(flow),
+            error=error,
+        )
+
+    async def _key_setup_step(
+        self, tx: Repositories, flow: StoredLoginFlow, user: User, error: ZituiError | None
+    ) -> SetUpKey:
+        kind = str(flow.internal.get(KEY_KIND, FactorKind.U2F.value))
+        existing = [f for f in await tx.factors.list_for_user(user.id) if f.credential_id]
+        ceremony = self._key_service().registration(
+            user, existing, passkey=kind == PASSKEY, challenge=self._challenge(flow)
+        )
+        return SetUpKey(
+            FlowView.of(flow), kind, ceremony.options_json, language=language_of(flow), error=error
+        )
 
     async def _render_factor(self, loaded: Loaded, error: ZituiError | None) -> Step:
         """The page of a stored second-factor step (a reload, or a wrong code)."""
@@ -309,9 +448,10 @@ class FactorSteps(FlowBase):
                 raise FlowExpired("login.flow_expired", "this sign-in has expired")
             policy = await login_policy(tx, user.org_id)
             if flow.step is FlowStep.MFA_VERIFY:
-                kinds = await usable_kinds(tx, user.id, policy)
-                left = await self._factor_service().recovery_codes_left(tx, user.id)
-                return VerifyFactor(view, kinds, left, language=language, error=error)
+                kinds = usable(await self._factor_service().ready_factors(tx, user.id), policy)
+                return await self._verify_step(tx, flow, user, kinds, error)
+            if flow.step is FlowStep.MFA_KEY:
+                return await self._key_setup_step(tx, flow, user, error)
             factor_id = str(flow.internal.get(PENDING_TOTP, ""))
             if flow.step is FlowStep.MFA_TOTP and factor_id:
                 setup = await self._factor_service().pending_totp(
@@ -321,5 +461,5 @@ class FactorSteps(FlowBase):
                     return SetUpTotp(
                         view, setup.qr_svg, setup.uri, setup.secret, language=language, error=error
                     )
-        forced = mfa_forced(policy)
-        return SetUpFactor(view, forced, offered_kinds(policy), language=language, error=error)
+        required = mfa_required(policy, Demand.of(loaded.stored))
+        return SetUpFactor(view, required, offered_to(user, policy), language=language, error=error)

@@ -12,6 +12,14 @@ stateDiagram-v2
     login_name --> password: a login name (the same answer for every name)
     password --> mfa_verify: proven; second factors whose check is due (factor_steps.py)
     password --> mfa_prompt: proven; no second factor, MFA forced or the last skip old
+    login_name --> done: a passkey alone (key_steps.py); or on to verify_email / password change
+    mfa_prompt --> mfa_totp: TOTP chosen
+    mfa_prompt --> mfa_key: a security key or passkey chosen
+    mfa_prompt --> mfa_verify: a code by email or SMS chosen (its first code sent)
+    mfa_totp --> recovery_codes: the first factor set up
+    mfa_key --> recovery_codes: the first factor set up
+    mfa_verify --> recovery_codes: a code factor set up
+    mfa_verify --> done: a factor or a recovery code proven
     login_name --> register: a name whose domain discovers an organisation, no user (discovery.py)
     password --> password: a wrong password (the same answer for unknown users)
     password --> verify_email: proven; a registered user who never verified (self_service.py)
@@ -26,7 +34,7 @@ stateDiagram-v2
 
 The steps of registration, email verification, password reset and initialisation are in
 `SelfServiceSteps` (self_service.py), those of second factors in `FactorSteps`
-(factor_steps.py), and what all steps share in `FlowBase` (base.py);
+(factor_steps.py, verify_steps.py, key_steps.py), and what all steps share in `FlowBase` (base.py);
 docs/login.md draws the whole flow.
 
 Each method is what one page submission calls; it answers with the next `Step`. A password
@@ -54,12 +62,11 @@ from zitui.core.login.base import (
     undiscovered,
 )
 from zitui.core.login.discovery import discovered_org
-from zitui.core.login.factor_steps import FactorSteps
+from zitui.core.login.key_steps import KeySteps
 from zitui.core.login.reuse import Demand, in_scope, reusable
 from zitui.core.login.self_service import SelfServiceSteps
 from zitui.core.login.steps import (
     SHOWN,
-    AskLoginName,
     Outcome,
     shown_of,
 )
@@ -87,7 +94,7 @@ from zitui.records import (
 from zitui.store import Repositories
 
 
-class LoginFlowService(SelfServiceSteps, FactorSteps):
+class LoginFlowService(SelfServiceSteps, KeySteps):
     # --- the pages' calls ------------------------------------------------------------
 
     async def start(
@@ -149,9 +156,7 @@ class LoginFlowService(SelfServiceSteps, FactorSteps):
             async with self._store.transaction() as tx:
                 await tx.login_flows.update(flow)
             loaded = replace(loaded, flow=flow)
-        view = loaded.view()
-        may_register = (await self._policy(loaded)).allow_register
-        return Outcome(AskLoginName(view, login_name=view.login_hint, may_register=may_register))
+        return Outcome(await self._ask_login_name(loaded, login_name=loaded.view().login_hint))
 
     async def submit_login_name(
         self, browser_cookie: str, flow_id: str, login_name: str
@@ -173,11 +178,7 @@ class LoginFlowService(SelfServiceSteps, FactorSteps):
             name = check_login_name(login_name)
             require_passwords(await self._policy(loaded))
         except (InvalidArgument, PreconditionFailed) as exc:
-            may_register = (await self._policy(loaded)).allow_register
-            asked = AskLoginName(
-                loaded.view(), login_name=login_name, error=exc, may_register=may_register
-            )
-            return Outcome(asked)
+            return Outcome(await self._ask_login_name(loaded, login_name=login_name, error=exc))
         flow = replace(flow, login_name=name, user_id=None, session_id=None)
         flow, step = await self._discover(flow, await self._policy(loaded))
         flow = moved(flow, step, self._clock.now(), language="")

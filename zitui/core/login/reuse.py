@@ -70,17 +70,36 @@ def reusable(
 ) -> bool:
     """True when `session` may sign in for `demand` without proving anything again.
 
-    The password check must be within the login policy's `password_check_lifetime`, within
-    `max_age`, and not before `not_before`; the session must be alive and in scope; and a user
+    The first factor must be recent enough: the password within the login policy's
+    `password_check_lifetime`, or a passkey within its `multi_factor_check_lifetime`; within
+    `max_age`, and not before `not_before`. The session must be alive and in scope; and a user
     who must change the password reuses nothing until the change is made.
     """
-    checked = session.password_checked_at
+    checked = first_factor_checked_at(session, policy, now)
     if checked is None or session.password_change_required:
         return False
     if not alive(session, now=now, idle_timeout=idle_timeout) or not in_scope(session, demand):
         return False
-    if now - checked >= timedelta(seconds=policy.password_check_lifetime_s):
-        return False
     if demand.max_age is not None and now - checked > timedelta(seconds=demand.max_age):
         return False
     return demand.not_before is None or checked >= demand.not_before
+
+
+def first_factor_checked_at(
+    session: Session, policy: LoginPolicy, now: datetime
+) -> datetime | None:
+    """When the session's first factor was proven, if that is still within its lifetime: the
+    password's (`password_check_lifetime`) or a passkey's (`multi_factor_check_lifetime`),
+    the later of the two."""
+    valid = []
+    password = session.password_checked_at
+    if password is not None and now - password < timedelta(
+        seconds=policy.password_check_lifetime_s
+    ):
+        valid.append(password)
+    passkey = session.multi_factor_checked_at
+    if passkey is not None and now - passkey < timedelta(
+        seconds=policy.multi_factor_check_lifetime_s
+    ):
+        valid.append(passkey)
+    return max(valid, default=None)

@@ -15,8 +15,12 @@ from zitui.records import Session
 from zitui.store import Repositories
 from zitui.store.repos.factors import READY
 
-# The login policy's name of each factor kind this build can check (TOTP only for now).
-POLICY_NAMES = {"totp": "otp"}
+# The login policy's `second_factors` name of each second-factor kind.
+POLICY_NAMES = {"totp": "otp", "u2f": "u2f", "otp_email": "otp_email", "otp_sms": "otp_sms"}
+# A passkey (WebAuthn with user verification) is ZITADEL's multi-factor "u2f_with_verification",
+# allowed when the policy allows passwordless sign-in too.
+PASSKEY = "passkey"
+PASSKEY_POLICY_NAME = "u2f_with_verification"
 
 
 def mfa_forced(policy: LoginPolicy) -> bool:
@@ -45,8 +49,13 @@ async def second_factor_missing(
 
 
 def offered_kinds(policy: LoginPolicy) -> tuple[str, ...]:
-    """The factor kinds the policy allows and this build can set up or check."""
-    return tuple(kind for kind, name in POLICY_NAMES.items() if name in policy.second_factors)
+    """The factor kinds the policy allows: its second factors, then passkeys."""
+    kinds = tuple(kind for kind, name in POLICY_NAMES.items() if name in policy.second_factors)
+    return kinds + ((PASSKEY,) if passkeys_allowed(policy) else ())
+
+
+def passkeys_allowed(policy: LoginPolicy) -> bool:
+    return policy.passwordless_allowed and PASSKEY_POLICY_NAME in policy.multi_factors
 
 
 async def usable_kinds(tx: Repositories, user_id: str, policy: LoginPolicy) -> tuple[str, ...]:

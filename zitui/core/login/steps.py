@@ -71,6 +71,9 @@ class AskLoginName:
     error: ZituiError | None = None
     # The login policy allows registration: the page links to the form.
     may_register: bool = False
+    # The login policy allows passkeys: WebAuthn request options (no credentials listed) for
+    # the "Sign in with a passkey" button and the browser's autofill; "" otherwise.
+    passkey_options: str = ""
 
 
 @dataclass(frozen=True)
@@ -235,12 +238,32 @@ class ShowRecoveryCodes:
 
 
 @dataclass(frozen=True)
+class SetUpKey:
+    """Register a security key ("u2f") or a passkey ("passkey"): WebAuthn creation options
+    for the page's script, and a name for the credential."""
+
+    flow: FlowView
+    kind: str
+    options_json: str
+    language: str = ""
+    error: ZituiError | None = None
+
+
+@dataclass(frozen=True)
 class VerifyFactor:
-    """Prove a second factor: a code of one of `kinds` (last used first) or a recovery code."""
+    """Prove a second factor with `current`, one of `kinds` (last used first; the others are
+    offered as "another way"), or a recovery code.
+
+    `current` "totp" asks for a code of the app; "otp_email"/"otp_sms" for the code sent to
+    `sent_to` (masked); "u2f"/"passkey" carries WebAuthn request options in `options_json`.
+    """
 
     flow: FlowView
     kinds: tuple[str, ...]
     recovery_left: int
+    current: str = ""
+    options_json: str = ""
+    sent_to: str = ""
     language: str = ""
     error: ZituiError | None = None
 
@@ -259,6 +282,7 @@ Step = (
     | NotAllowed
     | SetUpFactor
     | SetUpTotp
+    | SetUpKey
     | ShowRecoveryCodes
     | VerifyFactor
 )

@@ -1,4 +1,5 @@
-"""Hosted login pages (ZITADEL's login v1 under /ui/login): plain forms, no JavaScript needed.
+"""Hosted login pages (ZITADEL's login v1 under /ui/login): plain forms, no JavaScript needed
+but for WebAuthn (security keys and passkeys: /static/webauthn.js).
 
 Each page submission is one call of the core login flow (`zitui.core.login.flows`), which
 answers with the next step; `flow.respond` maps a step to a page. The flow's state diagram, and
@@ -22,7 +23,15 @@ from zitui.server.login.account import (
     verify_email,
 )
 from zitui.server.login.branding import branding_asset, branding_stylesheet
-from zitui.server.login.factors import mfa_prompt, mfa_recovery_codes, mfa_totp, mfa_verify
+from zitui.server.login.factors import (
+    mfa_key,
+    mfa_prompt,
+    mfa_recovery_codes,
+    mfa_totp,
+    mfa_verify,
+    mfa_verify_key,
+    passkey_sign_in,
+)
 from zitui.server.login.password import password, password_change
 from zitui.server.login.preview import preview
 from zitui.server.login.signout import logged_out, logout, signed_in
@@ -48,6 +57,9 @@ def routes() -> list[Route]:
         Route(paths.LOGIN_MFA_TOTP, mfa_totp, methods=both),
         Route(paths.LOGIN_MFA_RECOVERY_CODES, mfa_recovery_codes, methods=both),
         Route(paths.LOGIN_MFA_VERIFY, mfa_verify, methods=both),
+        Route(paths.LOGIN_MFA_KEY, mfa_key, methods=both),
+        Route(paths.LOGIN_MFA_VERIFY_KEY, mfa_verify_key, methods=["POST"]),
+        Route(paths.LOGIN_PASSKEY, passkey_sign_in, methods=["POST"]),
         Route(paths.LOGOUT, logout, methods=["POST"]),
         Route(paths.LOGOUT_DONE, logged_out, methods=["GET"]),
         Route(f"{paths.LOGIN_BRANDING}/{{source}}/style.css", branding_stylesheet, methods=["GET"]),

@@ -83,7 +83,7 @@ async def user_init(request: Request) -> Response:
 
 @login_page
 async def password_reset(request: Request) -> Response:
-    """"Forgot password?": a code to the login name's address (the same page for any name)."""
+    """ "Forgot password?": a code to the login name's address (the same page for any name)."""
     form, flow_id = await verified_form(request)
     outcome = await get_services(request).login.request_password_reset(
         browser_id(request), flow_id, request_meta(request)

@@ -1,5 +1,6 @@
-"""Second factors in the sign-in: the set-up prompt (TOTP or skip), TOTP set-up, the recovery
-codes shown once, and the check of a factor. One core call per handler; GETs only read."""
+"""Second factors in the sign-in: the set-up prompt (a kind, or skip), TOTP set-up, security
+key and passkey registration, the recovery codes shown once, the check of a factor, and the
+passkey sign-in of the login-name page. One core call per handler; GETs only read."""
 
 from __future__ import annotations
 
@@ -64,7 +65,58 @@ async def mfa_verify(request: Request) -> Response:
     if request.method == "GET":
         return await show_flow(request)
     form, flow_id = await verified_form(request)
-    outcome = await get_services(request).login.verify_factor(
-        browser_id(request), flow_id, field(form, "code"), request_meta(request)
+    login = get_services(request).login
+    if field(form, "use"):
+        outcome = await login.use_factor(
+            browser_id(request), flow_id, field(form, "use"), request_meta(request)
+        )
+    else:
+        outcome = await login.verify_factor(
+            browser_id(request), flow_id, field(form, "code"), request_meta(request)
+        )
+    return await respond(request, outcome)
+
+
+@login_page
+async def mfa_key(request: Request) -> Response:
+    """The browser's answer to registering a security key or passkey (or its error's name)."""
+    if request.method == "GET":
+        return await show_flow(request)
+    form, flow_id = await verified_form(request)
+    outcome = await get_services(request).login.register_key(
+        browser_id(request),
+        flow_id,
+        field(form, "credential"),
+        field(form, "client_error"),
+        field(form, "name"),
+        request_meta(request),
+    )
+    return await respond(request, outcome)
+
+
+@login_page
+async def mfa_verify_key(request: Request) -> Response:
+    """The browser's answer to the verify page's security-key (or passkey) ceremony."""
+    form, flow_id = await verified_form(request)
+    outcome = await get_services(request).login.verify_key(
+        browser_id(request),
+        flow_id,
+        field(form, "credential"),
+        field(form, "client_error"),
+        request_meta(request),
+    )
+    return await respond(request, outcome)
+
+
+@login_page
+async def passkey_sign_in(request: Request) -> Response:
+    """A passkey alone, from the login-name page's button or the browser's autofill."""
+    form, flow_id = await verified_form(request)
+    outcome = await get_services(request).login.sign_in_with_passkey(
+        browser_id(request),
+        flow_id,
+        field(form, "credential"),
+        field(form, "client_error"),
+        request_meta(request),
     )
     return await respond(request, outcome)

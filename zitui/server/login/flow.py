@@ -33,6 +33,7 @@ from zitui.core.login.steps import (
     Register,
     SetPassword,
     SetUpFactor,
+    SetUpKey,
     SetUpTotp,
     ShowRecoveryCodes,
     Step,
@@ -188,7 +189,11 @@ def _page_for(
     context: dict[str, Any] = {"flow": flow, "errors": errors, "alert": alert, "brand": brand}
     match step:
         case AskLoginName():
-            context.update(login_name=step.login_name, may_register=step.may_register)
+            context.update(
+                login_name=step.login_name,
+                may_register=step.may_register,
+                passkey_options=step.passkey_options,
+            )
             template = "login/login_name.html"
         case ChooseAccount():
             context["accounts"] = step.accounts
@@ -240,8 +245,17 @@ def _page_for(
         case ShowRecoveryCodes():
             context.update(codes=step.codes, download=recovery_download(step.codes))
             template = "login/mfa_recovery_codes.html"
+        case SetUpKey():
+            context.update(kind=step.kind, options_json=step.options_json)
+            template = "login/mfa_key.html"
         case VerifyFactor():
-            context.update(kinds=step.kinds, recovery_left=step.recovery_left)
+            context.update(
+                kinds=step.kinds,
+                recovery_left=step.recovery_left,
+                current=step.current,
+                options_json=step.options_json,
+                sent_to=step.sent_to,
+            )
             template = "login/mfa_verify.html"
     return page(request, template, locale, context, status_code=status, texts=texts)
 

@@ -184,15 +184,6 @@ class FactorRepository(Repository):
         )
         return result.rowcount == 1
 
-    async def mark_used(self, factor_id: str, at: datetime) -> bool:
-        """Note that a ready factor proved the user at `at`; False when it is not ready."""
-        result = await self.conn.execute(
-            FACTORS.update()
-            .where(FACTORS.c.id == factor_id, FACTORS.c.state == READY)
-            .values(last_used_at=at)
-        )
-        return result.rowcount == 1
-
     async def delete(self, factor_id: str, user_id: str) -> bool:
         result = await self.conn.execute(
             FACTORS.delete().where(FACTORS.c.id == factor_id, FACTORS.c.user_id == user_id)
