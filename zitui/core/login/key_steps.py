@@ -17,7 +17,7 @@ from zitui.core.context import RequestMeta
 from zitui.core.credentials import login_policy, user_context
 from zitui.core.factors import FactorKind
 from zitui.core.login.base import BEFORE_PROOF, cookie_digest, moved
-from zitui.core.login.factor_steps import CURRENT, KEY_KIND, KEY_KINDS, SETTING_UP
+from zitui.core.login.factor_pages import CURRENT, KEY_KIND, KEY_KINDS, SETTING_UP
 from zitui.core.login.second_factor import PASSKEY, passkeys_allowed
 from zitui.core.login.steps import Outcome
 from zitui.core.login.verify_steps import VerifySteps

@@ -14,13 +14,8 @@ from zitui.core.context import RequestMeta
 from zitui.core.credentials import login_policy, user_context
 from zitui.core.factors import FactorKind
 from zitui.core.login.base import Loaded
-from zitui.core.login.factor_steps import (
-    CODE_KINDS,
-    CURRENT,
-    FactorSteps,
-    usable,
-    wrong_code,
-)
+from zitui.core.login.factor_pages import CODE_KINDS, CURRENT, usable, wrong_code
+from zitui.core.login.factor_steps import FactorSteps
 from zitui.core.login.steps import Outcome
 from zitui.core.otp_failures import count_code_failure
 from zitui.records import FlowStep, User, UserState
