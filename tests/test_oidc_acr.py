@@ -1,7 +1,8 @@
 """`amr` and `acr` in the ID token, through the real hosted pages and authlib's OAuth 2.0
 client: a TOTP sign-in says `pwd otp mfa`, `acr_values=mfa` makes the flow ask for a second
 factor the policy does not force, `prompt=login` and `max_age=0` ask for it again,
-`prompt=none` refuses what it cannot meet, and discovery lists the classes."""
+`prompt=none` refuses what it cannot meet, a passkey alone is multi-factor, and discovery
+lists the classes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from tests.test_oidc_code_flow import oauth_client
 from tests.test_oidc_login_pages import follow, form
 from zitui.core.context import RequestMeta
 from zitui.core.credentials import user_context
+from zitui.core.crypto import tokens
+from zitui.core.ids import new_id
+from zitui.core.sessions import new_browser_cookie, start_passkey_session
 from zitui.records import User
 from zitui.server import paths
 
@@ -182,6 +186,37 @@ async def test_prompt_none_refuses_a_class_the_session_cannot_meet(
         silent = await b.get(authorization_url(harness, oauth, prompt="none", acr_values="mfa"))
         _, claims = await id_token_of(harness, oauth, silent)
         assert claims["acr"] == "mfa" and claims["amr"] == ["pwd", "otp", "mfa"]
+
+
+async def test_a_passkey_alone_signs_in_as_multi_factor(harness: Harness, world: World) -> None:
+    """The session a verified passkey assertion starts (the WebAuthn check itself is
+    `test_core_webauthn.py`'s): no password, and `acr_values=mfa` is met."""
+    services = harness.services
+    async with services.store.transaction() as tx:
+        assert await tx.factors.insert_credential(
+            new_id(),
+            world.alice.id,
+            "passkey",
+            name="Laptop",
+            credential_id="credential-1",
+            public_key="pQECAyYgASFYIA",
+            sign_count=0,
+            transports=["internal"],
+            at=services.clock.now(),
+        )
+    async with oauth_client(harness, world.clients["basic"]) as oauth:
+        response = await harness.http.get(authorization_url(harness, oauth, acr_values="mfa"))
+        auth_request_id = fx.login_redirect_id(response)
+        cookie = new_browser_cookie()
+        async with services.store.transaction() as tx:
+            session = await start_passkey_session(
+                tx, services.clock, tokens.digest(cookie), world.alice, RequestMeta(origin="test")
+            )
+        await services.auth_requests.link_session(auth_request_id, session.id)
+        back = await harness.callback(auth_request_id, cookie=cookie)
+        _, claims = await id_token_of(harness, oauth, back)
+    assert claims["amr"] == ["hwk", "user", "mfa"] and claims["acr"] == "mfa"
+    assert claims["sid"] == session.id
 
 
 async def test_discovery_lists_the_classes_and_the_acr_claim(harness: Harness) -> None:
