@@ -5,6 +5,7 @@ server, and the edges of the WebAuthn posts and of the prompt's and verify page'
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -16,6 +17,7 @@ import pytest
 from tests import mail_fixtures
 from tests import oidc_fixtures as fx
 from tests import test_core_sms as sms_tests
+from tests.dbfile import rows
 from tests.mail_fixtures import MailServer, text_of, use_smtp
 from tests.oidc_fixtures import Harness, World
 from tests.test_core_sms import SmsProvider, http_settings
@@ -28,7 +30,7 @@ from tests.test_login_mfa_pages import (
     set_up_totp,
     totp_now,
 )
-from tests.test_oidc_login_pages import follow, form
+from tests.test_oidc_login_pages import Forms, follow, form
 from zitui.core.context import Context
 from zitui.core.factors import FactorKind
 from zitui.records import User
@@ -193,7 +195,7 @@ async def test_a_code_by_email_from_the_prompt_then_at_every_sign_in(
             assert stale.status_code == 400 and 'id="code-error"' in stale.text
         wrong = await enter(browser, again, other_than(resent))
         assert wrong.status_code == 400, wrong.text
-        assert "This code is wrong" in wrong.text and 'id="code-error"' in wrong.text
+        assert "Enter the latest code we sent" in wrong.text and 'id="code-error"' in wrong.text
         assert asks_for_code(wrong) and sent_to(wrong).endswith("a•••@example.com. Enter it here.")
         back = await follow(browser, await enter(browser, wrong, resent))
         claims = await exchange(harness, world, back)
@@ -232,7 +234,7 @@ async def test_a_code_by_sms_from_the_prompt_then_at_every_sign_in(
             stale = await enter(browser, again, sent)
             assert stale.status_code == 400 and 'id="code-error"' in stale.text
         wrong = await enter(browser, again, other_than(resent))
-        assert wrong.status_code == 400 and "This code is wrong" in wrong.text
+        assert wrong.status_code == 400 and "Enter the latest code we sent" in wrong.text
         assert asks_for_code(wrong) and "+41 •• ••• •• 67" in sent_to(wrong)
         back = await follow(browser, await enter(browser, wrong, resent))
         assert (await exchange(harness, world, back))["amr"] == ["pwd", "otp", "mfa"]
@@ -322,4 +324,295 @@ async def test_a_recovery_code_in_the_code_field_works_once(
         assert again.status_code == 400 and "This code is wrong" in again.text
         assert "(9 left)" in recovery_hint(again)
         back = await follow(browser, await enter(browser, again, recovery[4]))
+        await exchange(harness, world, back)
+
+
+# --- edges: what a tampered, stale or cancelled form gets ----------------------------------
+
+CANCELLED = "The security key or passkey was not used, or the time ran out. Try again."
+NOT_AN_ANSWER = "This is not an answer from a security key or passkey. Try again."
+NOT_REGISTERED = "This security key or passkey is not registered for this account."
+NOT_VERIFIED = "The security key or passkey could not be verified. Try again."
+STEP_OVER = "This page is out of date"
+FORM_ALERT = re.compile(r'<div class="alert" role="alert" id="form-alert"><p>(.*?)</p></div>')
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unknown_assertion() -> str:
+    """A well-formed answer to a sign-in ceremony, from a credential nobody registered."""
+    client_data = {"type": "webauthn.get", "challenge": b64(b"c" * 32), "origin": "http://x"}
+    return json.dumps(
+        {
+            "id": b64(b"unknown-credential"),
+            "rawId": b64(b"unknown-credential"),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64(json.dumps(client_data).encode()),
+                "authenticatorData": b64(b"\0" * 37),
+                "signature": b64(b"\1" * 64),
+            },
+            "clientExtensionResults": {},
+        }
+    )
+
+
+def unknown_attestation() -> str:
+    """A well-formed-looking answer to a creation ceremony that no authenticator made."""
+    client_data = {"type": "webauthn.create", "challenge": b64(b"c" * 32), "origin": "http://x"}
+    return json.dumps(
+        {
+            "id": b64(b"new-credential"),
+            "rawId": b64(b"new-credential"),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64(json.dumps(client_data).encode()),
+                "attestationObject": b64(b"\xa0"),
+            },
+            "clientExtensionResults": {},
+        }
+    )
+
+
+# What a browser (or someone posting by hand) may send in place of a credential: nothing,
+# garbage, 100 KB of JSON.
+BAD_CREDENTIALS = ["", "{not json", json.dumps({"id": "x" * 100_000})]
+
+
+def alert(page: httpx2.Response) -> str:
+    """The message at the top of the form (or on its one field)."""
+    found = FORM_ALERT.findall(page.text)
+    return html.unescape(found[0]) if found else ""
+
+
+def snapshot(harness: Harness) -> tuple[object, ...]:
+    """What a refused post must leave alone: factors, sessions and their checks, events."""
+    data = harness.services.settings.data_dir
+    return (
+        rows(data, "SELECT id, kind, state, last_used_at FROM user_factors ORDER BY id"),
+        rows(data, "SELECT id, second_factor_checked_at, multi_factor_checked_at FROM sessions"),
+        rows(data, "SELECT count(*) FROM events"),
+    )
+
+
+async def post_key(
+    browser: httpx2.AsyncClient, page: httpx2.Response, action: str, **values: str
+) -> httpx2.Response:
+    """A WebAuthn form of `page` posted to `action` with `values` (the flow's hidden fields of
+    whichever form the page has)."""
+    forms = Forms()
+    forms.feed(page.text)
+    hidden = next(iter(forms.forms.values()))
+    fields = {"flow": hidden.get("flow", ""), "csrf_token": hidden["csrf_token"]}
+    return await browser.post(action, data={**fields, "credential": "", **values})
+
+
+def assert_refused(
+    response: httpx2.Response, message: str, *, status: int = 400, page_marker: str
+) -> None:
+    assert response.status_code == status, (response.status_code, response.text)
+    assert message in alert(response), response.text
+    assert page_marker in response.text, response.text
+
+
+async def test_passkey_sign_in_refuses_what_is_no_passkey_of_this_site(
+    harness: Harness, world: World
+) -> None:
+    async with client_of(harness) as browser:
+        params = fx.authorize_params(world.clients["basic"])
+        page = await follow(browser, await browser.get(paths.AUTHORIZE, params=params))
+        assert f'action="{paths.LOGIN_PASSKEY}"' in page.text
+        login_name_form = f'action="{paths.LOGIN_NAME}"'
+        before = snapshot(harness)
+        # Whatever names no passkey known here is "not registered", the same for every user.
+        for credential in [*BAD_CREDENTIALS, unknown_assertion()]:
+            refused = await post_key(browser, page, paths.LOGIN_PASSKEY, credential=credential)
+            assert_refused(refused, NOT_REGISTERED, page_marker=login_name_form)
+            page = refused
+        cancelled = await post_key(
+            browser, page, paths.LOGIN_PASSKEY, client_error="NotAllowedError"
+        )
+        assert_refused(cancelled, CANCELLED, page_marker=login_name_form)
+        assert snapshot(harness) == before
+        # The page still signs in with the password.
+        name_form = form(cancelled.text, paths.LOGIN_NAME)
+        page = await browser.post(
+            paths.LOGIN_NAME, data={**name_form, "login_name": world.alice.login_name}
+        )
+        assert f'action="{paths.LOGIN_PASSWORD}"' in page.text
+
+
+async def test_without_passkeys_in_the_policy_there_is_no_passkey_sign_in(
+    harness: Harness, world: World
+) -> None:
+    changes = {"passwordless_allowed": False}
+    await harness.services.policies.set(world.admin, "login", changes, world.org_id)
+    async with client_of(harness) as browser:
+        params = {**fx.authorize_params(world.clients["basic"]), "scope": "openid"}
+        params["scope"] = f"openid urn:zitadel:iam:org:id:{world.org_id}"
+        page = await follow(browser, await browser.get(paths.AUTHORIZE, params=params))
+        assert f'action="{paths.LOGIN_NAME}"' in page.text
+        assert paths.LOGIN_PASSKEY not in page.text and "webauthn" not in page.text
+        before = snapshot(harness)
+        refused = await post_key(browser, page, paths.LOGIN_PASSKEY, credential=unknown_assertion())
+        assert refused.status_code == 400 and alert(refused), refused.text
+        assert paths.LOGIN_PASSKEY not in refused.text
+        assert snapshot(harness) == before
+
+
+async def add_key(harness: Harness, user: User, kind: str = "u2f") -> str:
+    """A ready security key (or passkey) of `user`; its credential id."""
+    credential_id = b64(f"{kind}-of-{user.id}".encode())
+    async with harness.services.store.transaction() as tx:
+        added = await tx.factors.insert_credential(
+            f"factor-{kind}-{user.id}",
+            user.id,
+            kind,
+            name="Key",
+            credential_id=credential_id,
+            public_key=b64(b"not a real public key"),
+            sign_count=0,
+            transports=["usb"],
+            at=harness.services.clock.now(),
+        )
+    assert added
+    return credential_id
+
+
+async def test_registering_a_key_refuses_bad_answers_and_keeps_the_page(
+    harness: Harness, world: World
+) -> None:
+    await prompt_after_skip_lifetime(harness, world)  # TOTP and security keys
+    async with client_of(harness) as browser:
+        prompt = await sign_in_pages(harness, world, browser, world.alice)
+        # Out of its step: nothing is registered, and the page says it was stale.
+        before = snapshot(harness)
+        stale = await post_key(
+            browser, prompt, paths.LOGIN_MFA_KEY, credential=unknown_attestation()
+        )
+        assert_refused(stale, STEP_OVER, status=412, page_marker='id="choose-u2f"')
+
+        page = await choose(browser, stale, kind="u2f")
+        assert page.status_code == 200 and f'action="{paths.LOGIN_MFA_KEY}"' in page.text
+        key_form = 'id="register-key"'
+        for credential, message in [
+            *((c, NOT_AN_ANSWER) for c in BAD_CREDENTIALS),
+            (unknown_attestation(), NOT_VERIFIED),
+        ]:
+            refused = await post_key(browser, page, paths.LOGIN_MFA_KEY, credential=credential)
+            assert_refused(refused, message, page_marker=key_form)
+            page = refused
+        long_name = await post_key(
+            browser, page, paths.LOGIN_MFA_KEY, credential=unknown_attestation(), name="n" * 300
+        )
+        assert long_name.status_code == 400 and alert(long_name), long_name.text
+        cancelled = await post_key(
+            browser, page, paths.LOGIN_MFA_KEY, client_error="NotAllowedError"
+        )
+        assert_refused(cancelled, CANCELLED, page_marker=key_form)
+        odd = await post_key(browser, page, paths.LOGIN_MFA_KEY, client_error="<b>x</b>" * 1000)
+        assert_refused(odd, "The browser could not use the security key", page_marker=key_form)
+        assert snapshot(harness) == before
+        # "Another way" still leads back to the prompt, and TOTP works from there.
+        back = await choose(browser, odd, kind="")
+        assert back.status_code == 200 and 'id="choose-totp"' in back.text
+        _, codes_page = await set_up_totp(harness, browser, back)
+        assert len(RECOVERY.findall(codes_page.text)) == 10
+
+
+async def test_proving_a_key_refuses_bad_answers_and_keeps_the_page(
+    harness: Harness, world: World
+) -> None:
+    await prompt_after_skip_lifetime(harness, world)
+    await add_key(harness, world.alice)
+    async with client_of(harness) as browser:
+        page = await sign_in_pages(harness, world, browser, world.alice)
+        assert f'action="{paths.LOGIN_MFA_VERIFY_KEY}"' in page.text
+        key_form = 'id="use-key"'
+        before = snapshot(harness)
+        for credential, message in [
+            *((c, NOT_AN_ANSWER) for c in BAD_CREDENTIALS),
+            (unknown_assertion(), NOT_REGISTERED),
+        ]:
+            refused = await post_key(
+                browser, page, paths.LOGIN_MFA_VERIFY_KEY, credential=credential
+            )
+            assert_refused(refused, message, page_marker=key_form)
+            page = refused
+        cancelled = await post_key(
+            browser, page, paths.LOGIN_MFA_VERIFY_KEY, client_error="NotAllowedError"
+        )
+        assert_refused(cancelled, CANCELLED, page_marker=key_form)
+        # A key's answer posted where the page set up another step.
+        stale = await post_key(browser, page, paths.LOGIN_MFA_KEY, credential=unknown_attestation())
+        assert_refused(stale, STEP_OVER, status=412, page_marker=key_form)
+        assert snapshot(harness) == before
+
+
+async def test_a_key_answer_out_of_its_step_changes_nothing(harness: Harness, world: World) -> None:
+    await prompt_after_skip_lifetime(harness, world)
+    async with client_of(harness) as browser:
+        prompt = await sign_in_pages(harness, world, browser, world.alice)
+        _, codes_page = await set_up_totp(harness, browser, prompt)
+        await exchange(harness, world, await go_on(browser, codes_page))
+    async with client_of(harness) as browser:
+        verify = await sign_in_pages(harness, world, browser, world.alice)
+        assert asks_for_code(verify) and paths.LOGIN_MFA_VERIFY_KEY not in verify.text
+        before = snapshot(harness)
+        stale = await post_key(
+            browser, verify, paths.LOGIN_MFA_VERIFY_KEY, credential=unknown_assertion()
+        )
+        assert_refused(stale, STEP_OVER, status=412, page_marker='id="code-form"')
+        assert snapshot(harness) == before
+
+    async with client_of(harness) as browser:  # before the password: the login-name page
+        params = fx.authorize_params(world.clients["basic"])
+        page = await follow(browser, await browser.get(paths.AUTHORIZE, params=params))
+        before = snapshot(harness)
+        for action in (paths.LOGIN_MFA_KEY, paths.LOGIN_MFA_VERIFY_KEY):
+            stale = await post_key(browser, page, action, credential=unknown_assertion())
+            marker = f'action="{paths.LOGIN_NAME}"'
+            assert_refused(stale, STEP_OVER, status=412, page_marker=marker)
+        assert snapshot(harness) == before
+
+
+async def test_the_prompt_refuses_a_kind_it_does_not_offer(
+    harness: Harness, world: World, mailbox: MailServer
+) -> None:
+    await code_policy(harness, world, "otp", "otp_email")
+    changes = {"passwordless_allowed": False}
+    await harness.services.policies.set(world.admin, "login", changes, world.org_id)
+    async with client_of(harness) as browser:
+        prompt = await sign_in_pages(harness, world, browser, world.alice)
+        assert 'id="choose-u2f"' not in prompt.text and 'id="choose-passkey"' not in prompt.text
+        before = snapshot(harness)
+        # Unknown, not in the policy, no verified number, passkeys off.
+        for kind in ("sms", "u2f", "otp_sms", "passkey", "x" * 5000):
+            refused = await choose(browser, prompt, kind=kind)
+            assert_refused(refused, "cannot be set up here", page_marker='id="choose-totp"')
+        assert snapshot(harness) == before
+        assert await mailed(harness, mailbox, world.alice.email) == []
+
+
+async def test_the_verify_page_refuses_a_way_the_user_has_not_got(
+    harness: Harness, world: World, mailbox: MailServer
+) -> None:
+    await code_policy(harness, world, "otp", "otp_email")
+    async with client_of(harness) as browser:
+        prompt = await sign_in_pages(harness, world, browser, world.alice)
+        secret, codes_page = await set_up_totp(harness, browser, prompt)
+        await exchange(harness, world, await go_on(browser, codes_page))
+    harness.services.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    async with client_of(harness) as browser:
+        verify = await sign_in_pages(harness, world, browser, world.alice)
+        before = snapshot(harness)
+        for kind in ("otp_email", "otp_sms", "u2f", "recovery", "x" * 5000):
+            refused = await use(browser, verify, kind)
+            assert_refused(refused, "not available for your account", page_marker='id="code-form"')
+            assert 'id="sent-to"' not in refused.text
+        assert snapshot(harness) == before
+        assert await mailed(harness, mailbox, world.alice.email) == []
+        back = await follow(browser, await enter(browser, verify, totp_now(harness, secret)))
         await exchange(harness, world, back)

@@ -66,8 +66,26 @@ FACTOR_STEPS = frozenset(
 SET_UP_STEPS = (FlowStep.MFA_PROMPT, FlowStep.MFA_TOTP, FlowStep.MFA_KEY)
 
 
-def wrong_code() -> InvalidArgument:
+def wrong_code(kind: str = "") -> InvalidArgument:
+    """A wrong code; for a code sent by email or SMS the message points at the latest one."""
+    if kind in CODE_KINDS:
+        return InvalidArgument(
+            "mfa.sent_code_invalid", "the code is wrong, expired or was used", field="code"
+        )
     return InvalidArgument("mfa.code_invalid", "the code is wrong or was used", field="code")
+
+
+def kind_not_offered() -> InvalidArgument:
+    return InvalidArgument("mfa.kind_not_offered", "this second factor cannot be set up here")
+
+
+def kind_not_available() -> InvalidArgument:
+    return InvalidArgument("mfa.kind_not_available", "the user has no factor of this kind")
+
+
+def step_over() -> PreconditionFailed:
+    """A page's answer (a stale tab, the back button) that the flow's step does not take."""
+    return PreconditionFailed("login.step_over", "the sign-in has moved on from this page")
 
 
 def mfa_forced_error() -> PreconditionFailed:

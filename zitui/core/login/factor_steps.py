@@ -32,6 +32,7 @@ from zitui.core.login.factor_pages import (
     SET_UP_STEPS,
     SETTING_UP,
     FactorPages,
+    kind_not_offered,
     mfa_forced_error,
     offered_to,
     usable,
@@ -135,7 +136,9 @@ class FactorSteps(FactorPages):
                 flow = moved(flow, FlowStep.MFA_PROMPT, now)
                 async with self._store.transaction() as tx:
                     await tx.login_flows.update(flow)
-            return Outcome(await self._render(replace(loaded, flow=flow)))
+            # An empty kind is the set-up pages' "another way"; any other is a tampered form.
+            error = kind_not_offered() if kind else None
+            return Outcome(await self._render(replace(loaded, flow=flow), error=error))
         async with self._store.transaction() as tx:
             ctx = user_context(self._clock, user, request)
             if kind == FactorKind.TOTP:

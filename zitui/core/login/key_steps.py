@@ -17,7 +17,7 @@ from zitui.core.context import RequestMeta
 from zitui.core.credentials import login_policy, user_context
 from zitui.core.factors import FactorKind
 from zitui.core.login.base import BEFORE_PROOF, cookie_digest, moved
-from zitui.core.login.factor_pages import CURRENT, KEY_KIND, KEY_KINDS, SETTING_UP
+from zitui.core.login.factor_pages import CURRENT, KEY_KIND, KEY_KINDS, SETTING_UP, step_over
 from zitui.core.login.second_factor import PASSKEY, passkeys_allowed
 from zitui.core.login.steps import Outcome
 from zitui.core.login.verify_steps import VerifySteps
@@ -65,7 +65,7 @@ class KeySteps(VerifySteps):
         flow = loaded.flow
         kind = str(flow.internal.get(KEY_KIND, ""))
         if flow.step is not FlowStep.MFA_KEY or kind not in KEY_KINDS:
-            return Outcome(await self._render(loaded))
+            return Outcome(await self._render(loaded, error=step_over()))
         session, user = await self._signed_in(browser_cookie, flow)
         challenge = self._challenge(flow)
         flow = self._spend_challenge(flow)
@@ -107,7 +107,7 @@ class KeySteps(VerifySteps):
         flow = loaded.flow
         kind = str(flow.internal.get(CURRENT, ""))
         if flow.step is not FlowStep.MFA_VERIFY or kind not in KEY_KINDS:
-            return Outcome(await self._render(loaded))
+            return Outcome(await self._render(loaded, error=step_over()))
         session, user = await self._signed_in(browser_cookie, flow)
         challenge = self._challenge(flow)
         flow = self._spend_challenge(flow)

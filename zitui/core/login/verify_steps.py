@@ -14,7 +14,13 @@ from zitui.core.context import RequestMeta
 from zitui.core.credentials import login_policy, user_context
 from zitui.core.factors import FactorKind
 from zitui.core.login.base import Loaded
-from zitui.core.login.factor_pages import CODE_KINDS, CURRENT, usable, wrong_code
+from zitui.core.login.factor_pages import (
+    CODE_KINDS,
+    CURRENT,
+    kind_not_available,
+    usable,
+    wrong_code,
+)
 from zitui.core.login.factor_steps import FactorSteps
 from zitui.core.login.steps import Outcome
 from zitui.core.otp_failures import count_code_failure
@@ -43,7 +49,8 @@ class VerifySteps(FactorSteps):
                 flow, step = await self._factor_proven(tx, loaded, session, user, kind, request)
                 await tx.login_flows.update(flow)
         if not kind:
-            return Outcome(await self._render(loaded, error=wrong_code()))
+            error = wrong_code(str(flow.internal.get(CURRENT, "")))
+            return Outcome(await self._render(loaded, error=error))
         return Outcome(step)
 
     async def use_factor(
@@ -59,7 +66,7 @@ class VerifySteps(FactorSteps):
         async with self._store.reader() as tx:
             kinds = await self._usable_kinds(tx, user)
         if kind not in kinds:
-            return Outcome(await self._render(loaded))
+            return Outcome(await self._render(loaded, error=kind_not_available()))
         if kind in CODE_KINDS:
             await self._mail_throttle.reserve(name=user.id, ip=request.ip)
         flow = replace(
