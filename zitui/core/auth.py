@@ -29,11 +29,13 @@ class AuthService:
         self._login = login
 
     async def login_operator(
-        self, login_name: str, password: str, request: RequestMeta
+        self, login_name: str, password: str, request: RequestMeta, *, code: str = ""
     ) -> OperatorLogin:
-        """Check a manager's password through the login flow's password step; unknown users
-        and wrong passwords look and cost alike."""
-        checked = await self._login.sign_in_console(login_name, password, request)
+        """Check a manager's password through the login flow's password step (unknown users
+        and wrong passwords look and cost alike), then the second factor when the user has
+        one or the login policy forces it: PreconditionFailed("auth.second_factor_required")
+        asks for `code`, a code of the authenticator app or a recovery code."""
+        checked = await self._login.sign_in_console(login_name, password, request, code=code)
         user = checked.user
         async with self._store.reader() as tx:
             memberships = tuple(await tx.memberships.list_for_user(user.id))

@@ -1,4 +1,5 @@
-"""The sign-in form for operators (managers only)."""
+"""The sign-in form for operators (managers only): login name, password, and a code of the
+authenticator app or a recovery code once core asks for the second factor."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from textual.worker import Worker, WorkerState
 from zitui.core.auth import OperatorLogin
 from zitui.core.context import RequestMeta
 from zitui.core.services import Services
+from zitui.errors import ZituiError
 from zitui.screens.feedback import report
 from zitui.screens.session import SignedIn
 
@@ -34,6 +36,12 @@ class LoginScreen(Screen[None]):
             yield Input(self.login_name, placeholder="login name", id="username")
             yield Label("Password")
             yield Input(password=True, placeholder="password", id="password")
+            yield Label("Code", id="code-label", classes="second-factor")
+            yield Input(
+                placeholder="authenticator code or recovery code",
+                id="code",
+                classes="second-factor",
+            )
             yield Button("Sign in", variant="primary", id="sign-in")
             yield Static("", id="login-message", markup=False)
         yield Footer(compact=True)
@@ -46,6 +54,7 @@ class LoginScreen(Screen[None]):
         self.query_one("#password", Input).focus()
 
     @on(Input.Submitted, "#password")
+    @on(Input.Submitted, "#code")
     @on(Button.Pressed, "#sign-in")
     def submit(self) -> None:
         login_name = self.query_one("#username", Input).value.strip()
@@ -55,12 +64,13 @@ class LoginScreen(Screen[None]):
             return
         self.show_message("")
         self.query_one("#login-form").disabled = True
-        self.sign_in(login_name, self.query_one("#password", Input).value)
+        code = self.query_one("#code", Input).value
+        self.sign_in(login_name, self.query_one("#password", Input).value, code)
 
     @work(exclusive=True, exit_on_error=False)
-    async def sign_in(self, login_name: str, password: str) -> OperatorLogin:
+    async def sign_in(self, login_name: str, password: str, code: str) -> OperatorLogin:
         return await self.services.auth.login_operator(
-            login_name, password, RequestMeta(origin="tui")
+            login_name, password, RequestMeta(origin="tui"), code=code
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -80,7 +90,16 @@ class LoginScreen(Screen[None]):
                 SignedIn(login.context, password_change_required=login.password_change_required)
             )
         elif event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.show_message(report(self, event.worker.error))
+            error = event.worker.error
+            self.show_message(report(self, error))
+            code = self.query_one("#code", Input)
+            code.clear()
+            if isinstance(error, ZituiError) and error.field == "code":
+                # The password was right; the second factor is asked for.
+                for widget in self.query(".second-factor"):
+                    widget.display = True
+                code.focus()
+                return
             password = self.query_one("#password", Input)
             password.clear()
             password.focus()

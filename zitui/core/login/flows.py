@@ -324,15 +324,18 @@ class LoginFlowService(SelfServiceSteps, KeySteps):
         return Outcome(step)
 
     async def sign_in_console(
-        self, login_name: str, password: str, request: RequestMeta
+        self, login_name: str, password: str, request: RequestMeta, *, code: str = ""
     ) -> CheckedUser:
-        """The console's sign-in: the same password step, on a flow of its own (no browser).
+        """The console's sign-in: the same password step, on a flow of its own (no browser),
+        and the second factor a terminal can give: a code of the authenticator app, or a
+        recovery code (`console_second_factor`).
 
         The flow is stored finished, as the record of this sign-in's checks.
         """
         async with self._store.reader() as tx:
             policy = await login_policy(tx, None)
         checked = await self._checker.verify(login_name, password, request, policy=policy)
+        await self.console_second_factor(checked.user, code, request)
         now = checked.context.now()
         user = checked.user
         step = FlowStep.CHANGE_PASSWORD if user.password_change_required else FlowStep.DONE

@@ -22,8 +22,10 @@ from zitui.core.login.factor_pages import (
     wrong_code,
 )
 from zitui.core.login.factor_steps import FactorSteps
+from zitui.core.login.second_factor import mfa_forced
 from zitui.core.login.steps import Outcome
 from zitui.core.otp_failures import count_code_failure
+from zitui.errors import PreconditionFailed, Unauthenticated
 from zitui.records import FlowStep, User, UserState
 from zitui.store import Repositories
 
@@ -109,3 +111,59 @@ class VerifySteps(FactorSteps):
             await count_code_failure(tx, ctx, current, event="user.human.mfa.otp.check.failed")
             proven = False
         return kind if proven else ""
+
+    async def console_second_factor(self, user: User, code: str, request: RequestMeta) -> None:
+        """The second factor of a console sign-in, after its password: needed when the user
+        has factors the login policy allows, or the policy forces MFA. A terminal can give a
+        code of the authenticator app or a recovery code; a user whose only factors are
+        security keys, passkeys or codes by email or SMS signs in with a recovery code.
+
+        PreconditionFailed "auth.second_factor_required" asks for the code (nothing counted),
+        "auth.mfa_setup_required" when MFA is forced and the user has no factor yet;
+        Unauthenticated "auth.code_invalid" for a wrong code, counted as on the hosted pages.
+        """
+        async with self._store.reader() as tx:
+            kinds = await self._usable_kinds(tx, user)
+            policy = await login_policy(tx, user.org_id)
+        if not kinds:
+            if mfa_forced(policy):
+                raise PreconditionFailed(
+                    "auth.mfa_setup_required",
+                    "set up a second factor on the sign-in pages first",
+                )
+            return
+        if not code.strip():
+            raise PreconditionFailed(
+                "auth.second_factor_required",
+                "enter a code of your authenticator app or a recovery code",
+                field="code",
+            )
+        reservation = await self._code_throttle.reserve(name=user.id, ip=request.ip)
+        async with self._store.transaction() as tx:
+            proven = await self._console_code(tx, user, code, kinds, request)
+            if proven:
+                await self._code_throttle.succeeded(tx, reservation)
+        if not proven:
+            raise Unauthenticated(
+                "auth.code_invalid", "the code is wrong or was used", field="code"
+            )
+
+    async def _console_code(
+        self,
+        tx: Repositories,
+        user: User,
+        code: str,
+        kinds: tuple[str, ...],
+        request: RequestMeta,
+    ) -> bool:
+        current = await tx.users.find(user.id)
+        if current is None or current.state is not UserState.ACTIVE:
+            return False
+        ctx = user_context(self._clock, current, request)
+        compact = code.replace(" ", "").strip()
+        if not compact.isdigit():
+            return await self._factor_service().use_recovery_code(tx, ctx, current, code)
+        if FactorKind.TOTP.value in kinds and len(compact) == TOTP_DIGITS:
+            return await self._factor_service().check_totp(tx, ctx, current, compact)
+        await count_code_failure(tx, ctx, current, event="user.human.mfa.otp.check.failed")
+        return False
