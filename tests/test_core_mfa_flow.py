@@ -27,7 +27,8 @@ from zitui.core.login.steps import (
 )
 from zitui.core.services import Services
 from zitui.core.sessions import new_browser_cookie
-from zitui.errors import ReauthRequired
+from zitui.core.login.base import MAILS_PER_WINDOW
+from zitui.errors import RateLimited, ReauthRequired
 from zitui.records import Organization, User
 
 acme, alice = session_tests.acme, session_tests.alice
@@ -173,3 +174,26 @@ async def test_linking_a_session_needs_its_second_factor_whoever_links(
     with pytest.raises(ReauthRequired) as raised:
         await services.auth_requests.link_session(request_id, fresh.id)
     assert raised.value.code == "auth_request.second_factor_required"
+
+
+async def test_codes_by_email_are_sent_a_few_times_per_window(
+    services: Services, admin: Context, acme: Organization, alice: User
+) -> None:
+    """Choosing "Code by email" at the prompt sends the first mail; "Send a new code" more,
+    but together only as many per window as the resends of registration."""
+    await prompting(services, admin, acme.id, second_factors=["otp", "otp_email"])
+    prompt = await password_sign_in(services.login, new_browser_cookie(), "alice")
+    assert isinstance(prompt.step, SetUpFactor) and "otp_email" in prompt.step.kinds
+    assert prompt.browser_cookie is not None  # a new browser id after the password
+    browser, flow_id = prompt.browser_cookie, prompt.step.flow.id
+    chosen = await services.login.choose_factor(browser, flow_id, "otp_email", META)
+    assert isinstance(chosen.step, VerifyFactor) and chosen.step.current == "otp_email"
+    resent = 0
+    with pytest.raises(RateLimited):
+        for _ in range(MAILS_PER_WINDOW + 1):
+            asked = await services.login.use_factor(browser, flow_id, "otp_email", META)
+            assert isinstance(asked.step, VerifyFactor)
+            resent += 1
+    assert resent == MAILS_PER_WINDOW - 1
+    sql = "SELECT count(*) FROM outbox WHERE kind = 'otp.email'"
+    assert rows(services.settings.data_dir, sql) == [(MAILS_PER_WINDOW,)]

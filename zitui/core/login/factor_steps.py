@@ -139,6 +139,8 @@ class FactorSteps(FactorPages):
             # An empty kind is the set-up pages' "another way"; any other is a tampered form.
             error = kind_not_offered() if kind else None
             return Outcome(await self._render(replace(loaded, flow=flow), error=error))
+        if kind in CODE_KINDS:  # a mail or an SMS: a few per window, as resends
+            await self._mail_throttle.reserve(name=user.id, ip=request.ip)
         async with self._store.transaction() as tx:
             ctx = user_context(self._clock, user, request)
             if kind == FactorKind.TOTP:
