@@ -16,6 +16,7 @@ from tests.test_core_login_flow import META, auth_request, password_sign_in, por
 from tests.test_core_sessions import PASSWORD
 from zitui.core.clock import FixedClock
 from zitui.core.context import Context
+from zitui.core.login.base import MAILS_PER_WINDOW
 from zitui.core.login.steps import (
     Done,
     Outcome,
@@ -27,7 +28,6 @@ from zitui.core.login.steps import (
 )
 from zitui.core.services import Services
 from zitui.core.sessions import new_browser_cookie
-from zitui.core.login.base import MAILS_PER_WINDOW
 from zitui.errors import RateLimited, ReauthRequired
 from zitui.records import Organization, User
 
