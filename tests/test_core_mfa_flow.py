@@ -18,6 +18,7 @@ from zitui.core.clock import FixedClock
 from zitui.core.context import Context
 from zitui.core.login.base import MAILS_PER_WINDOW
 from zitui.core.login.steps import (
+    AskPassword,
     Done,
     Outcome,
     Refused,
@@ -28,7 +29,7 @@ from zitui.core.login.steps import (
 )
 from zitui.core.services import Services
 from zitui.core.sessions import new_browser_cookie
-from zitui.errors import RateLimited, ReauthRequired
+from zitui.errors import NotFound, RateLimited, ReauthRequired
 from zitui.records import Organization, User
 
 acme, alice = session_tests.acme, session_tests.alice
@@ -197,3 +198,42 @@ async def test_codes_by_email_are_sent_a_few_times_per_window(
     assert resent == MAILS_PER_WINDOW - 1
     sql = "SELECT count(*) FROM outbox WHERE kind = 'otp.email'"
     assert rows(services.settings.data_dir, sql) == [(MAILS_PER_WINDOW,)]
+
+
+async def test_a_signed_in_user_adds_factors_and_proves_the_password_again_after_a_while(
+    services: Services, admin: Context, acme: Organization, alice: User, clock: FixedClock
+) -> None:
+    """No prompt at sign-in (the default skip lifetime of the tests is 0); the signed-in page
+    adds a factor: the prompt at once within ten minutes of the password, else the password
+    (and the second factor when due) first. "Skip" there remembers nothing."""
+    done = await password_sign_in(services.login, new_browser_cookie(), "alice")
+    assert isinstance(done.step, Done)
+    browser = done.browser_cookie or ""
+    [session] = await services.sessions.list_browser_sessions(browser)
+
+    prompt = await services.login.start_adding_factor(browser, session.id, META)
+    assert isinstance(prompt.step, SetUpFactor) and not prompt.step.forced
+    assert prompt.step.kinds == ("totp", "u2f", "passkey")
+    _, shown = await set_up(services, clock, prompt, browser)
+    assert isinstance(shown.step, ShowRecoveryCodes) and len(shown.step.codes) == 10
+    finished = await services.login.acknowledge_recovery_codes(browser, prompt.step.flow.id)
+    assert isinstance(finished.step, Done) and not finished.step.flow.auth_request_id
+
+    # One app per user: the next addition offers security keys and passkeys only.
+    again = await services.login.start_adding_factor(browser, session.id, META)
+    assert isinstance(again.step, SetUpFactor) and again.step.kinds == ("u2f", "passkey")
+    tampered = await services.login.choose_factor(browser, again.step.flow.id, "totp", META)
+    assert isinstance(tampered.step, SetUpFactor) and tampered.step.error is not None
+    skipped = await services.login.skip_factor_setup(browser, again.step.flow.id, META)
+    assert isinstance(skipped.step, Done)
+    assert "user.human.mfa.init.skipped" not in {e.event_type for e in await _events(services)}
+
+    clock.advance(timedelta(minutes=11))
+    later = await services.login.start_adding_factor(browser, session.id, META)
+    assert isinstance(later.step, AskPassword) and later.step.login_name == session.login_name
+    flow_id = later.step.flow.id
+    proven = await services.login.submit_password(browser, flow_id, PASSWORD, META)
+    assert isinstance(proven.step, SetUpFactor) and proven.step.kinds == ("u2f", "passkey")
+
+    with pytest.raises(NotFound):
+        await services.login.start_adding_factor(new_browser_cookie(), session.id, META)

@@ -50,6 +50,8 @@ LOGIN_MFA_VERIFY = f"{LOGIN_PREFIX}/mfa/verify"
 LOGIN_MFA_KEY = f"{LOGIN_PREFIX}/mfa/key"
 LOGIN_MFA_VERIFY_KEY = f"{LOGIN_PREFIX}/mfa/verify/key"
 LOGIN_PASSKEY = f"{LOGIN_PREFIX}/login/passwordless"
+# A signed-in account adds a factor (from the signed-in page).
+LOGIN_MFA_ADD = f"{LOGIN_PREFIX}/mfa/add"
 LOGOUT = f"{LOGIN_PREFIX}/logout"
 # An organisation's stylesheet, logos and icons (`/{org id or "instance"}/style.css`, `/{kind}`),
 # and the login-name page with an organisation's branding and no flow (`?org=`).

@@ -49,6 +49,8 @@ CURRENT = "factor"
 SENT_TO = "sent_to"
 SETTING_UP = "setting_up"
 CHALLENGES = "challenges"
+# A flow a signed-in user started to add a factor (`FactorSteps.start_adding_factor`).
+ADDING = "adding"
 SECOND_FACTOR_CHECK = "second_factor"
 CODE_KINDS = (FactorKind.OTP_EMAIL.value, FactorKind.OTP_SMS.value)
 KEY_KINDS = (FactorKind.U2F.value, FactorKind.PASSKEY.value)
@@ -100,6 +102,14 @@ def offered_to(user: User, policy: LoginPolicy) -> tuple[str, ...]:
     if not (user.phone and user.phone_verified):
         kinds = tuple(k for k in kinds if k != FactorKind.OTP_SMS)
     return kinds
+
+
+def addable(user: User, policy: LoginPolicy, factors: list[Factor]) -> tuple[str, ...]:
+    """The kinds `user` may add to `factors`: one app and one code kind each, any number of
+    security keys and passkeys."""
+    single = {FactorKind.TOTP.value, *CODE_KINDS}
+    have = {f.kind.value for f in factors}
+    return tuple(k for k in offered_to(user, policy) if k not in single or k not in have)
 
 
 def usable(factors: list[Factor], policy: LoginPolicy) -> tuple[str, ...]:
@@ -225,5 +235,9 @@ class FactorPages(FlowBase):
                     return SetUpTotp(
                         view, setup.qr_svg, setup.uri, setup.secret, language=language, error=error
                     )
+            if flow.internal.get(ADDING):
+                factors = await self._factor_service().ready_factors(tx, user.id)
+                kinds = addable(user, policy, factors)
+                return SetUpFactor(view, False, kinds, language=language, error=error)
         required = mfa_required(policy, Demand.of(loaded.stored))
         return SetUpFactor(view, required, offered_to(user, policy), language=language, error=error)

@@ -19,8 +19,9 @@ from zitui.core.audit import record
 from zitui.core.context import Context, RequestMeta
 from zitui.core.credentials import login_policy, user_context
 from zitui.core.factors import FactorKind
-from zitui.core.login.base import Loaded, language_of, moved
+from zitui.core.login.base import Loaded, language_of, moved, new_flow
 from zitui.core.login.factor_pages import (
+    ADDING,
     CODE_KINDS,
     CURRENT,
     FORCED_NOT_CONFIGURED,
@@ -32,6 +33,7 @@ from zitui.core.login.factor_pages import (
     SET_UP_STEPS,
     SETTING_UP,
     FactorPages,
+    addable,
     kind_not_offered,
     mfa_forced_error,
     offered_to,
@@ -65,6 +67,9 @@ from zitui.records import (
 )
 from zitui.store import Repositories
 
+# How recent the first factor must be to add a factor without proving it again.
+ADD_FACTOR_WINDOW = timedelta(minutes=10)
+
 
 class FactorSteps(FactorPages):
     # --- deciding, inside `_finish` ---------------------------------------------------
@@ -86,7 +91,7 @@ class FactorSteps(FactorPages):
         kinds = usable(await self._factors.ready_factors(tx, user.id), policy)
         if kinds:
             if not second_factor_due(session, demand, policy=policy, now=now):
-                return None
+                return await self._adding_step(tx, flow, session, user, policy, now)
             flow = moved(flow, FlowStep.MFA_VERIFY, now, language=session.preferred_language)
             flow = replace(flow, internal={**flow.internal, CURRENT: kinds[0], SENT_TO: ""})
             if kinds[0] in CODE_KINDS:
@@ -100,10 +105,63 @@ class FactorSteps(FactorPages):
             internal = {**flow.internal, "refusal": [code, message]}
             flow = moved(replace(flow, internal=internal), FlowStep.REFUSED, now)
             return flow, Refused(view, code, message, language=language)
+        if flow.internal.get(ADDING):
+            return await self._adding_step(tx, flow, session, user, policy, now)
         if not offered or not (required or await self._prompt_due(tx, user, policy, now)):
             return None
         flow = moved(flow, FlowStep.MFA_PROMPT, now, language=language)
         return flow, SetUpFactor(view, required, offered, language=language)
+
+    async def _adding_step(
+        self,
+        tx: Repositories,
+        flow: StoredLoginFlow,
+        session: Session,
+        user: User,
+        policy: LoginPolicy,
+        now: datetime,
+    ) -> tuple[StoredLoginFlow, Step] | None:
+        """A flow that adds a factor, once the user proved what was due: the prompt with the
+        kinds the user may still add ("Skip" only ends the flow); None for any other flow."""
+        if not flow.internal.get(ADDING):
+            return None
+        kinds = addable(user, policy, await self._factor_service().ready_factors(tx, user.id))
+        if not kinds:
+            return None
+        flow = moved(flow, FlowStep.MFA_PROMPT, now, language=session.preferred_language)
+        return flow, SetUpFactor(FlowView.of(flow), False, kinds, language=language_of(flow))
+
+    async def start_adding_factor(
+        self, browser_cookie: str, session_id: str, request: RequestMeta
+    ) -> Outcome:
+        """ "Add a second factor or passkey" for one of the browser's accounts: a flow of its
+        own, at the set-up prompt when the account proved its first factor within
+        `ADD_FACTOR_WINDOW`, else at the password (and the second factor when due) first."""
+        session = await self._sessions.find_browser_session(browser_cookie, session_id)
+        if session is None:
+            raise NotFound("session.not_found", "this account is not signed in on this browser")
+        now = self._clock.now()
+        recent = [
+            at
+            for at in (session.password_checked_at, session.multi_factor_checked_at)
+            if at is not None and now - at <= ADD_FACTOR_WINDOW
+        ]
+        flow = new_flow(
+            self._browser_digest(browser_cookie),
+            FlowStep.PASSWORD,
+            now,
+            client_ip=request.ip,
+            login_name=session.login_name,
+            internal={ADDING: True, "language": session.preferred_language},
+        )
+        async with self._store.transaction() as tx:
+            await self._refuse_over_cap(tx, request.ip, now)
+            step: Step | None = None
+            if recent:
+                flow = replace(flow, session_id=session.id, user_id=session.user_id)
+                flow, step = await self._finish(tx, Loaded(flow), session, now)
+            await tx.login_flows.insert(flow)
+        return Outcome(step or await self._render(Loaded(flow)))
 
     @staticmethod
     async def _prompt_due(tx: Repositories, user: User, policy: LoginPolicy, now: datetime) -> bool:
@@ -131,7 +189,7 @@ class FactorSteps(FactorPages):
         session, user = await self._signed_in(browser_cookie, flow)
         policy = await self._sessions.login_policy(user.org_id)
         now = self._clock.now()
-        if kind not in offered_to(user, policy):
+        if kind not in offered_to(user, policy) or not await self._may_add(flow, user, kind):
             if flow.step is not FlowStep.MFA_PROMPT:  # "another way" from a set-up page
                 flow = moved(flow, FlowStep.MFA_PROMPT, now)
                 async with self._store.transaction() as tx:
@@ -165,6 +223,15 @@ class FactorSteps(FactorPages):
                 flow, step = await self._start_code_factor(tx, ctx, flow, user, kind, policy)
             await tx.login_flows.update(flow)
         return Outcome(step)
+
+    async def _may_add(self, flow: StoredLoginFlow, user: User, kind: str) -> bool:
+        """In a flow that adds a factor, `kind` is one the user may still add."""
+        if not flow.internal.get(ADDING):
+            return True
+        async with self._store.reader() as tx:
+            policy = await login_policy(tx, user.org_id)
+            factors = await self._factor_service().ready_factors(tx, user.id)
+        return kind in addable(user, policy, factors)
 
     async def _start_code_factor(
         self,
@@ -257,10 +324,17 @@ class FactorSteps(FactorPages):
         if flow.step not in SET_UP_STEPS:
             return Outcome(await self._render(loaded))
         session, user = await self._signed_in(browser_cookie, flow)
+        now = self._clock.now()
+        if flow.internal.get(ADDING):  # nothing to remember: the user only changed their mind
+            internal = {k: v for k, v in flow.internal.items() if k != ADDING}
+            loaded = replace(loaded, flow=replace(flow, internal=internal))
+            async with self._store.transaction() as tx:
+                flow, step = await self._finish(tx, loaded, session, now)
+                await tx.login_flows.update(flow)
+            return Outcome(step)
         policy = await self._sessions.login_policy(user.org_id)
         if mfa_required(policy, Demand.of(loaded.stored)):
             return Outcome(await self._render(loaded, error=mfa_forced_error()))
-        now = self._clock.now()
         async with self._store.transaction() as tx:
             await tx.users.skip_mfa_init(user.id, at=now)
             ctx = user_context(self._clock, user, request)
@@ -299,7 +373,7 @@ class FactorSteps(FactorPages):
             raise FlowExpired("login.flow_expired", "this sign-in has expired")
         flow = loaded.flow
         setting_up = bool(flow.internal.get(SETTING_UP))
-        drop = {PENDING_TOTP, KEY_KIND, SENT_TO, SETTING_UP}
+        drop = {PENDING_TOTP, KEY_KIND, SENT_TO, SETTING_UP, ADDING}
         internal = {k: v for k, v in flow.internal.items() if k not in drop}
         flow = replace(flow, internal=internal, checks={**flow.checks, SECOND_FACTOR_CHECK: now})
         factors = self._factor_service()

@@ -24,6 +24,7 @@ from zitui.server.login.account import (
 )
 from zitui.server.login.branding import branding_asset, branding_stylesheet
 from zitui.server.login.factors import (
+    mfa_add,
     mfa_key,
     mfa_prompt,
     mfa_recovery_codes,
@@ -60,6 +61,7 @@ def routes() -> list[Route]:
         Route(paths.LOGIN_MFA_KEY, mfa_key, methods=both),
         Route(paths.LOGIN_MFA_VERIFY_KEY, mfa_verify_key, methods=["POST"]),
         Route(paths.LOGIN_PASSKEY, passkey_sign_in, methods=["POST"]),
+        Route(paths.LOGIN_MFA_ADD, mfa_add, methods=["POST"]),
         Route(paths.LOGOUT, logout, methods=["POST"]),
         Route(paths.LOGOUT_DONE, logged_out, methods=["GET"]),
         Route(f"{paths.LOGIN_BRANDING}/{{source}}/style.css", branding_stylesheet, methods=["GET"]),

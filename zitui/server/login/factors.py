@@ -8,7 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from zitui.server.browser import browser_id
+from zitui.server.csrf import verify_csrf
 from zitui.server.login.flow import (
+    SESSION_PARAM,
     field,
     login_page,
     request_meta,
@@ -118,5 +120,17 @@ async def passkey_sign_in(request: Request) -> Response:
         field(form, "credential"),
         field(form, "client_error"),
         request_meta(request),
+    )
+    return await respond(request, outcome)
+
+
+@login_page
+async def mfa_add(request: Request) -> Response:
+    """ "Add a second factor or passkey" for one account of this browser (`sessionID`)."""
+    form = await request.form()
+    await form.close()
+    await verify_csrf(request, form)
+    outcome = await get_services(request).login.start_adding_factor(
+        browser_id(request), field(form, SESSION_PARAM), request_meta(request)
     )
     return await respond(request, outcome)
