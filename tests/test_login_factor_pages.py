@@ -5,20 +5,28 @@ server, and the edges of the WebAuthn posts and of the prompt's and verify page'
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import json
 import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import httpx2
+import pyotp
 import pytest
 
 from tests import mail_fixtures
 from tests import oidc_fixtures as fx
 from tests import test_core_sms as sms_tests
+from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.dbfile import rows
-from tests.mail_fixtures import MailServer, text_of, use_smtp
+from tests.mail_fixtures import MailServer, free_port, text_of, use_smtp
 from tests.oidc_fixtures import Harness, World
 from tests.test_core_sms import SmsProvider, http_settings
 from tests.test_login_mfa_pages import (
@@ -31,9 +39,13 @@ from tests.test_login_mfa_pages import (
     totp_now,
 )
 from tests.test_oidc_login_pages import Forms, follow, form
-from zitui.core.context import Context
+from zitui.config import Settings
+from zitui.core.context import Context, RequestMeta
 from zitui.core.factors import FactorKind
+from zitui.core.services import open_services
+from zitui.core.users import NewHumanUser
 from zitui.records import User
+from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 
 clock, harness, world = fx.clock, fx.harness, fx.world
@@ -616,3 +628,172 @@ async def test_the_verify_page_refuses_a_way_the_user_has_not_got(
         assert await mailed(harness, mailbox, world.alice.email) == []
         back = await follow(browser, await enter(browser, verify, totp_now(harness, secret)))
         await exchange(harness, world, back)
+
+
+# --- twenty wrong codes at once, against a live server --------------------------------------
+
+CAROL_PASSWORD = "Carol-Pass-3!"
+MAX_OTP_ATTEMPTS = 5
+BROWSERS = 20
+
+
+@dataclass(frozen=True)
+class Live:
+    url: str
+    data_dir: Path
+    user_id: str
+    secret: str
+
+
+async def prepare(settings: Settings) -> tuple[str, str]:
+    """carol, with an authenticator app, in an organisation that locks after five wrong codes;
+    her id and the app's secret."""
+    services, _ = await open_services(settings)
+    try:
+        signed_in = await services.auth.login_operator(
+            "admin", ADMIN_PASSWORD, RequestMeta(origin="test")
+        )
+        admin = signed_in.context
+        assert admin.actor is not None
+        org_id = admin.actor.org_id
+        lockout = {"max_otp_attempts": MAX_OTP_ATTEMPTS}
+        await services.policies.set(admin, "lockout", lockout, org_id)
+        new = NewHumanUser("carol", "Carol", "Danvers", password=CAROL_PASSWORD)
+        carol = await services.users.create_human_user(admin, org_id, new)
+        async with services.store.transaction() as tx:
+            setup = await services.factors.start_totp(tx, admin, carol, issuer="zitui")
+        # Confirmed with the previous time step's code, so the current one stays unused.
+        earlier = services.clock.now() - timedelta(seconds=30)
+        async with services.store.transaction() as tx:
+            code = pyotp.TOTP(setup.secret).at(earlier)
+            assert await services.factors.confirm_totp(tx, admin, carol, setup.factor_id, code)
+        return carol.id, setup.secret
+    finally:
+        await services.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    """The production server set-up (zitui.runner) on 127.0.0.1, in its own thread and loop.
+    The throttle allows more than the lockout, so what stops the guesses is the lock."""
+    port = free_port()
+    settings = make_settings(
+        tmp_path / "data",
+        listen=f"127.0.0.1:{port}",
+        throttle_name_attempts=1000,
+        throttle_ip_attempts=1000,
+    )
+    user_id, secret = asyncio.run(prepare(settings))
+    server = make_server(settings, None)
+    sock = bind_socket(settings)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    started = threading.Event()
+    deadline = time.monotonic() + 20
+    while not server.started:  # uvicorn offers no event to wait on
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        started.wait(0.02)
+    try:
+        yield Live(f"http://127.0.0.1:{port}", settings.data_dir, user_id, secret)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+async def at_the_code_page(live: Live, browser: httpx2.AsyncClient) -> dict[str, str]:
+    """carol's login name and password on the live pages; the verify page's form."""
+    page = await follow(browser, await browser.get(paths.LOGIN))
+    name_form = form(page.text, paths.LOGIN_NAME)
+    page = await browser.post(paths.LOGIN_NAME, data={**name_form, "login_name": "carol"})
+    password_form = form(page.text, paths.LOGIN_PASSWORD)
+    page = await follow(
+        browser,
+        await browser.post(
+            paths.LOGIN_PASSWORD, data={**password_form, "password": CAROL_PASSWORD}
+        ),
+    )
+    assert page.status_code == 200 and asks_for_code(page), page.text
+    return form(page.text, paths.LOGIN_MFA_VERIFY)
+
+
+def wrong_totp_codes(secret: str, count: int) -> list[str]:
+    """Six-digit codes that no time step near now produces."""
+    now = int(time.time()) // 30
+    near = {pyotp.TOTP(secret).generate_otp(step) for step in range(now - 4, now + 5)}
+    candidates = (f"{n:06d}" for n in range(100_000, 1_000_000, 7919))
+    return [code for code in candidates if code not in near][:count]
+
+
+async def test_twenty_concurrent_wrong_codes_lock_the_user_at_max_otp_attempts(
+    live: Live,
+) -> None:
+    """The lock counts per user, not per flow: twenty browsers past carol's password each send
+    a wrong code at the same moment."""
+    browsers = [httpx2.AsyncClient(base_url=live.url) for _ in range(BROWSERS)]
+    try:
+        forms = [await at_the_code_page(live, browser) for browser in browsers]
+        codes = wrong_totp_codes(live.secret, BROWSERS)
+        answers = await asyncio.gather(
+            *(
+                browser.post(paths.LOGIN_MFA_VERIFY, data={**fields, "code": code})
+                for browser, fields, code in zip(browsers, forms, codes, strict=True)
+            )
+        )
+        statuses = [a.status_code for a in answers]
+        # A wrong code (counted, or refused once locked), or a sign-in the lock has ended.
+        assert set(statuses) <= {400, 410}, statuses
+        assert statuses.count(400) >= MAX_OTP_ATTEMPTS, statuses
+        assert all('id="code-error"' in a.text for a in answers if a.status_code == 400)
+
+        def failures() -> int:
+            [(count,)] = rows(
+                live.data_dir,
+                "SELECT count(*) FROM events WHERE aggregate_id = ? AND event_type = ?",
+                live.user_id,
+                "user.human.mfa.otp.check.failed",
+            )
+            return int(str(count))
+
+        def user() -> tuple[object, ...]:
+            sql = "SELECT state, failed_code_attempts FROM users WHERE id = ?"
+            [found] = rows(live.data_dir, sql, live.user_id)
+            return found
+
+        assert user() == ("locked", MAX_OTP_ATTEMPTS)
+        assert failures() == MAX_OTP_ATTEMPTS
+        locked = rows(
+            live.data_dir,
+            "SELECT count(*) FROM events WHERE aggregate_id = ? AND event_type = 'user.locked'",
+            live.user_id,
+        )
+        assert locked == [(1,)]
+
+        # Locked: the app's current code (never used) passes in none of the flows (the lock
+        # ended their sessions), and nothing more counts.
+        right = pyotp.TOTP(live.secret).now()
+        for browser, fields in zip(browsers, forms, strict=True):
+            refused = await browser.post(paths.LOGIN_MFA_VERIFY, data={**fields, "code": right})
+            assert refused.status_code == 410, refused.text
+            assert "This sign-in request has expired" in refused.text
+        assert user() == ("locked", MAX_OTP_ATTEMPTS) and failures() == MAX_OTP_ATTEMPTS
+        # Nor does a new sign-in get past the password to the code.
+        async with httpx2.AsyncClient(base_url=live.url) as browser:
+            page = await follow(browser, await browser.get(paths.LOGIN))
+            name_form = form(page.text, paths.LOGIN_NAME)
+            page = await browser.post(paths.LOGIN_NAME, data={**name_form, "login_name": "carol"})
+            password_form = form(page.text, paths.LOGIN_PASSWORD)
+            data = {**password_form, "password": CAROL_PASSWORD}
+            refused = await browser.post(paths.LOGIN_PASSWORD, data=data)
+            assert refused.status_code == 401, refused.text
+            assert "The login name or password is wrong." in refused.text
+        checked = rows(
+            live.data_dir,
+            "SELECT count(*) FROM sessions WHERE user_id = ? AND second_factor_checked_at IS "
+            "NOT NULL",
+            live.user_id,
+        )
+        assert checked == [(0,)]
+    finally:
+        for browser in browsers:
+            await browser.aclose()
