@@ -16,7 +16,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
@@ -425,11 +425,18 @@ def back_to_application(page: Page, app: Application, button: str) -> dict[str, 
     return app.claims_for(reached.value.url)
 
 
-def with_authenticator(page: Page, options: dict[str, Any]) -> None:
-    """Chromium's virtual authenticator with `options`, for the page's WebAuthn requests."""
+def with_authenticator(page: Page, options: dict[str, Any]) -> Callable[[bool], None]:
+    """Chromium's virtual authenticator with `options`, for the page's WebAuthn requests: a
+    function that sets whether it verifies its user from now on."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+
+    def user_verified(verified: bool) -> None:
+        who = {"authenticatorId": added["authenticatorId"], "isUserVerified": verified}
+        cdp.send("WebAuthn.setUserVerified", who)
+
+    return user_verified
 
 
 def totp_code(secret: str, step: int) -> str:
@@ -727,3 +734,33 @@ def test_a_cancelled_ceremony_is_explained_and_another_way_works(
     recovery_codes(page)
     assert_signed_in(page, live, login_name)
     assert [kind for kind, *_ in live.factors(user_id)] == ["totp"]
+
+
+def test_a_refused_passkey_sign_in_is_explained_and_the_password_path_goes_on(
+    context: BrowserContext, live: Live
+) -> None:
+    user_id, login_name = live.add_user("liv")
+    page = context.new_page()
+    page.add_init_script(NO_AUTOFILL)
+    user_verified = with_authenticator(page, PASSKEY_HOLDER)
+    register_passkey_at_the_prompt(page, live, login_name)
+
+    # The device does not verify its user now: the passkey sign-in is refused and says why.
+    user_verified(False)
+    page.goto(live.url + paths.LOGIN)
+    press(page, "Sign in with a passkey")
+    assert heading(page) == "Welcome back!"
+    assert CANCELLED in alert(page)
+    assert live.sessions(user_id) == []
+
+    # The login name and the password instead; then the passkey as the second factor.
+    page.get_by_label("Login name").fill(login_name)
+    press(page, "Next")
+    assert heading(page) == "Enter your password"
+    type_into(page, "password", PASSWORD)
+    assert heading(page) == "Confirm it is you"
+    user_verified(True)
+    press(page, "Use passkey")
+    assert_signed_in(page, live, login_name)
+    [session] = live.sessions(user_id)
+    assert session["password_checked_at"] and session["multi_factor_checked_at"]
