@@ -180,6 +180,11 @@ async def _browser(bed: Bed) -> Browser:
     ) as client:
         page = await client.get(paths.AUTHORIZE, params=params)
         cookies = dict(client.cookies.items())
+    return browser_on(page, cookies)
+
+
+def browser_on(page: httpx2.Response, cookies: dict[str, str]) -> Browser:
+    """A browser that holds `cookies` and shows `page`: what its forms carry and name."""
     query = parse_qsl(urlsplit(str(page.url)).query, keep_blank_values=True)
     carried: Pairs = []
     names: list[str] = []

@@ -13,6 +13,9 @@ import base64
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx2
+import pyotp
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +30,7 @@ from tests.fuzz_fixtures import (
     assert_no_server_error,
     authorization_headers,
     bodies,
+    browser_on,
     jwt_shaped,
     numbers,
     pairs,
@@ -34,7 +38,7 @@ from tests.fuzz_fixtures import (
     text,
     values,
 )
-from tests.oidc_fixtures import authorize_params
+from tests.oidc_fixtures import PASSWORD, authorize_params
 from zitui.server import paths
 
 bed = ff.bed
@@ -237,7 +241,27 @@ LOGIN_FORMS = [
     paths.LOGIN_PASSWORD_RESET,
     paths.LOGIN_CODE_RESEND,
 ]
-_POST_ONLY = {paths.LOGIN_PASSWORD_RESET, paths.LOGIN_CODE_RESEND, paths.LOGIN_USER_SELECTION}
+# The second-factor pages: the set-up prompt, TOTP and key set-up, the recovery codes, the
+# check of a factor, a key's answer, the passkey sign-in and adding a factor when signed in.
+FACTOR_FORMS = [
+    paths.LOGIN_MFA_PROMPT,
+    paths.LOGIN_MFA_TOTP,
+    paths.LOGIN_MFA_RECOVERY_CODES,
+    paths.LOGIN_MFA_VERIFY,
+    paths.LOGIN_MFA_KEY,
+    paths.LOGIN_MFA_VERIFY_KEY,
+    paths.LOGIN_PASSKEY,
+    paths.LOGIN_MFA_ADD,
+]
+LOGIN_FORMS += FACTOR_FORMS
+_POST_ONLY = {
+    paths.LOGIN_PASSWORD_RESET,
+    paths.LOGIN_CODE_RESEND,
+    paths.LOGIN_USER_SELECTION,
+    paths.LOGIN_MFA_VERIFY_KEY,
+    paths.LOGIN_PASSKEY,
+    paths.LOGIN_MFA_ADD,
+}
 LOGIN_PAGES = [
     paths.LOGIN,
     *(path for path in LOGIN_FORMS if path not in _POST_ONLY),
@@ -256,11 +280,13 @@ ACCOUNT_FIELDS = (
     "code",
     "userID",
 )
+# The fields of the second-factor forms (the buttons' names among them).
+FACTOR_FIELDS = ("kind", "skip", "use", "credential", "client_error", "name")
 
 
 def login_fields(bed: Bed, browser: Browser) -> dict[str, st.SearchStrategy[str]]:
     names = {*browser.names, "login_name", "password", "new_password", "session_id", "flow"}
-    names.update(ACCOUNT_FIELDS)
+    names.update(ACCOUNT_FIELDS + FACTOR_FIELDS)
     anything = values(bed, "login_name")
     fields = {name: anything for name in names}
     for name, value in browser.carried + browser.query:
@@ -296,3 +322,71 @@ def test_login_pages(bed: Bed, data: st.DataObject) -> None:
 def test_the_browsers_reached_a_login_form(bed: Bed) -> None:
     """Without a form the login tests would only send to pages that refuse everything."""
     assert all(browser.carried and browser.names for browser in bed.browsers)
+
+
+# -- the second-factor pages, from browsers that reached them ------------------------------
+
+
+@pytest.fixture(scope="module")
+def factor_browsers(bed: Bed) -> list[Browser]:
+    """bob past his password, on the set-up prompt, on a security key's set-up page, and
+    (once he has an authenticator app) on the verify page. The world's organisation asks for
+    a second factor from here on."""
+    return bed.runner.run(_factor_browsers(bed))
+
+
+async def _factor_browsers(bed: Bed) -> list[Browser]:
+    services, world = bed.services, bed.world
+    changes = {"mfa_init_skip_lifetime_s": 720 * 3600, "second_factors": ["otp", "u2f"]}
+    await services.policies.set(world.admin, "login", changes, world.org_id)
+    prompt = await _past_password(bed, paths.LOGIN_MFA_PROMPT)
+    key = await _past_password(bed, paths.LOGIN_MFA_KEY, kind="u2f")
+    async with services.store.transaction() as tx:
+        setup = await services.factors.start_totp(tx, world.admin, world.bob, issuer="zitui")
+    async with services.store.transaction() as tx:
+        code = pyotp.TOTP(setup.secret).at(services.clock.now())
+        assert await services.factors.confirm_totp(
+            tx, world.admin, world.bob, setup.factor_id, code
+        )
+    verify = await _past_password(bed, paths.LOGIN_MFA_VERIFY)
+    return [prompt, key, verify]
+
+
+async def _past_password(bed: Bed, expect: str, *, kind: str = "") -> Browser:
+    """A browser that gave bob's login name and password (and chose `kind` at the prompt),
+    on the page with the form to `expect`."""
+    params = authorize_params(bed.world.clients["basic"])
+    async with httpx2.AsyncClient(
+        transport=bed.harness.transport, base_url=bed.harness.issuer, follow_redirects=True
+    ) as client:
+
+        async def submit(page: httpx2.Response, action: str, **values: str) -> httpx2.Response:
+            carried = dict(browser_on(page, {}).carried)
+            return await client.post(action, data={**carried, **values})
+
+        page = await client.get(paths.AUTHORIZE, params=params)
+        page = await submit(page, paths.LOGIN_NAME, login_name="bob")
+        page = await submit(page, paths.LOGIN_PASSWORD, password=PASSWORD)
+        if kind:
+            page = await submit(page, paths.LOGIN_MFA_PROMPT, kind=kind)
+        assert f'action="{expect}"' in page.text, page.text
+        return browser_on(page, dict(client.cookies.items()))
+
+
+@settings(FUZZ, max_examples=150)
+@given(data=st.data())
+def test_factor_forms(bed: Bed, factor_browsers: list[Browser], data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(FACTOR_FORMS))
+    browser = data.draw(st.sampled_from(factor_browsers + bed.browsers))
+    fields = login_fields(bed, browser)
+    kinds = st.sampled_from(["totp", "u2f", "passkey", "otp_email", "otp_sms"])
+    fields.update(kind=kinds | fields["kind"], use=kinds | fields["use"])
+    # Mostly the page's own flow and CSRF token, last so they count: past the check, the
+    # generated fields reach the steps behind it.
+    valid = [(name, value) for name, value in browser.carried if name in ("flow", "csrf_token")]
+    with_csrf = data.draw(st.integers(0, 3)) > 0
+    generated = data.draw(pairs(bed, fields))
+    form = generated + (valid if with_csrf else [])
+    body = data.draw(bodies(st.just(form), uploads=False))
+    cookies = browser.cookies if data.draw(st.integers(0, 3)) else None
+    assert_no_server_error(bed.send("POST", path, query=browser.query, body=body, cookies=cookies))
