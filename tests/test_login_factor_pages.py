@@ -109,13 +109,17 @@ def other_than(code: str) -> str:
 # --- the pages -------------------------------------------------------------------------------
 
 
-async def sign_in_pages(harness: Harness, world: World, browser: httpx2.AsyncClient, user: User):
+async def sign_in_pages(
+    harness: Harness, world: World, browser: httpx2.AsyncClient, user: User
+) -> httpx2.Response:
     """An application's request, the login name and the password: the page that follows."""
     params = fx.authorize_params(world.clients["basic"])
     return await password_pages(browser, params, user.login_name)
 
 
-async def choose(browser: httpx2.AsyncClient, prompt: httpx2.Response, **choice: str):
+async def choose(
+    browser: httpx2.AsyncClient, prompt: httpx2.Response, **choice: str
+) -> httpx2.Response:
     """A button of the set-up prompt (`kind=…` or `skip=1`)."""
     fields = form(prompt.text, paths.LOGIN_MFA_PROMPT)
     return await browser.post(paths.LOGIN_MFA_PROMPT, data={**fields, **choice})
@@ -462,8 +466,9 @@ async def test_without_passkeys_in_the_policy_there_is_no_passkey_sign_in(
     changes = {"passwordless_allowed": False}
     await harness.services.policies.set(world.admin, "login", changes, world.org_id)
     async with client_of(harness) as browser:
-        params = {**fx.authorize_params(world.clients["basic"]), "scope": "openid"}
-        params["scope"] = f"openid urn:zitadel:iam:org:id:{world.org_id}"
+        # The request names the organisation, so its policy is the one the page follows.
+        scope = f"openid urn:zitadel:iam:org:id:{world.org_id}"
+        params = {**fx.authorize_params(world.clients["basic"]), "scope": scope}
         page = await follow(browser, await browser.get(paths.AUTHORIZE, params=params))
         assert f'action="{paths.LOGIN_NAME}"' in page.text
         assert paths.LOGIN_PASSKEY not in page.text and "webauthn" not in page.text
