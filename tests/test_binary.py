@@ -50,8 +50,9 @@ def test_binary_serves_healthz_from_a_fresh_directory(binary: Path, tmp_path: Pa
         assert page.status_code == 200 and "<html" in page.text
         # Templates in subfolders, translations and static files travel in the bundle.
         login = httpx2.get(f"{base}/ui/login/login", headers={"Accept-Language": "de"})
-        assert login.status_code == 200 and 'autocomplete="username"' in login.text
+        assert login.status_code == 200 and 'autocomplete="username webauthn"' in login.text
         assert httpx2.get(f"{base}/static/zitui.css").status_code == 200
+        assert httpx2.get(f"{base}/static/webauthn.js").status_code == 200
         discovery = httpx2.get(f"{base}/.well-known/openid-configuration").json()
         assert discovery["issuer"] == base
         assert httpx2.get(discovery["jwks_uri"]).json()["keys"]

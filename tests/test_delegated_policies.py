@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from starlette.testclient import TestClient
 
@@ -58,6 +59,9 @@ class B2B:
     owner_user: str  # login name of a user of the owner organisation
     customer_user: str  # login name of a user of the customer organisation
     customer_owner: str  # login name of the customer's ORG_OWNER
+    # Her recovery codes: she forces MFA on her organisation, so the console asks her for a
+    # second factor (a fresh code for each sign-in of the scenario).
+    customer_owner_codes: list[str]
 
 
 @pytest.fixture
@@ -96,6 +100,7 @@ def b2b(client: TestClient) -> B2B:
             owner_user=(await add_user(services, admin, owner_org, "oscar")).login_name,
             customer_user=(await add_user(services, admin, customer, "carla")).login_name,
             customer_owner=boss.login_name,
+            customer_owner_codes=await with_totp(services, boss),
         )
 
     return run(client, create)
@@ -103,8 +108,23 @@ def b2b(client: TestClient) -> B2B:
 
 async def as_customer_owner(services: Services, b2b: B2B) -> Context:
     """The customer's ORG_OWNER, signed in as the console signs in."""
-    login = await services.auth.login_operator(b2b.customer_owner, PASSWORD, RequestMeta())
+    code = b2b.customer_owner_codes.pop()
+    login = await services.auth.login_operator(
+        b2b.customer_owner, PASSWORD, RequestMeta(), code=code
+    )
     return login.context
+
+
+async def with_totp(services: Services, user: User) -> list[str]:
+    """A ready authenticator app for `user`, as the hosted login sets it up; her recovery
+    codes."""
+    system = services.system_context()
+    async with services.store.transaction() as tx:
+        setup = await services.factors.start_totp(tx, system, user, issuer="zitui")
+    async with services.store.transaction() as tx:
+        code = pyotp.TOTP(setup.secret).at(services.clock.now())
+        assert await services.factors.confirm_totp(tx, system, user, setup.factor_id, code)
+        return await services.factors.new_recovery_codes(tx, system, user)
 
 
 def customer_sets_everything(client: TestClient, b2b: B2B) -> None:
