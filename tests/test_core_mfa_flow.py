@@ -237,3 +237,32 @@ async def test_a_signed_in_user_adds_factors_and_proves_the_password_again_after
 
     with pytest.raises(NotFound):
         await services.login.start_adding_factor(new_browser_cookie(), session.id, META)
+
+
+async def test_a_page_of_this_server_gets_the_account_back_after_a_fresh_password(
+    services: Services, alice: User, clock: FixedClock
+) -> None:
+    """The account pages send an account to prove its password again and get it back."""
+    done = await password_sign_in(services.login, new_browser_cookie(), "alice")
+    browser = done.browser_cookie or ""
+    [session] = await services.sessions.list_browser_sessions(browser)
+    clock.advance(timedelta(minutes=30))
+    asked = await services.login.start_reauth(
+        browser, session.id, META, return_to="/ui/console/users/me/security"
+    )
+    assert isinstance(asked.step, AskPassword) and asked.step.login_name == session.login_name
+    proven = await services.login.submit_password(browser, asked.step.flow.id, PASSWORD, META)
+    assert isinstance(proven.step, Done)
+    assert proven.step.redirect_uri == "/ui/console/users/me/security"
+    [again] = await services.sessions.list_browser_sessions(proven.browser_cookie or "")
+    assert again.id == session.id and again.password_checked_at == clock.now()
+
+    # Only a path of this server: anything else ends as a flow without an application does.
+    elsewhere = await services.login.start_reauth(
+        proven.browser_cookie or "", session.id, META, return_to="//evil.example/x"
+    )
+    assert isinstance(elsewhere.step, AskPassword)
+    out = await services.login.submit_password(
+        proven.browser_cookie or "", elsewhere.step.flow.id, PASSWORD, META
+    )
+    assert isinstance(out.step, Done) and out.step.redirect_uri == ""

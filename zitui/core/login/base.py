@@ -89,6 +89,8 @@ MESSAGE = "message_id"
 RULES_ORG = "rules_org"
 # The organisation a login name's domain discovered (discovery.py): the flow's `org_id` now.
 DISCOVERED = "discovered_org"
+# A page of this server a flow without an application goes back to (a path, never a URL).
+RETURN_TO = "return_to"
 REGISTRATION_CLOSED = ("registration.disabled", "registration is not open here")
 RESET_CLOSED = ("password.reset_disabled", "the password cannot be reset here")
 PURPOSES = {
@@ -509,6 +511,9 @@ async def default_redirect(tx: Repositories, flow: StoredLoginFlow, org_id: str)
     page. A flow that serves an application goes back to it."""
     if flow.auth_request_id:
         return ""
+    back = flow.internal.get(RETURN_TO)
+    if isinstance(back, str) and back.startswith("/") and not back.startswith("//"):
+        return back  # a page of this server that started the flow (the account pages)
     return (await login_policy(tx, org_id or None)).default_redirect_uri
 
 

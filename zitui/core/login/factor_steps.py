@@ -19,7 +19,7 @@ from zitui.core.audit import record
 from zitui.core.context import Context, RequestMeta
 from zitui.core.credentials import login_policy, user_context
 from zitui.core.factors import FactorKind
-from zitui.core.login.base import Loaded, language_of, moved, new_flow
+from zitui.core.login.base import Loaded, language_of, moved
 from zitui.core.login.factor_pages import (
     ADDING,
     CODE_KINDS,
@@ -130,38 +130,6 @@ class FactorSteps(FactorPages):
             return None
         flow = moved(flow, FlowStep.MFA_PROMPT, now, language=session.preferred_language)
         return flow, SetUpFactor(FlowView.of(flow), False, kinds, language=language_of(flow))
-
-    async def start_adding_factor(
-        self, browser_cookie: str, session_id: str, request: RequestMeta
-    ) -> Outcome:
-        """ "Add a second factor or passkey" for one of the browser's accounts: a flow of its
-        own, at the set-up prompt when the account proved its first factor within
-        `ADD_FACTOR_WINDOW`, else at the password (and the second factor when due) first."""
-        session = await self._sessions.find_browser_session(browser_cookie, session_id)
-        if session is None:
-            raise NotFound("session.not_found", "this account is not signed in on this browser")
-        now = self._clock.now()
-        recent = [
-            at
-            for at in (session.password_checked_at, session.multi_factor_checked_at)
-            if at is not None and now - at <= ADD_FACTOR_WINDOW
-        ]
-        flow = new_flow(
-            self._browser_digest(browser_cookie),
-            FlowStep.PASSWORD,
-            now,
-            client_ip=request.ip,
-            login_name=session.login_name,
-            internal={ADDING: True, "language": session.preferred_language},
-        )
-        async with self._store.transaction() as tx:
-            await self._refuse_over_cap(tx, request.ip, now)
-            step: Step | None = None
-            if recent:
-                flow = replace(flow, session_id=session.id, user_id=session.user_id)
-                flow, step = await self._finish(tx, Loaded(flow), session, now)
-            await tx.login_flows.insert(flow)
-        return Outcome(step or await self._render(Loaded(flow)))
 
     @staticmethod
     async def _prompt_due(tx: Repositories, user: User, policy: LoginPolicy, now: datetime) -> bool:

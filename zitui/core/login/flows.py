@@ -62,7 +62,7 @@ from zitui.core.login.base import (
     undiscovered,
 )
 from zitui.core.login.discovery import discovered_org
-from zitui.core.login.key_steps import KeySteps
+from zitui.core.login.returning import ReturningSteps
 from zitui.core.login.reuse import Demand, in_scope, reusable
 from zitui.core.login.self_service import SelfServiceSteps
 from zitui.core.login.steps import (
@@ -94,7 +94,7 @@ from zitui.records import (
 from zitui.store import Repositories
 
 
-class LoginFlowService(SelfServiceSteps, KeySteps):
+class LoginFlowService(SelfServiceSteps, ReturningSteps):
     # --- the pages' calls ------------------------------------------------------------
 
     async def start(
