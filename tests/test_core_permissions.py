@@ -92,8 +92,9 @@ async def test_user_without_membership_can_do_nothing_administrative(services, a
         services.orgs.create_org(plain, "Delta"),
         services.orgs.get_org(plain, org_a.id),
         services.orgs.rename_org(plain, org_a.id, "Mine"),
-        services.users.get_user(plain, two_orgs["plain_id"]),
+        services.users.get_user(plain, admin.actor.user_id),
         services.users.set_password(plain, two_orgs["plain_id"], "Other-Pass-1"),
+        services.users.lock_user(plain, two_orgs["plain_id"]),
         services.memberships.add_member(
             plain, two_orgs["plain_id"], Scope.ORG, org_a.id, ["ORG_OWNER"]
         ),
@@ -103,6 +104,8 @@ async def test_user_without_membership_can_do_nothing_administrative(services, a
             await attempt
     assert (await services.orgs.list_orgs(plain)).total == 0
     assert (await services.users.list_users(plain)).total == 0
+    # The self side of the table: reading oneself needs no membership.
+    assert (await services.users.get_user(plain, two_orgs["plain_id"])).id == two_orgs["plain_id"]
     with pytest.raises(PermissionDenied):
         await services.auth.login_operator("plain@acme.127.0.0.1", "Their-Pass-1", RequestMeta())
 

@@ -41,6 +41,10 @@ class Context:
     clock: Clock
     actor: Actor | None = None
     request: RequestMeta = field(default_factory=RequestMeta)
+    # When the actor last proved a factor (a browser session's or a token's `auth_time`), for
+    # the changes that ask for a recent sign-in; and the session the call comes from.
+    auth_time: datetime | None = None
+    session_id: str | None = None
 
     @classmethod
     def system(cls, clock: Clock, *, origin: str = "system") -> Context:
@@ -60,6 +64,8 @@ class Context:
         if self.actor is None:
             return False
         if self.actor.is_system:
+            return True
+        if permissions.allowed_to_self(self.actor.user_id, permission, resource):
             return True
         return permissions.allowed(self.actor.memberships, permission, resource)
 

@@ -393,11 +393,11 @@ class FactorService:
             return voided
 
     async def _managed(self, ctx: Context, permission: str, user_id: str) -> User:
-        """The human user, once `permission` in their organisation is checked (before the
-        user's kind, which a refused manager does not learn)."""
+        """The human user, once `permission` in their organisation (or on themselves) is
+        checked (before the user's kind, which a refused manager does not learn)."""
         async with self._store.reader() as tx:
             user = await load_user(tx, user_id)
-        await self._authz.require(ctx, permission, Resource(org_id=user.org_id))
+        await self._authz.require(ctx, permission, Resource(org_id=user.org_id, user_id=user.id))
         if user.kind is not UserKind.HUMAN:
             raise PreconditionFailed("user.not_human", "a machine user has no second factors")
         return user

@@ -1,7 +1,9 @@
 """Manager roles and the permissions they grant, as data (ZITADEL's defaults).
 
 A membership binds a role to a scope. `allowed` answers the one question the core asks:
-may these memberships use `permission` on `resource`?
+may these memberships use `permission` on `resource`? `SELF_PERMISSIONS` is the other side of
+the table: what any signed-in user may do to their own user (`Resource.user_id`), whatever
+their memberships (ZITADEL's "self" permissions).
 """
 
 from __future__ import annotations
@@ -232,13 +234,31 @@ ROLES: dict[str, tuple[Scope, frozenset[str]]] = {
 }
 
 
+# A user acting on their own user: reading and changing the profile, email, phone, password,
+# factors (authenticators), IdP links and sessions, and removing themselves (the login
+# policy's `allow_self_delete` decides that one in `core/account.py`).
+SELF_PERMISSIONS = frozenset(
+    {
+        "user.read",
+        "user.write",
+        "user.credential.write",
+        "user.passkey.write",
+        "user.self.delete",
+        "session.read",
+        "session.delete",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Resource:
-    """What a permission is asked for: the owning organisation, and a project or grant."""
+    """What a permission is asked for: the owning organisation, a project or grant, and the
+    user it concerns (which lets that user use `SELF_PERMISSIONS` on it)."""
 
     org_id: str | None = None
     project_id: str | None = None
     grant_id: str | None = None
+    user_id: str | None = None
 
     @classmethod
     def instance(cls) -> Resource:
@@ -269,6 +289,15 @@ def _covers(membership: Membership, resource: Resource) -> bool:
         case Scope.PROJECT_GRANT:
             return resource.grant_id == membership.scope_id
     return False
+
+
+def allowed_to_self(actor_id: str, permission: str, resource: Resource) -> bool:
+    """The actor asks for a self permission on their own user."""
+    return (
+        permission in SELF_PERMISSIONS
+        and resource.user_id is not None
+        and resource.user_id == actor_id
+    )
 
 
 def allowed(memberships: Iterable[Membership], permission: str, resource: Resource) -> bool:

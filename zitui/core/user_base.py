@@ -22,11 +22,16 @@ class UserServiceBase:
             raise RuntimeError("this user service was built without a code mailer")
         return self._codes
 
-    async def _authorized(self, ctx: Context, permission: str, user_id: str) -> User:
-        """Load the user and require `permission` in their organisation."""
+    async def _authorized(
+        self, ctx: Context, permission: str, user_id: str, *, self_service: bool = False
+    ) -> User:
+        """Load the user and require `permission` in their organisation; with
+        `self_service`, the user may also act on themselves (`permissions.SELF_PERMISSIONS`).
+        Lifecycle changes (lock, deactivate, init code) never pass it."""
         async with self._store.reader() as tx:
             user = await load_user(tx, user_id)
-        await self._authz.require(ctx, permission, Resource(org_id=user.org_id))
+        resource = Resource(org_id=user.org_id, user_id=user.id if self_service else None)
+        await self._authz.require(ctx, permission, resource)
         return user
 
 

@@ -47,7 +47,7 @@ class ProfileChange:
 class UserProfileCommands(UserServiceBase):
     async def update_profile(self, ctx: Context, user_id: str, change: ProfileChange) -> User:
         """Change a human's names, gender or language; only changed fields are recorded."""
-        await self._authorized(ctx, "user.write", user_id)
+        await self._authorized(ctx, "user.write", user_id, self_service=True)
         values = change.validated()
         async with self._store.transaction() as tx:
             user = await load_human(tx, user_id)
@@ -62,7 +62,7 @@ class UserProfileCommands(UserServiceBase):
 
     async def change_username(self, ctx: Context, user_id: str, username: str) -> User:
         """Rename a user (human or machine); the login name follows."""
-        await self._authorized(ctx, "user.write", user_id)
+        await self._authorized(ctx, "user.write", user_id, self_service=True)
         username = validation.username(username)
         async with self._store.transaction() as tx:
             user = await load_user(tx, user_id)
@@ -82,7 +82,7 @@ class UserProfileCommands(UserServiceBase):
     async def change_email(self, ctx: Context, user_id: str, email: str, *, verified: bool) -> User:
         """Set a human's email address, marked verified only when the manager says so;
         otherwise a verification code goes to the new address in the same transaction."""
-        await self._authorized(ctx, "user.write", user_id)
+        await self._authorized(ctx, "user.write", user_id, self_service=True)
         email = validation.email(email, required=True)
         async with self._store.transaction() as tx:
             user = await load_human(tx, user_id)
@@ -98,7 +98,7 @@ class UserProfileCommands(UserServiceBase):
 
     async def change_phone(self, ctx: Context, user_id: str, phone: str, *, verified: bool) -> User:
         """Set a human's phone number; an empty number removes it."""
-        await self._authorized(ctx, "user.write", user_id)
+        await self._authorized(ctx, "user.write", user_id, self_service=True)
         phone = validation.phone(phone) if phone.strip() else ""
         verified = verified and bool(phone)
         async with self._store.transaction() as tx:

@@ -161,7 +161,7 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
                 await self._notice.password_changed(tx, ctx, credentials.user)
 
     async def get_user(self, ctx: Context, user_id: str) -> User:
-        return await self._authorized(ctx, "user.read", user_id)
+        return await self._authorized(ctx, "user.read", user_id, self_service=True)
 
     async def find_user_by_username(self, ctx: Context, org_id: str, username: str) -> User | None:
         """The user of `org_id` with this username (any case), if the actor may read it."""
