@@ -32,7 +32,7 @@ from zitui.core.password_expiry import days_left
 from zitui.core.password_notice import PasswordNotice
 from zitui.core.policies import LoginPolicy, PasswordComplexityPolicy
 from zitui.core.users import password_policy
-from zitui.errors import InvalidArgument, NotFound, PreconditionFailed
+from zitui.errors import InvalidArgument, NotFound, PreconditionFailed, Unauthenticated
 from zitui.records import Session, User
 from zitui.store import Repositories, Store
 
@@ -236,6 +236,11 @@ class SessionService:
         async with self._store.reader() as tx:
             return await password_policy(tx, session.org_id)
 
+    async def password_rules(self, org_id: str) -> PasswordComplexityPolicy:
+        """The complexity rules of an organisation's passwords, as its pages list them."""
+        async with self._store.reader() as tx:
+            return await password_policy(tx, org_id)
+
     async def list_browser_sessions(self, browser_cookie: str) -> list[Session]:
         """The browser's active sessions, the most recently used first."""
         digest = _browser_digest(browser_cookie)
@@ -264,6 +269,28 @@ class SessionService:
         if session is None or self._clock.now() - session.last_used_at >= self.idle_timeout:
             return None
         return session
+
+    async def account_context(
+        self, browser_cookie: str, session_id: str, request: RequestMeta
+    ) -> Context:
+        """The context of one account signed in on this browser, for the account pages: the
+        session `session_id` (or, given "", the most recently used), its user as actor, the
+        latest first-factor check as `auth_time`. Unauthenticated when there is none, and for
+        a session whose user must change the password first."""
+        listed = await self.list_browser_sessions(browser_cookie)
+        sessions = [s for s in listed if not s.password_change_required]
+        chosen = [s for s in sessions if s.id == session_id] if session_id else sessions[:1]
+        if not chosen:
+            raise Unauthenticated("auth.required", "sign in first")
+        session = chosen[0]
+        first = [at for at in (session.password_checked_at, session.multi_factor_checked_at) if at]
+        return Context(
+            clock=self._clock,
+            actor=_actor(session),
+            request=request,
+            auth_time=max(first, default=None),
+            session_id=session.id,
+        )
 
     async def find_session(self, session_id: str) -> Session | None:
         """The session if it is active; a terminated session is gone."""
