@@ -496,6 +496,9 @@ class Session:
     password_change_required: bool = False
     # The kind of the second factor checked last (a FactorKind value, or "recovery").
     second_factor_kind: str = ""
+    # Where and with what browser the session was signed in (the user's list of sessions).
+    user_agent: str = ""
+    client_ip: str = ""
 
     @property
     def auth_time(self) -> datetime | None:

@@ -383,7 +383,12 @@ async def start_session(
     check, and the checker confirms it (state re-checked, counters reset, one event)."""
     now = checked.context.now()
     session_id = await tx.sessions.record_password_check(
-        browser_digest, checked.user.id, new_id=new_id(), at=now, user_agent=request.user_agent
+        browser_digest,
+        checked.user.id,
+        new_id=new_id(),
+        at=now,
+        user_agent=request.user_agent,
+        client_ip=request.ip,
     )
     details = {"origin": request.origin, "session_id": session_id, **payload}
     await checker.confirm(tx, checked, payload=details)
@@ -417,6 +422,7 @@ async def start_passkey_session(
         new_id=new_id(),
         at=ctx.now(),
         user_agent=request.user_agent,
+        client_ip=request.ip,
         passkey=True,
     )
     await record(

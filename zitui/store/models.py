@@ -341,6 +341,8 @@ class SessionRow(SQLModel, table=True):
     # The kind of the second factor checked last (`FactorKind`, or "recovery"), for `amr`.
     second_factor_kind: str | None = Field(default=None, max_length=20, nullable=True)
     user_agent: str = Field(default="", max_length=400)
+    # The address of the last sign-in on this session (for the user's list of sessions).
+    client_ip: str = Field(default="", max_length=64)
     created_at: datetime = _ts()
     last_used_at: datetime = _ts()
     terminated_at: datetime | None = _ts(default=None, nullable=True)

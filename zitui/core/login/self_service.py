@@ -460,7 +460,12 @@ class SelfServiceSteps(FlowBase):
         await tx.sessions.move_browser(flow.browser_digest, new_digest)
         await tx.login_flows.move_browser(flow.browser_digest, new_digest)
         session_id = await tx.sessions.record_password_check(
-            new_digest, user.id, new_id=new_id(), at=proven_at, user_agent=request.user_agent
+            new_digest,
+            user.id,
+            new_id=new_id(),
+            at=proven_at,
+            user_agent=request.user_agent,
+            client_ip=request.ip,
         )
         await tx.users.reset_password_failures(user.id)
         await record(

@@ -27,6 +27,8 @@ _SELECT = (
         SESSIONS.c.second_factor_checked_at,
         SESSIONS.c.multi_factor_checked_at,
         SESSIONS.c.second_factor_kind,
+        SESSIONS.c.user_agent,
+        SESSIONS.c.client_ip,
         SESSIONS.c.created_at,
         SESSIONS.c.last_used_at,
         USERS.c.org_id,
@@ -63,6 +65,8 @@ def _session(row: Any) -> Session:
         preferred_language=row["preferred_language"],
         password_change_required=row["password_change_required"],
         second_factor_kind=row["second_factor_kind"] or "",
+        user_agent=row["user_agent"],
+        client_ip=row["client_ip"],
     )
 
 
@@ -89,15 +93,16 @@ _MOVE_BROWSER = Prepared(
     .values(browser_digest=sa.bindparam("b_new"))
 )
 _AT = sa.bindparam("at", type_=SESSIONS.c.last_used_at.type)
+_IP = sa.bindparam("ip", type_=SESSIONS.c.client_ip.type)
 _CHECKED = Prepared(
     SESSIONS.update()
     .where(SESSIONS.c.id == sa.bindparam("b_id"))
-    .values(password_checked_at=_AT, last_used_at=_AT, terminated_at=None)
+    .values(password_checked_at=_AT, last_used_at=_AT, terminated_at=None, client_ip=_IP)
 )
 _PASSKEY_CHECKED = Prepared(
     SESSIONS.update()
     .where(SESSIONS.c.id == sa.bindparam("b_id"))
-    .values(multi_factor_checked_at=_AT, last_used_at=_AT, terminated_at=None)
+    .values(multi_factor_checked_at=_AT, last_used_at=_AT, terminated_at=None, client_ip=_IP)
 )
 _TOUCH = Prepared(
     SESSIONS.update()
@@ -131,11 +136,23 @@ class SessionRepository(Repository):
         return [_session(row) for row in (await self.conn.execute(query)).mappings()]
 
     async def record_password_check(
-        self, browser_digest: str, user_id: str, *, new_id: str, at: datetime, user_agent: str
+        self,
+        browser_digest: str,
+        user_id: str,
+        *,
+        new_id: str,
+        at: datetime,
+        user_agent: str,
+        client_ip: str = "",
     ) -> str:
         """Note a password check for (browser, user) and return the session's id."""
         return await self.record_first_factor(
-            browser_digest, user_id, new_id=new_id, at=at, user_agent=user_agent
+            browser_digest,
+            user_id,
+            new_id=new_id,
+            at=at,
+            user_agent=user_agent,
+            client_ip=client_ip,
         )
 
     async def record_first_factor(
@@ -147,10 +164,12 @@ class SessionRepository(Repository):
         at: datetime,
         user_agent: str,
         passkey: bool = False,
+        client_ip: str = "",
     ) -> str:
         """Note a first factor for (browser, user) and return the session's id: a password
         (`password_checked_at`), or with `passkey` a passkey with user verification, which is
-        multi-factor on its own (`multi_factor_checked_at`).
+        multi-factor on its own (`multi_factor_checked_at`). `client_ip` is where the check
+        came from; the session keeps the latest.
 
         An active session keeps its id; a terminated one is replaced by a fresh row with
         `new_id`, so an id once ended never becomes valid again. A concurrent check that
@@ -168,6 +187,7 @@ class SessionRepository(Repository):
                 "user_id": user_id,
                 checked: at,
                 "user_agent": user_agent[:400],
+                "client_ip": client_ip[:64],
                 "created_at": at,
                 "last_used_at": at,
             }
@@ -180,7 +200,7 @@ class SessionRepository(Repository):
                 if existing is None:
                     raise
         update = _PASSKEY_CHECKED if passkey else _CHECKED
-        await self.conn.execute(update, {"b_id": existing.id, "at": at})
+        await self.conn.execute(update, {"b_id": existing.id, "at": at, "ip": client_ip[:64]})
         return str(existing.id)
 
     async def record_second_factor(self, session_id: str, at: datetime, *, kind: str) -> None:
