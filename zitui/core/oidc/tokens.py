@@ -14,8 +14,9 @@ from typing import Any
 from joserfc.jwk import KeySet
 
 from zitui.core.clock import Clock
-from zitui.core.context import Context
+from zitui.core.context import Context, RequestMeta
 from zitui.core.oidc import rfc7009, rfc7523, rfc7662
+from zitui.core.oidc.api_access import api_actor, may_call_api
 from zitui.core.oidc.audience import asked_projects, reaches
 from zitui.core.oidc.authorization_code import exchange_code
 from zitui.core.oidc.bearer import BearerGrant, looks_like_jwt, resolve
@@ -41,6 +42,7 @@ from zitui.core.oidc.jwt_bearer import jwt_bearer
 from zitui.core.oidc.keys import KeyService
 from zitui.core.oidc.refresh_token import refresh
 from zitui.core.oidc.rfc7523 import UsedAssertion
+from zitui.errors import Unauthenticated
 from zitui.records import OidcClient, UserState
 from zitui.store import Repositories, Store
 
@@ -105,6 +107,28 @@ class TokenService:
         if claims is None:
             raise invalid_token("the access token is invalid or has expired")
         return claims
+
+    async def account_context(self, access_token: str, request: RequestMeta) -> Context:
+        """The context of the user an access token acts for, at the account API: the token's
+        `auth_time` and session ride along for the changes that ask for a recent sign-in.
+        Unauthenticated when the token is not live, its user is not active, or the API is
+        not in its audience (zitui/core/oidc/api_access.py)."""
+        keys = await self._verification_keys(access_token)
+        async with self._store.reader() as tx:
+            now = self._clock.now()
+            grant = await resolve(tx, access_token, keys=keys, issuer=self.issuer, now=now)
+            actor = await api_actor(tx, grant)
+        if grant is not None and not may_call_api(grant):
+            raise Unauthenticated("token.audience", "the access token was not issued for this API")
+        if grant is None or actor is None:
+            raise Unauthenticated("token.invalid", "the access token is invalid or has expired")
+        return Context(
+            clock=self._clock,
+            actor=actor,
+            request=request,
+            auth_time=grant.auth_time,
+            session_id=grant.session_id,
+        )
 
     async def introspect(self, ctx: Context, request: ClientRequest) -> dict[str, Any]:
         """RFC 7662 §2: callers authenticate (Basic or private_key_jwt, as ZITADEL's API
