@@ -49,6 +49,8 @@ class Settings:
     signing_key_rotation_s: int = 6 * 3600
     # A browser session unused this long is signed out; the browser cookie expires with it.
     session_idle_timeout_s: int = 24 * 3600
+    # Changes of password, email, phone or factors on the account ask for a sign-in this recent.
+    reauth_window_s: int = 10 * 60
     # Login flows an address may have open at once (0: no limit).
     max_open_flows_per_address: int = 100
     # Sign-in throttling (zitui/core/throttle.py): attempts per login name and per client
@@ -181,6 +183,7 @@ def _check_limits(settings: Settings) -> None:
         "outbox_max_attempts",
         "outbox_keep_sent_days",
         "outbox_keep_failed_days",
+        "reauth_window_s",
     ):
         if getattr(settings, name) < 1:
             raise InvalidArgument("config.range", f"{name} must be 1 or more", field=name)

@@ -24,6 +24,8 @@ class LoginPolicy:
     allow_domain_discovery: bool = True
     disable_login_with_email: bool = False
     disable_login_with_phone: bool = False
+    # Users may delete their own account from the account pages (off by default, as ZITADEL).
+    allow_self_delete: bool = False
     default_redirect_uri: str = ""
     password_check_lifetime_s: int = 240 * HOUR
     external_login_check_lifetime_s: int = 240 * HOUR
