@@ -59,6 +59,32 @@ LOGIN_BRANDING = f"{LOGIN_PREFIX}/resources/branding"
 LOGIN_PREVIEW = BRANDING_PREVIEW_PATH
 LOGOUT_DONE = f"{LOGIN_PREFIX}/logout/done"
 
+# The signed-in user's own account pages (ZITADEL's console path); `?account=<session id>`
+# picks one of the browser's accounts. The POST-only paths are the forms' actions.
+ACCOUNT = "/ui/console/users/me"
+ACCOUNT_PROFILE = f"{ACCOUNT}/profile"
+ACCOUNT_USERNAME = f"{ACCOUNT}/username"
+ACCOUNT_EMAIL = f"{ACCOUNT}/email"
+ACCOUNT_EMAIL_VERIFY = f"{ACCOUNT}/email/verify"
+ACCOUNT_EMAIL_RESEND = f"{ACCOUNT}/email/resend"
+ACCOUNT_PHONE = f"{ACCOUNT}/phone"
+ACCOUNT_PHONE_VERIFY = f"{ACCOUNT}/phone/verify"
+ACCOUNT_PHONE_RESEND = f"{ACCOUNT}/phone/resend"
+ACCOUNT_PHONE_REMOVE = f"{ACCOUNT}/phone/remove"
+ACCOUNT_PASSWORD = f"{ACCOUNT}/password"
+ACCOUNT_SECURITY = f"{ACCOUNT}/security"
+ACCOUNT_FACTOR_ADD = f"{ACCOUNT}/security/add"
+ACCOUNT_FACTOR_RENAME = f"{ACCOUNT}/security/rename"
+ACCOUNT_FACTOR_REMOVE = f"{ACCOUNT}/security/remove"
+ACCOUNT_RECOVERY_CODES = f"{ACCOUNT}/security/recovery-codes"
+ACCOUNT_CONNECTIONS = f"{ACCOUNT}/connections"
+ACCOUNT_SESSIONS = f"{ACCOUNT}/sessions"
+ACCOUNT_SESSION_END = f"{ACCOUNT}/sessions/end"
+ACCOUNT_SESSIONS_END_OTHERS = f"{ACCOUNT}/sessions/end-others"
+ACCOUNT_APP_REVOKE = f"{ACCOUNT}/sessions/revoke"
+ACCOUNT_DELETE = f"{ACCOUNT}/delete"
+ACCOUNT_DELETED = f"{ACCOUNT}/deleted"
+
 # Clients of these paths are programs: their errors are JSON whatever they accept.
 JSON_PREFIXES = ("/oauth/", "/oidc/", "/api/")
 # Endpoints that clients call with tokens or client credentials and that never render a form.
