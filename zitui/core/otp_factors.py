@@ -36,6 +36,7 @@ from zitui.store.repos.factors import READY, StoredFactor
 
 # The SMS text in the catalogues; placeholders {code}, {instance}, {minutes}.
 SMS_TEXT_KEY = "sms.otp.sms.text"
+SMS_TEXT_KEYS = {Purpose.PHONE: "sms.phone.verify.text"}
 MASK = "•"
 
 _PURPOSES = {FactorKind.OTP_EMAIL: Purpose.OTP_EMAIL, FactorKind.OTP_SMS: Purpose.OTP_SMS}
@@ -135,12 +136,19 @@ class OtpFactors:
     async def _send_sms(
         self, tx: Repositories, ctx: Context, user: User, language: str
     ) -> SentCode:
-        rule = RULES[Purpose.OTP_SMS]
-        code = self._codes.new_code(Purpose.OTP_SMS)
+        return await self.send_sms_code(tx, ctx, user, Purpose.OTP_SMS, language=language)
+
+    async def send_sms_code(
+        self, tx: Repositories, ctx: Context, user: User, purpose: Purpose, *, language: str = ""
+    ) -> SentCode:
+        """Inside the caller's transaction: a new code of `purpose` by SMS to the user's
+        number through the outbox (its text `sms.<kind>.text`), in place of the one before."""
+        rule = RULES[purpose]
+        code = self._codes.new_code(purpose)
         sms_lang = mail_language(user.preferred_language, language)
         text = translate(
             sms_lang,
-            SMS_TEXT_KEY,
+            SMS_TEXT_KEYS.get(purpose, SMS_TEXT_KEY),
             texts=await tx.custom_texts.effective(user.org_id, sms_lang),
             code=code,
             instance=self._instance_name,
@@ -156,7 +164,7 @@ class OtpFactors:
         )
         message_id = await enqueue_sms(tx, self._master_key, sms, at=ctx.now())
         expires_at = await self._codes.store_sent(
-            tx, ctx, user, Purpose.OTP_SMS, code, target=user.phone, message_id=message_id
+            tx, ctx, user, purpose, code, target=user.phone, message_id=message_id
         )
         return SentCode(message_id=message_id, recipient=user.phone, expires_at=expires_at)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from zitui.config import Settings
+from zitui.core.account import AccountParts, AccountService
 from zitui.core.apps import AppService
 from zitui.core.auth import AuthService
 from zitui.core.authz import Authorizer
@@ -83,6 +85,7 @@ class Services:
     factors: FactorService
     webauthn: WebAuthnService
     otp_factors: OtpFactors
+    account: AccountService
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -147,6 +150,19 @@ def build_services(
     )
     smtp = SmtpService(store, authz, master_key, mail_dir=settings.data_dir / "mail")
     sms = SmsService(store, authz, master_key)
+    users = UserService(store, hasher, authz, codes, notice=notice)
+    account = AccountService(
+        store,
+        hasher,
+        authz,
+        clock,
+        AccountParts(users=users, factors=factors, otp=otp_factors, webauthn=webauthn, codes=codes),
+        issuer=urlsplit(settings.issuer).netloc or settings.issuer,
+        challenge_key=master_key.derive("account-webauthn-challenges"),
+        reauth_window=timedelta(seconds=settings.reauth_window_s),
+        idle_timeout=timedelta(seconds=settings.session_idle_timeout_s),
+        limits=ThrottleLimits.from_settings(settings),
+    )
     sender = Sender(
         store,
         master_key,
@@ -164,7 +180,7 @@ def build_services(
         hasher=hasher,
         instance=InstanceService(store),
         orgs=OrgService(store, authz),
-        users=UserService(store, hasher, authz, codes, notice=notice),
+        users=users,
         memberships=MembershipService(store, authz),
         projects=ProjectService(store, authz),
         apps=AppService(store, authz),
@@ -195,6 +211,7 @@ def build_services(
         factors=factors,
         webauthn=webauthn,
         otp_factors=otp_factors,
+        account=account,
     )
 
 

@@ -123,19 +123,28 @@ class UserLifecycleCommands(UserServiceBase):
     async def reactivate_user(self, ctx: Context, user_id: str) -> User:
         return await self._transition(ctx, user_id, _REACTIVATE, _set_state(_ACTIVE))
 
-    async def remove_user(self, ctx: Context, user_id: str) -> None:
-        """Remove a user with their memberships, keys, tokens and grants; never oneself.
+    async def remove_user(self, ctx: Context, user_id: str, *, by_self: bool = False) -> None:
+        """Remove a user with their memberships, keys, tokens and grants.
 
-        The event counts the sessions and tokens that ended with the user."""
-        await self._authorized(ctx, "user.delete", user_id)
-        if ctx.actor is not None and ctx.actor.user_id == user_id:
-            raise PreconditionFailed("user.remove.self", "you cannot remove yourself")
+        A manager (`user.delete`) never removes themselves this way; with `by_self` the user
+        removes themselves (`user.self.delete`; the account service checks the login policy
+        and the password first). The event counts the sessions and tokens that ended."""
+        if by_self:
+            await self._authorized(ctx, "user.self.delete", user_id, self_service=True)
+            if ctx.actor is None or ctx.actor.user_id != user_id:
+                raise PreconditionFailed("user.remove.not_self", "this is not your account")
+        else:
+            await self._authorized(ctx, "user.delete", user_id)
+            if ctx.actor is not None and ctx.actor.user_id == user_id:
+                raise PreconditionFailed("user.remove.self", "you cannot remove yourself")
         async with self._store.transaction() as tx:
             user = await load_user(tx, user_id)
             await ensure_iam_owner_remains(tx, without_user=user_id)
             ended = await end_user_access(tx, user_id, at=ctx.now())
             await tx.users.delete(user_id)
-            payload = {"username": user.username, ACCESS_ENDED: ended.payload()}
+            payload: dict[str, Any] = {"username": user.username, ACCESS_ENDED: ended.payload()}
+            if by_self:
+                payload["by_self"] = True
             await _record(tx, ctx, user, "user.removed", payload)
 
     async def _transition(

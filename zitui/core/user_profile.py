@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -15,6 +16,9 @@ from zitui.records import User
 from zitui.store import Repositories
 
 GENDERS = ("", "female", "male", "diverse")
+# What a caller does in the transaction of a phone change, with the changed user (send a
+# verification code, remove the factor that used the old number).
+PhoneFollowUp = Callable[[Repositories, Context, User], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,17 @@ class UserProfileCommands(UserServiceBase):
                 await self._codes.send(tx, ctx, changed, Purpose.EMAIL)
             return changed
 
-    async def change_phone(self, ctx: Context, user_id: str, phone: str, *, verified: bool) -> User:
-        """Set a human's phone number; an empty number removes it."""
+    async def change_phone(
+        self,
+        ctx: Context,
+        user_id: str,
+        phone: str,
+        *,
+        verified: bool,
+        then: PhoneFollowUp | None = None,
+    ) -> User:
+        """Set a human's phone number; an empty number removes it (`user.human.phone.removed`).
+        `then` runs in the same transaction with the changed user."""
         await self._authorized(ctx, "user.write", user_id, self_service=True)
         phone = validation.phone(phone) if phone.strip() else ""
         verified = verified and bool(phone)
@@ -107,7 +120,11 @@ class UserProfileCommands(UserServiceBase):
                 raise PreconditionFailed("user.phone.unchanged", "the phone number is unchanged")
             await tx.users.set_phone(user_id, phone, verified=verified, at=ctx.now())
             payload = {"phone": phone, "verified": verified}
-            return await _recorded(tx, ctx, user, "user.human.phone.changed", payload)
+            event = "user.human.phone.changed" if phone else "user.human.phone.removed"
+            changed = await _recorded(tx, ctx, user, event, payload)
+            if then is not None:
+                await then(tx, ctx, changed)
+            return changed
 
 
 async def _recorded(

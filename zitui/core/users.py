@@ -123,11 +123,14 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
             if self._notice is not None:
                 await self._notice.password_changed(tx, ctx, user)
 
-    async def change_own_password(self, ctx: Context, current: str, new: str) -> None:
+    async def change_own_password(
+        self, ctx: Context, current: str, new: str, *, keep_session_id: str | None = None
+    ) -> None:
         """The signed-in user replaces their password; the current one must be given.
 
-        The operator console holds no browser session, so every session and token of the
-        user ends, as after a manager's reset."""
+        Every session and token of the user ends, as after a manager's reset (the operator
+        console holds no browser session), but those of `keep_session_id`: the browser
+        session the change is made in (the account pages)."""
         if ctx.actor is None or ctx.actor.is_system:
             raise Unauthenticated("auth.required", "sign in first")
         user_id = ctx.actor.user_id
@@ -148,7 +151,9 @@ class UserService(UserProfileCommands, UserLifecycleCommands):
         password_hash = await self._hasher.hash(new)
         async with self._store.transaction() as tx:
             await tx.users.set_password(user_id, password_hash, change_required=False, at=ctx.now())
-            ended = await end_user_access(tx, user_id, at=ctx.now())
+            ended = await end_user_access(
+                tx, user_id, at=ctx.now(), keep_session_id=keep_session_id
+            )
             await record(
                 tx,
                 ctx,

@@ -184,6 +184,19 @@ class FactorRepository(Repository):
         )
         return result.rowcount == 1
 
+    async def rename(self, factor_id: str, user_id: str, name: str) -> bool:
+        """Rename one of the user's ready factors; False when there is no such factor."""
+        result = await self.conn.execute(
+            FACTORS.update()
+            .where(
+                FACTORS.c.id == factor_id,
+                FACTORS.c.user_id == user_id,
+                FACTORS.c.state == READY,
+            )
+            .values(name=name)
+        )
+        return result.rowcount == 1
+
     async def delete(self, factor_id: str, user_id: str) -> bool:
         result = await self.conn.execute(
             FACTORS.delete().where(FACTORS.c.id == factor_id, FACTORS.c.user_id == user_id)

@@ -6,18 +6,32 @@ a unique or indexed column.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from zitui.records import AccessTokenInfo, RefreshTokenInfo
-from zitui.store.models import AccessTokenRow, RefreshTokenRow
+from zitui.store.models import AccessTokenRow, AppRow, RefreshTokenRow
 from zitui.store.prepared import Prepared
 from zitui.store.repos.base import Repository, table
 
 ACCESS = table(AccessTokenRow)
 REFRESH = table(RefreshTokenRow)
+APPS = table(AppRow)
+
+
+@dataclass(frozen=True)
+class HeldRefreshToken:
+    """A user's live refresh token, with the application that holds it."""
+
+    id: str
+    family_id: str
+    client_id: str
+    app_name: str
+    created_at: datetime
+    expires_at: datetime
 
 _ACCESS_COLUMNS = [c for c in ACCESS.c if c.name != "token_digest"]
 _REFRESH_COLUMNS = [c for c in REFRESH.c if c.name != "token_digest"]
@@ -140,3 +154,38 @@ class RefreshTokenRepository(Repository):
             query = query.where(REFRESH.c.session_id.is_distinct_from(keep_session_id))
         result = await self.conn.execute(query.values(revoked_at=at))
         return int(result.rowcount or 0)
+
+    async def list_held_by_apps(self, user_id: str, *, at: datetime) -> list[HeldRefreshToken]:
+        """The user's live refresh tokens (neither rotated, revoked nor expired) with the
+        application of each, the newest first; the earlier expiry counts."""
+        query = (
+            sa.select(
+                REFRESH.c.id,
+                REFRESH.c.family_id,
+                APPS.c.client_id,
+                APPS.c.name,
+                REFRESH.c.created_at,
+                REFRESH.c.idle_expires_at,
+                REFRESH.c.absolute_expires_at,
+            )
+            .join(APPS, APPS.c.id == REFRESH.c.app_id)
+            .where(
+                REFRESH.c.user_id == user_id,
+                REFRESH.c.revoked_at.is_(None),
+                REFRESH.c.rotated_at.is_(None),
+                REFRESH.c.idle_expires_at > at,
+                REFRESH.c.absolute_expires_at > at,
+            )
+            .order_by(REFRESH.c.created_at.desc(), REFRESH.c.id.desc())
+        )
+        return [
+            HeldRefreshToken(
+                id=row.id,
+                family_id=row.family_id,
+                client_id=row.client_id,
+                app_name=row.name,
+                created_at=row.created_at,
+                expires_at=min(row.idle_expires_at, row.absolute_expires_at),
+            )
+            for row in (await self.conn.execute(query))
+        ]
