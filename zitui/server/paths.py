@@ -85,7 +85,12 @@ ACCOUNT_APP_REVOKE = f"{ACCOUNT}/sessions/revoke"
 ACCOUNT_DELETE = f"{ACCOUNT}/delete"
 ACCOUNT_DELETED = f"{ACCOUNT}/deleted"
 
+# The account API (ZITADEL's auth API paths), its OpenAPI document and its reference page.
+AUTH_API = "/auth/v1"
+OPENAPI = "/openapi.json"
+API_REFERENCE = "/docs/api"
+
 # Clients of these paths are programs: their errors are JSON whatever they accept.
-JSON_PREFIXES = ("/oauth/", "/oidc/", "/api/")
+JSON_PREFIXES = ("/oauth/", "/oidc/", "/api/", "/auth/")
 # Endpoints that clients call with tokens or client credentials and that never render a form.
 MACHINE_ENDPOINTS = frozenset({TOKEN, INTROSPECT, REVOKE, KEYS, USERINFO, DISCOVERY})
