@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests import oidc_fixtures as fx
-from tests.api_fixtures import API_SCOPES, api_tokens, basic, bearer
+from tests.api_fixtures import api_tokens, basic, bearer
 from tests.oidc_fixtures import Harness, World
 from zitui.server import paths
 from zitui.server.api.operations import Operation
