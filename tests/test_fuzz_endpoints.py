@@ -39,7 +39,9 @@ from tests.fuzz_fixtures import (
     values,
 )
 from tests.oidc_fixtures import PASSWORD, authorize_params
+from zitui.core.users import NewHumanUser
 from zitui.server import paths
+from zitui.server.browser import cookie_name
 
 bed = ff.bed
 FUZZ = settings(
@@ -390,3 +392,129 @@ def test_factor_forms(bed: Bed, factor_browsers: list[Browser], data: st.DataObj
     body = data.draw(bodies(st.just(form), uploads=False))
     cookies = browser.cookies if data.draw(st.integers(0, 3)) else None
     assert_no_server_error(bed.send("POST", path, query=browser.query, body=body, cookies=cookies))
+
+
+# -- the account pages, from a browser signed in to them -----------------------------------
+
+# Every form of the account pages, and the pages themselves.
+ACCOUNT_FORMS = [
+    paths.ACCOUNT_PROFILE,
+    paths.ACCOUNT_USERNAME,
+    paths.ACCOUNT_EMAIL,
+    paths.ACCOUNT_EMAIL_VERIFY,
+    paths.ACCOUNT_EMAIL_RESEND,
+    paths.ACCOUNT_PHONE,
+    paths.ACCOUNT_PHONE_VERIFY,
+    paths.ACCOUNT_PHONE_RESEND,
+    paths.ACCOUNT_PHONE_REMOVE,
+    paths.ACCOUNT_PASSWORD,
+    paths.ACCOUNT_FACTOR_ADD,
+    paths.ACCOUNT_FACTOR_RENAME,
+    paths.ACCOUNT_FACTOR_REMOVE,
+    paths.ACCOUNT_RECOVERY_CODES,
+    paths.ACCOUNT_SESSION_END,
+    paths.ACCOUNT_SESSIONS_END_OTHERS,
+    paths.ACCOUNT_APP_REVOKE,
+    paths.ACCOUNT_DELETE,
+]
+ACCOUNT_PAGES = [
+    paths.ACCOUNT,
+    paths.ACCOUNT_PASSWORD,
+    paths.ACCOUNT_SECURITY,
+    paths.ACCOUNT_CONNECTIONS,
+    paths.ACCOUNT_SESSIONS,
+    paths.ACCOUNT_DELETE,
+    paths.ACCOUNT_DELETED,
+]
+ACCOUNT_FORM_FIELDS = (
+    "first_name",
+    "last_name",
+    "nickname",
+    "display_name",
+    "gender",
+    "preferred_language",
+    "username",
+    "email",
+    "email_code",
+    "phone",
+    "phone_code",
+    "current_password",
+    "new_password",
+    "new_password_repeat",
+    "password",
+    "factor",
+    "name",
+    "session",
+    "token",
+    "account",
+)
+
+
+@pytest.fixture(scope="module")
+def account_browsers(bed: Bed) -> list[Browser]:
+    """A user of their own (so the other tests' users keep their state) signed in, with an
+    authenticator app, on each account page."""
+    return bed.runner.run(_account_browsers(bed))
+
+
+async def _account_browsers(bed: Bed) -> list[Browser]:
+    services, world = bed.services, bed.world
+    new = NewHumanUser(
+        username="fuzzy",
+        first_name="Fuzzy",
+        last_name="Self",
+        email="fuzzy@example.com",
+        email_verified=True,
+        password=PASSWORD,
+    )
+    user = await services.users.create_human_user(world.admin, world.org_id, new)
+    async with services.store.transaction() as tx:
+        setup = await services.factors.start_totp(tx, world.admin, user, issuer="zitui")
+    async with services.store.transaction() as tx:
+        code = pyotp.TOTP(setup.secret).at(services.clock.now())
+        assert await services.factors.confirm_totp(tx, world.admin, user, setup.factor_id, code)
+    cookie, _ = await bed.harness.sign_in(user)
+    cookies = {cookie_name(secure=bed.harness.issuer.startswith("https://")): cookie}
+    browsers = []
+    async with httpx2.AsyncClient(
+        transport=bed.harness.transport, base_url=bed.harness.issuer, cookies=cookies
+    ) as client:
+        for path in ACCOUNT_PAGES[:-1]:
+            page = await client.get(path)
+            assert page.status_code == 200, page.text
+            browsers.append(browser_on(page, cookies))
+    return browsers
+
+
+def account_fields(bed: Bed, browser: Browser) -> dict[str, st.SearchStrategy[str]]:
+    anything = values(bed, "login_name")
+    fields = {name: anything for name in {*browser.names, *ACCOUNT_FORM_FIELDS}}
+    for name, value in browser.carried:
+        fields[name] = st.just(value) | anything
+    return fields
+
+
+@settings(FUZZ, max_examples=150)
+@given(data=st.data())
+def test_account_forms(bed: Bed, account_browsers: list[Browser], data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(ACCOUNT_FORMS))
+    browser = data.draw(st.sampled_from(account_browsers + bed.browsers))
+    # Mostly with the page's CSRF token, last so it counts: past the check, the generated
+    # fields reach the core calls behind it.
+    valid = [(name, value) for name, value in browser.carried if name == "csrf_token"]
+    with_csrf = data.draw(st.integers(0, 3)) > 0
+    generated = data.draw(pairs(bed, account_fields(bed, browser)))
+    form = generated + (valid if with_csrf else [])
+    body = data.draw(bodies(st.just(form), uploads=False))
+    cookies = browser.cookies if data.draw(st.integers(0, 3)) else None
+    assert_no_server_error(bed.send("POST", path, body=body, cookies=cookies))
+
+
+@settings(FUZZ, max_examples=40)
+@given(data=st.data())
+def test_account_pages(bed: Bed, account_browsers: list[Browser], data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(ACCOUNT_PAGES))
+    browser = data.draw(st.sampled_from(account_browsers + bed.browsers))
+    query = data.draw(pairs(bed, {"account": values(bed), "done": values(bed)}))
+    cookies = browser.cookies if data.draw(st.booleans()) else None
+    assert_no_server_error(bed.send("GET", path, query=query, cookies=cookies))

@@ -555,6 +555,7 @@ class Tour:
         self.keep("password reset", submit(client, forgot))
         self._change_password()
         self.keep("signed in", client.get(paths.LOGIN_SIGNED_IN))
+        self._account()
         self.keep("select account", client.get(paths.LOGIN))
         self.keep("logout confirm", client.get(paths.END_SESSION))
         self.keep("logged out", client.get(paths.LOGOUT_DONE))
@@ -571,6 +572,17 @@ class Tour:
             self.client, form, new_password="Carol-New-2!", new_password_repeat="Carol-New-2!"
         )
         assert done.status_code == 303
+
+    def _account(self) -> None:
+        """The account pages of the user who signed in last (carol, who has no language of
+        her own), a refused change on one, and the page after an account is deleted."""
+        client = self.client
+        for path in ACCOUNT_PAGES:
+            self.keep(f"account {path}", client.get(path))
+        profile = client.get(paths.ACCOUNT)
+        form = the_form(profile.text, paths.ACCOUNT_PROFILE)
+        self.keep("account refused", submit(client, form, first_name=""), 400)
+        self.keep("account deleted", client.get(paths.ACCOUNT_DELETED))
 
     def _registration(self) -> None:
         """Register, verify the email with the mail's code, and open the link elsewhere."""
@@ -627,6 +639,14 @@ class Tour:
         self.keep("expired request", start(client, expiring), 410)
 
 
+ACCOUNT_PAGES = (
+    paths.ACCOUNT,
+    paths.ACCOUNT_PASSWORD,
+    paths.ACCOUNT_SECURITY,
+    paths.ACCOUNT_CONNECTIONS,
+    paths.ACCOUNT_SESSIONS,
+    paths.ACCOUNT_DELETE,
+)
 TOUR_TEMPLATES = {
     "index.html",
     "error.html",
@@ -643,6 +663,13 @@ TOUR_TEMPLATES = {
     "login/verify_email.html",
     "login/set_password.html",
     "login/email_verified.html",
+    "account/profile.html",
+    "account/password.html",
+    "account/security.html",
+    "account/connections.html",
+    "account/sessions.html",
+    "account/delete.html",
+    "account/deleted.html",
 }
 
 
