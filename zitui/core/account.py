@@ -84,7 +84,7 @@ class AccountService(AccountFactors):
         """A new code to the unverified address; the one before stops working."""
         user = await self._myself(ctx, "user.write")
         if not user.email or user.email_verified:
-            raise _nothing_to_verify("email")
+            raise _nothing_to_verify(Purpose.EMAIL)
         await self._resend_throttle.reserve(name=f"user:{user.id}", ip=ctx.request.ip)
         async with self._store.transaction() as tx:
             await self._codes.send(tx, ctx, await load_human(tx, user.id), Purpose.EMAIL)
@@ -108,7 +108,7 @@ class AccountService(AccountFactors):
     async def resend_phone_code(self, ctx: Context) -> None:
         user = await self._myself(ctx, "user.write")
         if not user.phone or user.phone_verified:
-            raise _nothing_to_verify("phone")
+            raise _nothing_to_verify(Purpose.PHONE)
         await self._resend_throttle.reserve(name=f"user:{user.id}", ip=ctx.request.ip)
         async with self._store.transaction() as tx:
             await self._send_phone_code(tx, ctx, await load_human(tx, user.id))
@@ -146,7 +146,7 @@ class AccountService(AccountFactors):
             current = await load_human(tx, user.id)
             address, verified = _address(current, purpose)
             if not address or verified:
-                raise _nothing_to_verify(purpose.value)
+                raise _nothing_to_verify(purpose)
             spent = await self._codes.spend(tx, ctx, current, purpose, code)
             if spent:
                 return await self._mark_verified(tx, ctx, current, purpose)
@@ -281,10 +281,12 @@ def _address(user: User, purpose: Purpose) -> tuple[str, bool]:
     return user.email, user.email_verified
 
 
-def _nothing_to_verify(what: str) -> PreconditionFailed:
-    return PreconditionFailed(
-        f"user.{what}.nothing_to_verify", f"there is no unverified {what} to send a code for"
-    )
+def _nothing_to_verify(purpose: Purpose) -> PreconditionFailed:
+    if purpose is Purpose.PHONE:
+        return PreconditionFailed(
+            "user.phone.nothing_to_verify", "there is no unverified phone number"
+        )
+    return PreconditionFailed("user.email.nothing_to_verify", "there is no unverified address")
 
 
 async def _code_pending(tx: Repositories, ctx: Context, user: User, purpose: Purpose) -> bool:
