@@ -128,6 +128,40 @@ async def add_totp(harness: Harness, world: World, user: User, name: str = "") -
     return setup.secret
 
 
+async def through_the_pages(
+    harness: Harness, user: User, secret: str = ""
+) -> tuple[httpx2.AsyncClient, httpx2.Response]:
+    """A new browser that signs `user` in on the hosted login pages: the login name, the
+    password, and (given the app's `secret`) a code of the authenticator app. The browser and
+    the page it ends on."""
+    browser = httpx2.AsyncClient(
+        transport=harness.transport, base_url=harness.issuer, headers={"accept": "text/html"}
+    )
+    page = await browser.get(paths.LOGIN)
+    page = await post(browser, page, paths.LOGIN_NAME, login_name=user.username)
+    page = await post(browser, page, paths.LOGIN_PASSWORD, password=fx.PASSWORD)
+    if secret:
+        [code_form] = [f for f in forms_to(page.text, paths.LOGIN_MFA_VERIFY) if "code" in f.inputs]
+        code = pyotp.TOTP(secret).at(harness.services.clock.now())
+        page = await send(browser, code_form, code=code)
+    return browser, page
+
+
+@pytest.fixture
+async def alice_app(
+    harness: Harness, world: World, clock: fx.OffsetClock
+) -> AsyncIterator[httpx2.AsyncClient]:
+    """A browser where alice, who has an authenticator app, signed in with it."""
+    secret = await add_totp(harness, world, world.alice)
+    clock.advance(timedelta(seconds=30))  # the code of the set-up is not taken twice
+    browser, signed = await through_the_pages(harness, world.alice, secret)
+    assert signed.status_code == 303, signed.text
+    try:
+        yield browser
+    finally:
+        await browser.aclose()
+
+
 # --- every page -------------------------------------------------------------------------------
 
 
@@ -192,6 +226,30 @@ async def test_with_two_accounts_the_page_shows_the_one_chosen(
     assert world.alice.login_name in text_of(chosen, "account-who")
     assert f'name="account" value="{alices}"' in chosen.text
     assert bob.id != alices
+
+
+async def test_a_sign_in_left_at_the_second_factor_opens_no_account_page(
+    harness: Harness, world: World
+) -> None:
+    await add_totp(harness, world, world.alice)
+    browser, page = await through_the_pages(harness, world.alice)
+    try:
+        assert forms_to(page.text, paths.LOGIN_MFA_VERIFY)  # the code is asked, not given
+        for path in PAGES:
+            response = await browser.get(path)
+            assert response.status_code == 303, path
+            assert response.headers["location"] == paths.LOGIN
+    finally:
+        await browser.aclose()
+
+
+async def test_a_password_that_must_be_changed_opens_no_account_page(
+    harness: Harness, world: World
+) -> None:
+    await harness.services.users.set_password(world.admin, world.alice.id, fx.PASSWORD)
+    async with await open_browser(harness, world.alice) as browser:
+        response = await browser.get(paths.ACCOUNT)
+    assert response.status_code == 303 and response.headers["location"] == paths.LOGIN
 
 
 # --- profile, email, phone -------------------------------------------------------------------
@@ -361,12 +419,13 @@ async def test_an_old_sign_in_proves_the_password_again_and_comes_back(
 
 
 async def test_factors_are_listed_renamed_and_removed(
-    alice: httpx2.AsyncClient, harness: Harness, world: World
+    alice_app: httpx2.AsyncClient, harness: Harness, world: World
 ) -> None:
-    await add_totp(harness, world, world.alice)
+    alice = alice_app
     page = await alice.get(paths.ACCOUNT_SECURITY)
     assert "Authenticator app" in text_of(page, "factor-1")
-    assert "never" in text_of(page, "factor-1")
+    # Used for this very sign-in: when is shown.
+    assert re.search(r"last used \d{4}-\d\d-\d\d \d\d:\d\d UTC", text_of(page, "factor-1"))
     renamed = await back_to(
         alice, await post(alice, page, paths.ACCOUNT_FACTOR_RENAME, name="Phone app")
     )
@@ -378,9 +437,9 @@ async def test_factors_are_listed_renamed_and_removed(
 
 
 async def test_the_last_factor_under_forced_mfa_stays_with_the_reason(
-    alice: httpx2.AsyncClient, harness: Harness, world: World
+    alice_app: httpx2.AsyncClient, harness: Harness, world: World
 ) -> None:
-    await add_totp(harness, world, world.alice)
+    alice = alice_app
     await harness.services.policies.set(world.admin, "login", {"force_mfa": True}, world.org_id)
     page = await alice.get(paths.ACCOUNT_SECURITY)
     assert text_of(page, "mfa-forced")
@@ -391,9 +450,9 @@ async def test_the_last_factor_under_forced_mfa_stays_with_the_reason(
 
 
 async def test_new_recovery_codes_are_shown_once(
-    alice: httpx2.AsyncClient, harness: Harness, world: World
+    alice_app: httpx2.AsyncClient, harness: Harness, world: World
 ) -> None:
-    await add_totp(harness, world, world.alice)
+    alice = alice_app
     page = await alice.get(paths.ACCOUNT_SECURITY)
     shown = await post(alice, page, paths.ACCOUNT_RECOVERY_CODES)
     assert shown.status_code == 200, shown.text

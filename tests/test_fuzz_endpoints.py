@@ -452,8 +452,8 @@ ACCOUNT_FORM_FIELDS = (
 
 @pytest.fixture(scope="module")
 def account_browsers(bed: Bed) -> list[Browser]:
-    """A user of their own (so the other tests' users keep their state) signed in, with an
-    authenticator app, on each account page."""
+    """A user of their own (so the other tests' users keep their state) signed in with the
+    password and an authenticator app, on each account page."""
     return bed.runner.run(_account_browsers(bed))
 
 
@@ -473,7 +473,9 @@ async def _account_browsers(bed: Bed) -> list[Browser]:
     async with services.store.transaction() as tx:
         code = pyotp.TOTP(setup.secret).at(services.clock.now())
         assert await services.factors.confirm_totp(tx, world.admin, user, setup.factor_id, code)
-    cookie, _ = await bed.harness.sign_in(user)
+    cookie, session = await bed.harness.sign_in(user)
+    async with services.store.transaction() as tx:  # as the verify page records a code
+        await tx.sessions.record_second_factor(session.id, services.clock.now(), kind="totp")
     cookies = {cookie_name(secure=bed.harness.issuer.startswith("https://")): cookie}
     browsers = []
     async with httpx2.AsyncClient(

@@ -28,6 +28,8 @@ from zitui.core.credentials import (
 from zitui.core.crypto import tokens
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.ids import new_id
+from zitui.core.login.reuse import Demand, reusable
+from zitui.core.login.second_factor import second_factor_missing
 from zitui.core.password_expiry import days_left
 from zitui.core.password_notice import PasswordNotice
 from zitui.core.policies import LoginPolicy, PasswordComplexityPolicy
@@ -275,12 +277,15 @@ class SessionService:
     ) -> Context:
         """The context of one account signed in on this browser, for the account pages: the
         session `session_id` (or, given "", the most recently used), its user as actor, the
-        latest first-factor check as `auth_time`. Unauthenticated when there is none, and for
-        a session whose user must change the password first."""
-        listed = await self.list_browser_sessions(browser_cookie)
-        sessions = [s for s in listed if not s.password_change_required]
+        latest first-factor check as `auth_time`.
+
+        Unauthenticated unless the session could sign in to an application now without
+        proving anything (`reuse.reusable`, and no second factor due or missing): a sign-in
+        left at the second factor, or a password that must be changed first, opens nothing.
+        """
+        sessions = await self.list_browser_sessions(browser_cookie)
         chosen = [s for s in sessions if s.id == session_id] if session_id else sessions[:1]
-        if not chosen:
+        if not chosen or not await self._complete(chosen[0]):
             raise Unauthenticated("auth.required", "sign in first")
         session = chosen[0]
         first = [at for at in (session.password_checked_at, session.multi_factor_checked_at) if at]
@@ -291,6 +296,16 @@ class SessionService:
             auth_time=max(first, default=None),
             session_id=session.id,
         )
+
+    async def _complete(self, session: Session) -> bool:
+        now, demand = self._clock.now(), Demand()
+        async with self._store.reader() as tx:
+            policy = await login_policy(tx, session.org_id)
+            if not reusable(
+                session, demand, policy=policy, now=now, idle_timeout=self.idle_timeout
+            ):
+                return False
+            return not await second_factor_missing(tx, session, demand, policy=policy, now=now)
 
     async def find_session(self, session_id: str) -> Session | None:
         """The session if it is active; a terminated session is gone."""
