@@ -44,6 +44,7 @@ PAGES = [
 NEW_PASSWORD = "Quite-New-Pass-7?"
 PHONE = "+41 79 123 45 67"
 SMS_CODE = re.compile(r"\b([A-Z0-9]{6})\b")
+TOTP_SECRET = re.compile(r'<code id="totp-secret">([A-Z2-7]+)</code>')
 
 
 # --- browsers and forms ----------------------------------------------------------------------
@@ -464,13 +465,21 @@ async def test_new_recovery_codes_are_shown_once(
     assert not any(code in later.text for code in codes)
 
 
-async def test_adding_a_factor_opens_the_login_set_up_and_returns_here(
-    alice: httpx2.AsyncClient,
+async def test_an_app_added_through_the_login_set_up_pages_ends_back_here(
+    alice: httpx2.AsyncClient, harness: Harness
 ) -> None:
     page = await alice.get(paths.ACCOUNT_SECURITY)
     prompt = await post(alice, page, paths.ACCOUNT_FACTOR_ADD)
     assert prompt.status_code == 200, prompt.text
-    assert forms_to(prompt.text, paths.LOGIN_MFA_PROMPT)
+    setup = await post(alice, prompt, paths.LOGIN_MFA_PROMPT, kind="totp")
+    [secret] = TOTP_SECRET.findall(setup.text)
+    code = pyotp.TOTP(secret).at(harness.services.clock.now())
+    codes = await post(alice, setup, paths.LOGIN_MFA_TOTP, code=code)
+    assert text_of(codes, "recovery-codes")  # the first factor brings recovery codes
+    back = await post(alice, codes, paths.LOGIN_MFA_RECOVERY_CODES)
+    assert back.status_code == 303 and back.headers["location"] == paths.ACCOUNT_SECURITY
+    security = await alice.get(back.headers["location"])
+    assert "Authenticator app" in text_of(security, "factor-1")
 
 
 # --- sessions and applications ---------------------------------------------------------------
@@ -491,6 +500,32 @@ async def test_ending_another_browsers_session_signs_it_out(
         gone = await other.get(paths.ACCOUNT)
         assert gone.status_code == 303 and gone.headers["location"] == paths.LOGIN
     assert (await alice.get(paths.ACCOUNT)).status_code == 200
+
+
+async def test_ending_all_other_sessions_keeps_this_one(
+    alice: httpx2.AsyncClient, harness: Harness, world: World
+) -> None:
+    async with (
+        await open_browser(harness, world.alice, user_agent="Second/1.0") as second,
+        await open_browser(harness, world.alice, user_agent="Third/1.0") as third,
+    ):
+        page = await alice.get(paths.ACCOUNT_SESSIONS)
+        assert len(read(page.text).ids.keys() & {"session-1", "session-2", "session-3"}) == 3
+        ended = await back_to(alice, await post(alice, page, paths.ACCOUNT_SESSIONS_END_OTHERS))
+        assert text_of(ended, "notice") == "Your other sessions were ended."
+        assert "session-2" not in read(ended.text).ids
+        for other in (second, third):
+            assert (await other.get(paths.ACCOUNT)).status_code == 303
+
+
+async def test_signing_out_of_this_account_from_an_account_page(
+    alice: httpx2.AsyncClient,
+) -> None:
+    page = await alice.get(paths.ACCOUNT_PASSWORD)
+    [this_account] = [f for f in forms_to(page.text, paths.LOGOUT) if f.values.get("sessionID")]
+    out = await send(alice, this_account)
+    assert out.status_code == 303 and out.headers["location"] == paths.LOGOUT_DONE
+    assert (await alice.get(paths.ACCOUNT)).status_code == 303
 
 
 async def test_an_applications_refresh_token_is_revoked(
