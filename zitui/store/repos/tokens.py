@@ -33,6 +33,7 @@ class HeldRefreshToken:
     created_at: datetime
     expires_at: datetime
 
+
 _ACCESS_COLUMNS = [c for c in ACCESS.c if c.name != "token_digest"]
 _REFRESH_COLUMNS = [c for c in REFRESH.c if c.name != "token_digest"]
 _TUPLES = ("scopes", "audience", "amr")
