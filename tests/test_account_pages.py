@@ -24,6 +24,7 @@ from tests.test_core_sms import SmsProvider, http_settings
 from tests.test_login_pages import Form, main_text, read
 from zitui.core.context import RequestMeta
 from zitui.core.sessions import new_browser_cookie
+from zitui.core.user_profile import ProfileChange
 from zitui.errors import NotFound
 from zitui.records import Event, User
 from zitui.server import paths
@@ -177,6 +178,22 @@ async def test_every_page_shows_the_signed_in_user(alice: httpx2.AsyncClient, wo
         # Sign out of this account, or of every account of the browser, from each page.
         assert len(forms_to(page.text, paths.LOGOUT)) == 2
         assert "<script" not in page.text
+
+
+async def test_the_pages_wear_the_users_organisation_branding_and_language(
+    harness: Harness, world: World
+) -> None:
+    services = harness.services
+    await services.branding.set(world.admin, {"primary_color": "#c2185b"}, world.org_id)
+    await services.texts.set(world.admin, "fr", "account.profile.title", "Mon profil", world.org_id)
+    change = ProfileChange(preferred_language="fr")
+    await services.users.update_profile(world.admin, world.alice.id, change)
+    async with await open_browser(harness, world.alice) as browser:
+        page = await browser.get(paths.ACCOUNT, headers={"accept-language": "de"})
+    assert '<html lang="fr">' in page.text
+    assert f'href="{paths.LOGIN_BRANDING}/{world.org_id}/style.css?v=' in page.text
+    assert "<h1>Mon profil</h1>" in page.text  # the organisation's own text
+    assert text_of(page, "email-heading") == "Adresse e-mail"
 
 
 async def test_without_a_signed_in_account_each_page_sends_to_the_login(
