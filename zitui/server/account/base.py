@@ -7,7 +7,7 @@ change needs a recent sign-in).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from zitui.core.account import AccountService, Me
-from zitui.core.context import Context
+from zitui.core.context import Context, RequestMeta
 from zitui.errors import ReauthRequired, RetryLater, Unauthenticated, ZituiError, http_status
 from zitui.server import paths
 from zitui.server.browser import browser_id
@@ -93,10 +93,15 @@ def chosen_account(request: Request, form: FormData | None) -> str:
     return request.query_params.get(ACCOUNT_PARAM, "")
 
 
+def account_meta(request: Request) -> RequestMeta:
+    """Where an account page's call comes from, for the audit log."""
+    return replace(request_meta(request), origin="account")
+
+
 async def account_context(request: Request, account: str) -> Context:
     """The signed-in user of this browser's session `account` ("" for the latest) as actor."""
     sessions = get_services(request).sessions
-    return await sessions.account_context(browser_id(request), account, request_meta(request))
+    return await sessions.account_context(browser_id(request), account, account_meta(request))
 
 
 Shown = Callable[[Request, Context, AccountNav], Awaitable[Response]]
