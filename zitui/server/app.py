@@ -16,11 +16,11 @@ from zitui.config import Settings
 from zitui.core.services import Services, open_services
 from zitui.core.setup import SetupResult
 from zitui.server import paths
+from zitui.server.account import routes as account_routes
 from zitui.server.api import routes as api_routes
 from zitui.server.browser import BrowserCookieMiddleware
 from zitui.server.error_pages import exception_handlers
 from zitui.server.headers import SecurityHeadersMiddleware
-from zitui.server.account import routes as account_routes
 from zitui.server.login import routes as login_routes
 from zitui.server.oidc import routes as oidc_routes
 from zitui.server.pages import healthz, index
