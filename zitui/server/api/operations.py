@@ -72,7 +72,7 @@ class Operation:
     @property
     def statuses(self) -> tuple[int, ...]:
         """Every error status this operation may answer, as documented."""
-        base = {401}
+        base = {401, 412}  # 412: e.g. a machine user's token at a human's route
         if self.request is not None or self.path_params:
             base.add(400)
         return tuple(sorted(base | set(self.errors)))
