@@ -205,7 +205,7 @@ class AuthFactor(Body):
     otp: dict[str, Any] | None = None
     otp_sms: dict[str, Any] | None = None
     otp_email: dict[str, Any] | None = None
-    u2f: FactorRef | None = None
+    u2f: FactorRef | None = Field(default=None, alias="u2f")  # not to_camel's "u2F"
 
 
 class ListMyAuthFactorsResponse(Body):
