@@ -50,21 +50,21 @@ INVALID = 'Bearer realm="zitui", error="invalid_token"'
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda o: f"{o.method} {o.path}")
 async def test_every_route_wants_a_token(harness: Harness, operation: Operation) -> None:
     response = await call(harness, operation.method, concrete(operation), json={})
-    assert_unauthenticated(response, "token.missing", 'Bearer realm="zitui"')
+    assert_unauthenticated(response, "api.token_missing", 'Bearer realm="zitui"')
     assert response.json()["kind"] == "unauthenticated"
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda o: f"{o.method} {o.path}")
 async def test_every_route_refuses_an_unknown_token(harness: Harness, operation: Operation) -> None:
     response = await call(harness, operation.method, concrete(operation), "not-a-token", json={})
-    assert_unauthenticated(response, "token.invalid", INVALID)
+    assert_unauthenticated(response, "api.token_invalid", INVALID)
 
 
 async def test_a_forged_jwt_and_other_schemes_are_refused(harness: Harness) -> None:
     forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln"
-    assert_unauthenticated(await call(harness, "GET", ME, forged), "token.invalid", INVALID)
+    assert_unauthenticated(await call(harness, "GET", ME, forged), "api.token_invalid", INVALID)
     basic_auth = await harness.http.get(ME, headers={"Authorization": "Basic YTpi"})
-    assert_unauthenticated(basic_auth, "token.missing", 'Bearer realm="zitui"')
+    assert_unauthenticated(basic_auth, "api.token_missing", 'Bearer realm="zitui"')
 
 
 async def test_a_token_without_the_api_audience_is_refused(harness: Harness, world: World) -> None:
@@ -76,7 +76,7 @@ async def test_a_token_without_the_api_audience_is_refused(harness: Harness, wor
     response = await call(
         harness, "GET", f"{PREFIX}/policies/passwords/complexity", tokens["access_token"]
     )
-    assert_unauthenticated(response, "token.audience", INVALID)
+    assert_unauthenticated(response, "api.token_audience", INVALID)
 
 
 async def test_an_expired_token_is_refused(
@@ -85,7 +85,7 @@ async def test_an_expired_token_is_refused(
     path = f"{PREFIX}/policies/passwords/complexity"
     assert (await call(harness, "GET", path, alice_token)).status_code == 200
     clock.advance(timedelta(hours=12, seconds=1))
-    assert_unauthenticated(await call(harness, "GET", path, alice_token), "token.invalid", INVALID)
+    assert_unauthenticated(await call(harness, "GET", path, alice_token), "api.token_invalid", INVALID)
 
 
 async def test_a_revoked_token_is_refused(harness: Harness, world: World, alice_token: str) -> None:
@@ -95,7 +95,7 @@ async def test_a_revoked_token_is_refused(harness: Harness, world: World, alice_
         paths.REVOKE, data={"token": alice_token}, headers=basic(world.clients["basic"])
     )
     assert revoke.status_code == 200
-    assert_unauthenticated(await call(harness, "GET", path, alice_token), "token.invalid", INVALID)
+    assert_unauthenticated(await call(harness, "GET", path, alice_token), "api.token_invalid", INVALID)
 
 
 async def test_a_jwt_access_token_with_the_api_audience_is_accepted(
@@ -131,20 +131,20 @@ async def test_the_password_rules_of_the_users_organisation(
 @pytest.mark.parametrize(
     ("method", "path", "body", "code", "field"),
     [
-        ("PUT", f"{ME}/profile", {"gender": "GENDER_ROBOT"}, "request.field_invalid", "gender"),
-        ("PUT", f"{ME}/profile", {"surname": "x"}, "request.unknown_field", "surname"),
-        ("PUT", f"{ME}/profile", {"firstName": 3}, "request.field_invalid", "firstName"),
-        ("PUT", f"{ME}/profile", {"firstName": "a" * 201}, "request.field_invalid", "firstName"),
-        ("PUT", f"{ME}/email", {}, "request.field_missing", "email"),
-        ("PUT", f"{ME}/password", {"oldPassword": "x"}, "request.field_missing", "newPassword"),
+        ("PUT", f"{ME}/profile", {"gender": "GENDER_ROBOT"}, "api.field_invalid", "gender"),
+        ("PUT", f"{ME}/profile", {"surname": "x"}, "api.unknown_field", "surname"),
+        ("PUT", f"{ME}/profile", {"firstName": 3}, "api.field_invalid", "firstName"),
+        ("PUT", f"{ME}/profile", {"firstName": "a" * 201}, "api.field_invalid", "firstName"),
+        ("PUT", f"{ME}/email", {}, "api.field_missing", "email"),
+        ("PUT", f"{ME}/password", {"oldPassword": "x"}, "api.field_missing", "newPassword"),
         (
             "POST",
             f"{ME}/auth_factors/u2f/_verify",
             {"verification": {"publicKeyCredential": []}},
-            "request.field_invalid",
+            "api.field_invalid",
             "verification.publicKeyCredential",
         ),
-        ("POST", f"{ME}/email/_verify", [], "request.not_object", None),
+        ("POST", f"{ME}/email/_verify", [], "api.not_object", None),
     ],
 )
 async def test_bad_input_is_a_400_naming_the_field(
@@ -167,7 +167,7 @@ async def test_a_body_that_is_not_json_is_a_400(harness: Harness, alice_token: s
     headers = {**bearer(alice_token), "content-type": "application/json"}
     response = await harness.http.put(f"{ME}/profile", content=b"{firstName: 'x'", headers=headers)
     assert response.status_code == 400
-    assert response.json()["code"] == "request.invalid_json"
+    assert response.json()["code"] == "api.invalid_json"
 
 
 async def test_unknown_api_paths_answer_json(harness: Harness, alice_token: str) -> None:

@@ -245,7 +245,7 @@ async def test_a_password_change_ends_the_tokens_of_other_sessions(
     weak = {"oldPassword": PASSWORD, "newPassword": "short"}
     assert (await alice("PUT", f"{ME}/password", weak, status=400))["field"]
     await alice("PUT", f"{ME}/password", {"oldPassword": PASSWORD, "newPassword": "N3w-Pass!xy"})
-    assert (await other("GET", ME, status=401))["code"] == "token.invalid"
+    assert (await other("GET", ME, status=401))["code"] == "api.token_invalid"
     assert (await alice("GET", ME))["user"]["id"] == world.alice.id  # its session stays
 
 
@@ -257,7 +257,7 @@ async def test_self_deletion_follows_the_login_policy(
     await harness.services.policies.set(world.admin, "login", {"allow_self_delete": True})
     await alice("DELETE", ME, {"password": "wrong"}, status=400)
     await alice("DELETE", ME, {"password": PASSWORD})
-    assert (await alice("GET", ME, status=401))["code"] == "token.invalid"
+    assert (await alice("GET", ME, status=401))["code"] == "api.token_invalid"
     assert await events_of(harness.services, "user.removed", world.alice.id)
 
 

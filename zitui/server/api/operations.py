@@ -31,7 +31,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # Bearer tokens only, never cookies: any origin may call the API from a browser.
 CORS = {"Access-Control-Allow-Origin": "*"}
 REALM = "zitui"
-MISSING_TOKEN = "token.missing"
+MISSING_TOKEN = "api.token_missing"
 
 
 @dataclass(frozen=True)
@@ -128,19 +128,21 @@ def invalid_body(exc: ValidationError) -> InvalidArgument:
     field = ".".join(str(part) for part in first["loc"])
     kind = first["type"]
     if kind == "json_invalid":
-        return InvalidArgument("request.invalid_json", "the body is not valid JSON")
+        return InvalidArgument("api.invalid_json", "the body is not valid JSON")
     if kind == "model_type" and not field:
-        return InvalidArgument("request.not_object", "the body must be a JSON object")
+        return InvalidArgument("api.not_object", "the body must be a JSON object")
     if kind == "extra_forbidden":
-        return InvalidArgument("request.unknown_field", f"{field} is not a field", field=field)
+        return InvalidArgument("api.unknown_field", f"{field} is not a field", field=field)
     if kind == "missing":
-        return InvalidArgument("request.field_missing", f"{field} is required", field=field)
-    return InvalidArgument("request.field_invalid", f"{field}: {first['msg']}", field=field)
+        return InvalidArgument("api.field_missing", f"{field} is required", field=field)
+    return InvalidArgument("api.field_invalid", f"{field}: {first['msg']}", field=field)
 
 
 def error_response(request: Request, error: ZituiError) -> Response:
     status_code = http_status(error)
-    message = lookup(request_locale(request), error.code) or error.message
+    # The code doubles as the message's i18n key; `{field}` names the field in the message.
+    translated = lookup(request_locale(request), error.code)
+    message = translated.replace("{field}", error.field or "") if translated else error.message
     body = ApiError(kind=error.kind, code=error.code, message=message, field=error.field)
     headers = {**NO_STORE, **CORS, **(retry_after(error) or {})}
     if status_code == 401:
