@@ -85,7 +85,9 @@ async def test_an_expired_token_is_refused(
     path = f"{PREFIX}/policies/passwords/complexity"
     assert (await call(harness, "GET", path, alice_token)).status_code == 200
     clock.advance(timedelta(hours=12, seconds=1))
-    assert_unauthenticated(await call(harness, "GET", path, alice_token), "api.token_invalid", INVALID)
+    assert_unauthenticated(
+        await call(harness, "GET", path, alice_token), "api.token_invalid", INVALID
+    )
 
 
 async def test_a_revoked_token_is_refused(harness: Harness, world: World, alice_token: str) -> None:
@@ -95,7 +97,9 @@ async def test_a_revoked_token_is_refused(harness: Harness, world: World, alice_
         paths.REVOKE, data={"token": alice_token}, headers=basic(world.clients["basic"])
     )
     assert revoke.status_code == 200
-    assert_unauthenticated(await call(harness, "GET", path, alice_token), "api.token_invalid", INVALID)
+    assert_unauthenticated(
+        await call(harness, "GET", path, alice_token), "api.token_invalid", INVALID
+    )
 
 
 async def test_a_jwt_access_token_with_the_api_audience_is_accepted(

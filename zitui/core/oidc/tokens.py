@@ -119,7 +119,9 @@ class TokenService:
             grant = await resolve(tx, access_token, keys=keys, issuer=self.issuer, now=now)
             actor = await api_actor(tx, grant)
         if grant is not None and not may_call_api(grant):
-            raise Unauthenticated("api.token_audience", "the access token was not issued for this API")
+            raise Unauthenticated(
+                "api.token_audience", "the access token was not issued for this API"
+            )
         if grant is None or actor is None:
             raise Unauthenticated("api.token_invalid", "the access token is invalid or has expired")
         return Context(
