@@ -181,3 +181,20 @@ async def test_unknown_api_paths_answer_json(harness: Harness, alice_token: str)
     wrong_method = await call(harness, "PATCH", f"{ME}/profile", alice_token)
     assert wrong_method.status_code == 405
     assert wrong_method.headers["content-type"] == "application/json"
+
+
+async def test_browsers_may_call_the_api_from_other_origins(
+    harness: Harness, alice_token: str
+) -> None:
+    origin = {"Origin": "https://spa.example"}
+    asked = await harness.http.options(
+        f"{ME}/profile",
+        headers={**origin, "Access-Control-Request-Method": "PUT"},
+    )
+    assert asked.status_code == 204
+    assert asked.headers["access-control-allow-origin"] == "*"
+    assert "PUT" in asked.headers["access-control-allow-methods"]
+    assert "Authorization" in asked.headers["access-control-allow-headers"]
+    answer = await harness.http.get(ME, headers={**bearer(alice_token), **origin})
+    assert answer.headers["access-control-allow-origin"] == "*"
+    assert "set-cookie" not in answer.headers
