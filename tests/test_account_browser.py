@@ -27,7 +27,14 @@ from typing import Any
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from tests.conftest import make_settings
 from tests.dbfile import rows
@@ -325,7 +332,9 @@ def retype(page: Page, text: str) -> None:
 
 def type_into(page: Page, element_id: str, text: str) -> int:
     """Wait for the page's autofocus to reach `element_id`, type `text` and press Enter."""
-    page.wait_for_function(f"document.activeElement.id === {element_id!r}", timeout=5000)
+    # Playwright's own matcher: a string predicate would be evaluated with eval, which the
+    # pages' Content-Security-Policy refuses whenever the first check fails.
+    expect(page.locator(f"#{element_id}")).to_be_focused(timeout=5000)
     page.keyboard.type(text)
     return press_enter(page)
 

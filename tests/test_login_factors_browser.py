@@ -29,7 +29,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.dbfile import rows
@@ -374,7 +374,9 @@ def press(page: Page, button: str) -> None:
 
 def type_into(page: Page, element_id: str, text: str) -> None:
     """Wait for the page's autofocus to reach `element_id`, type `text` and press Enter."""
-    page.wait_for_function(f"document.activeElement.id === {element_id!r}", timeout=5000)
+    # Playwright's own matcher: a string predicate would be evaluated with eval, which the
+    # pages' Content-Security-Policy refuses whenever the first check fails.
+    expect(page.locator(f"#{element_id}")).to_be_focused(timeout=5000)
     page.keyboard.type(text)
     press_enter(page)
 

@@ -24,7 +24,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests import test_login_browser
 from tests.conftest import ADMIN_PASSWORD, make_settings
@@ -176,7 +176,9 @@ def tab_to(page: Page, text: str) -> None:
 def wait_for_focus(page: Page, element_id: str) -> None:
     """Until the page's autofocus has put the cursor into `element_id` (typing before that
     would lose keys)."""
-    page.wait_for_function(f"document.activeElement.id === {element_id!r}", timeout=5000)
+    # Playwright's own matcher: a string predicate would be evaluated with eval, which the
+    # pages' Content-Security-Policy refuses whenever the first check fails.
+    expect(page.locator(f"#{element_id}")).to_be_focused(timeout=5000)
 
 
 def press_enter_and_wait(page: Page) -> None:
