@@ -144,8 +144,10 @@ async def test_a_security_key_and_a_passkey_register_once_each_start(
     options = json.loads(started.options_json)
     assert options["rp"]["id"] == "localhost"
     stored = rows(services.settings.data_dir, "SELECT purpose, target, digest FROM user_codes")
-    assert [(p, t) for p, t, _ in stored] == [("webauthn", "u2f")]
-    assert started.id not in str(stored) and options["challenge"] not in str(stored)
+    # The kind and the registration's id (no secret: a finish that names none, as ZITADEL's
+    # verify does, finds it), never the challenge.
+    assert [(p, t) for p, t, _ in stored] == [("webauthn", f"u2f:{started.id}")]
+    assert options["challenge"] not in str(stored)
 
     answer = software_key(started.options_json, passkey=False)
     codes = await services.account.finish_key_registration(ctx, started.id, answer, "YubiKey")
@@ -241,3 +243,29 @@ async def test_recovery_codes_regenerate_only_with_a_factor(services: Services, 
     again = await services.account.regenerate_recovery_codes(ctx)
     assert len(again) == 10 and not set(again) & set(first)
     assert len(await events_of(services, "user.human.recovery_codes.generated", alice.id)) == 2
+
+
+async def test_a_finish_naming_no_registration_takes_the_pending_one_of_its_kind(
+    services: Services, alice: User
+):
+    """ZITADEL's verify calls send only the answer: "" is the user's pending registration,
+    and a security-key finish never completes a passkey registration."""
+    ctx = own(services, alice)
+    passkey = await services.account.start_key_registration(ctx, passkey=True)
+    answer = software_key(passkey.options_json, passkey=True)
+    with pytest.raises(NotFound):
+        await services.account.finish_key_registration(ctx, "", answer, passkey=False)
+    passkey = await services.account.start_key_registration(ctx, passkey=True)
+    answer = software_key(passkey.options_json, passkey=True)
+    assert len(await services.account.finish_key_registration(ctx, "", answer, passkey=True)) == 10
+
+    setup = await services.account.start_totp(ctx)
+    code = pyotp.TOTP(setup.secret).at(services.clock.now())
+    assert await services.account.confirm_totp(ctx, "", code, "Phone") == []
+    me = await services.account.me(ctx)
+    assert sorted(f.kind.value for f in me.factors) == ["passkey", "totp"]
+
+    await services.account.remove_factor_kind(ctx, "totp")
+    with pytest.raises(NotFound):
+        await services.account.remove_factor_kind(ctx, "totp")
+    assert [f.kind.value for f in (await services.account.me(ctx)).factors] == ["passkey"]

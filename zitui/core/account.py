@@ -249,6 +249,19 @@ class AccountService(AccountFactors):
             payload = {"token_id": token.id, "client_id": token.client_id}
             await _record(tx, ctx, user, "user.token.removed", payload)
 
+    async def revoke_all_app_access(self, ctx: Context) -> int:
+        """Revoke every refresh token the user's applications hold (ZITADEL's
+        RevokeAllMyRefreshTokens), in one transaction; how many."""
+        user = await self._myself(ctx, "session.delete")
+        async with self._store.transaction() as tx:
+            held = await tx.refresh_tokens.list_held_by_apps(user.id, at=ctx.now())
+            for token in held:
+                await tx.refresh_tokens.revoke_family(token.family_id, at=ctx.now())
+                await tx.access_tokens.revoke_for_grant(token.family_id, at=ctx.now())
+                payload = {"token_id": token.id, "client_id": token.client_id}
+                await _record(tx, ctx, user, "user.token.removed", payload)
+        return len(held)
+
     # --- deletion -------------------------------------------------------------------------
 
     async def delete_me(self, ctx: Context, password: str) -> None:

@@ -28,6 +28,7 @@ from zitui.core.login.second_factor import mfa_forced
 from zitui.errors import InvalidArgument, NotFound, PreconditionFailed
 from zitui.records import User
 from zitui.store import Repositories
+from zitui.store.repos.factors import READY
 
 KEY_REGISTRATION = "webauthn"
 KEY_REGISTRATION_LIFETIME = timedelta(minutes=5)
@@ -46,11 +47,13 @@ class AccountFactors(AccountBase):
     async def confirm_totp(
         self, ctx: Context, factor_id: str, code: str, name: str = ""
     ) -> list[str]:
-        """Make the pending TOTP factor ready; the recovery codes when it is the first factor.
+        """Make the pending TOTP factor ready ("" for the user's latest pending one, as
+        ZITADEL's verify names none); the recovery codes when it is the first factor.
         A wrong code is counted against the user and raises InvalidArgument("mfa.code_invalid")."""
         user = await self._myself(ctx, CREDENTIAL_WRITE)
         await self._code_throttle.reserve(name=f"user:{user.id}", ip=ctx.request.ip)
         async with self._store.transaction() as tx:
+            factor_id = factor_id or await _pending_totp(tx, user)
             first = not await self._factors.ready_factors(tx, user.id)
             confirmed = await self._factors.confirm_totp(tx, ctx, user, factor_id, code, name=name)
             codes = (
@@ -94,7 +97,9 @@ class AccountFactors(AccountBase):
                 user.id,
                 KEY_REGISTRATION,
                 digest=tokens.digest(registration_id),
-                target=kind.value,
+                # The id is no secret (its challenge goes to the browser); kept so a finish
+                # that names none (ZITADEL's verify) finds the pending registration.
+                target=f"{kind.value}:{registration_id}",
                 at=ctx.now(),
                 expires_at=ctx.now() + KEY_REGISTRATION_LIFETIME,
                 message_id=None,
@@ -103,25 +108,36 @@ class AccountFactors(AccountBase):
         return KeyRegistration(id=registration_id, options_json=ceremony.options_json)
 
     async def finish_key_registration(
-        self, ctx: Context, registration_id: str, credential: str, name: str = ""
+        self,
+        ctx: Context,
+        registration_id: str,
+        credential: str,
+        name: str = "",
+        *,
+        passkey: bool | None = None,
     ) -> list[str]:
-        """Verify the browser's answer to a started registration and keep the key; the
-        recovery codes when it is the first factor. A registration is spent even when the
-        answer is refused: a new try starts again."""
+        """Verify the browser's answer to a started registration ("" for the user's pending
+        one) and keep the key; the recovery codes when it is the first factor. `passkey`, when
+        given, must match what was started. A registration is spent even when the answer is
+        refused: a new try starts again."""
         user = await self._myself(ctx, CREDENTIAL_WRITE)
         async with self._store.transaction() as tx:
             stored = await tx.user_codes.find(user.id, KEY_REGISTRATION)
+            kind_name, _, pending_id = (stored.target if stored else "").partition(":")
+            registration_id = registration_id or pending_id
+            kind = FactorKind.PASSKEY if kind_name == FactorKind.PASSKEY else FactorKind.U2F
             if (
                 stored is None
+                or not registration_id
                 or not tokens.equal(stored.digest, tokens.digest(registration_id))
                 or stored.expires_at <= ctx.now()
+                or (passkey is not None and passkey is not (kind is FactorKind.PASSKEY))
                 or not await tx.user_codes.delete(user.id, KEY_REGISTRATION)
             ):
                 raise NotFound(
                     "webauthn.registration_not_found",
                     "this key registration is unknown, used or expired; start again",
                 )
-            kind = FactorKind(stored.target)
         async with self._store.transaction() as tx:
             first = not await self._factors.ready_factors(tx, user.id)
             await self._webauthn.finish_registration(
@@ -179,6 +195,20 @@ class AccountFactors(AccountBase):
                     org_id=user.org_id,
                     payload={"count": voided},
                 )
+
+    async def remove_factor_kind(self, ctx: Context, kind: str) -> None:
+        """Remove the user's one factor of `kind` ("totp", "otp_email", "otp_sms": ZITADEL's
+        paths name no id); NotFound when there is none."""
+        factor_kind = _kind(kind)
+        if factor_kind not in (FactorKind.TOTP, FactorKind.OTP_EMAIL, FactorKind.OTP_SMS):
+            raise _invalid_kind()
+        user = await self._myself(ctx, CREDENTIAL_WRITE)
+        async with self._store.reader() as tx:
+            ready = await self._factors.ready_factors(tx, user.id)
+        factor = next((f for f in ready if f.kind is factor_kind), None)
+        if factor is None:
+            raise _factor_not_found()
+        await self.remove_factor(ctx, factor.id)
 
     async def regenerate_recovery_codes(self, ctx: Context) -> list[str]:
         """Ten new recovery codes in place of the old ones; refused without any factor."""
@@ -241,3 +271,14 @@ async def _record(
         org_id=user.org_id,
         payload={"kind": kind.value, **more},
     )
+
+
+async def _pending_totp(tx: Repositories, user: User) -> str:
+    """The id of the user's latest TOTP factor still waiting for its first code, or ""."""
+    pending = [
+        f
+        for f in await tx.factors.list_for_user(user.id)
+        if f.kind == FactorKind.TOTP and f.state != READY
+    ]
+    pending.sort(key=lambda f: f.created_at, reverse=True)
+    return pending[0].id if pending else ""

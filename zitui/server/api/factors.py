@@ -7,7 +7,6 @@ import base64
 import json
 
 from zitui.core.factors import FactorKind
-from zitui.errors import NotFound
 from zitui.server.api import models as m
 from zitui.server.api.account import details, factor_view
 from zitui.server.api.operations import Call
@@ -62,11 +61,7 @@ async def add_my_auth_factor_otp_email(call: Call) -> m.RecoveryCodes:
 
 async def _remove_kind(call: Call, kind: FactorKind) -> m.Changed:
     """ZITADEL's removal of the user's one factor of a kind (no id in its path)."""
-    me = await call.services.account.me(call.ctx)
-    factor = next((f for f in me.factors if f.kind is kind), None)
-    if factor is None:
-        raise NotFound("factor.not_found", f"you have no {kind.value} factor")
-    await call.services.account.remove_factor(call.ctx, factor.id)
+    await call.services.account.remove_factor_kind(call.ctx, kind.value)
     return m.Changed(details=details(call.ctx))
 
 
@@ -92,11 +87,15 @@ async def _start_key(call: Call, *, passkey: bool) -> m.AddMyWebAuthNResponse:
     return m.AddMyWebAuthNResponse(key=key, details=details(call.ctx))
 
 
-async def _finish_key(call: Call) -> m.RecoveryCodes:
+async def _finish_key(call: Call, *, passkey: bool) -> m.RecoveryCodes:
     body: m.VerifyMyWebAuthNRequest = call.body
     credential = json.dumps(body.verification.public_key_credential)
     codes = await call.services.account.finish_key_registration(
-        call.ctx, body.registration_id, credential, body.verification.token_name
+        call.ctx,
+        body.registration_id,
+        credential,
+        body.verification.token_name,
+        passkey=passkey,
     )
     return m.RecoveryCodes(details=details(call.ctx), recovery_codes=codes)
 
@@ -106,7 +105,7 @@ async def add_my_auth_factor_u2f(call: Call) -> m.AddMyWebAuthNResponse:
 
 
 async def verify_my_auth_factor_u2f(call: Call) -> m.RecoveryCodes:
-    return await _finish_key(call)
+    return await _finish_key(call, passkey=False)
 
 
 async def add_my_passwordless(call: Call) -> m.AddMyWebAuthNResponse:
@@ -114,7 +113,7 @@ async def add_my_passwordless(call: Call) -> m.AddMyWebAuthNResponse:
 
 
 async def verify_my_passwordless(call: Call) -> m.RecoveryCodes:
-    return await _finish_key(call)
+    return await _finish_key(call, passkey=True)
 
 
 async def remove_my_auth_factor_u2f(call: Call) -> m.Changed:
@@ -197,7 +196,5 @@ async def revoke_my_refresh_token(call: Call) -> m.Changed:
 
 
 async def revoke_all_my_refresh_tokens(call: Call) -> m.Changed:
-    account = call.services.account
-    for held in await account.list_app_access(call.ctx):
-        await account.revoke_app_access(call.ctx, held.token_id)
+    await call.services.account.revoke_all_app_access(call.ctx)
     return m.Changed(details=details(call.ctx))

@@ -236,7 +236,9 @@ class AddMyAuthFactorOTPResponse(Body):
 
 class VerifyMyAuthFactorOTPRequest(Body):
     code: Code = Field(examples=["123456"])
-    factor_id: Text = Field(default="", description="the set-up `POST …/otp` answered")
+    factor_id: Text = Field(
+        default="", description="the set-up `POST …/otp` answered; empty: the pending one"
+    )
     token_name: Text = ""
 
 
@@ -270,7 +272,9 @@ class WebAuthNVerification(Body):
 
 class VerifyMyWebAuthNRequest(Body):
     verification: WebAuthNVerification
-    registration_id: Text = Field(default="", description="`key.id` of the registration")
+    registration_id: Text = Field(
+        default="", description="`key.id` of the registration; empty: the pending one"
+    )
 
 
 class RenameMyAuthFactorRequest(Body):
