@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pyotp
@@ -40,6 +39,7 @@ from tests.conftest import make_settings
 from tests.dbfile import rows
 from tests.mail_fixtures import MailServer, mailed_code, use_smtp
 from tests.processes import free_port
+from tests.sms_sink import SmsSink
 from tests.test_login_factors_browser import (
     NO_AUTOFILL,
     PASSKEY_HOLDER,
@@ -66,49 +66,6 @@ NO_PROMPT = {
     "mfa_init_skip_lifetime_s": 0,  # no prompt to set up a second factor after the password
     "second_factors": ("otp", "u2f", "otp_email", "otp_sms"),
 }
-
-
-class SmsSink:
-    """A real HTTP server on 127.0.0.1 standing in for the SMS provider: the JSON bodies it
-    receives, waited for as they arrive."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, str]] = []
-        self._arrived = threading.Condition()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with sink._arrived:
-                    sink.received.append(json.loads(body))
-                    sink._arrived.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/send"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def code_number(self, count: int, to: str, timeout_s: float = 15) -> str:
-        """The code of the `count`-th message (from 1) to `to`, once it has arrived."""
-
-        def to_number() -> list[dict[str, str]]:
-            return [body for body in self.received if body["to"] == to]
-
-        with self._arrived:
-            arrived = self._arrived.wait_for(lambda: len(to_number()) >= count, timeout_s)
-            assert arrived, f"SMS number {count} to {to} did not arrive within {timeout_s} s"
-            [code] = SMS_CODE.findall(to_number()[count - 1]["text"])
-            return str(code)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @dataclass
@@ -206,7 +163,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         external_url=f"http://localhost:{port}",
         outbox_interval_s=1,  # the server's sender looks every second
     )
-    mail, sms = MailServer(), SmsSink()
+    mail, sms = MailServer(), SmsSink(SMS_CODE)
     mail.start()
     core = Core(settings)
     leavers_org_id = core.run(prepare(core, mail, sms))
