@@ -50,11 +50,13 @@ def create_app(
     secure = settings.issuer.startswith("https://")
     return Starlette(
         routes=[
+            # Starlette tries routes in order: the machine endpoints, called most often and
+            # cheapest to answer, come before the pages' many routes.
+            *oidc_routes(),
             Route(paths.HOME, index, methods=["GET"]),
             Route(paths.HEALTHZ, healthz, methods=["GET"]),
             *login_routes(),
             *account_routes(),
-            *oidc_routes(),
             *api_routes(),
             Mount(paths.STATIC, StaticFiles(directory=STATIC_DIR), name="static"),
         ],
