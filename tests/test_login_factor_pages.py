@@ -582,6 +582,9 @@ async def test_a_key_answer_out_of_its_step_changes_nothing(harness: Harness, wo
             browser, verify, paths.LOGIN_MFA_VERIFY_KEY, credential=unknown_assertion()
         )
         assert_refused(stale, STEP_OVER, status=412, page_marker='id="code-form"')
+        # A passkey from a stale login-name page (another tab) once the password is proven.
+        stale = await post_key(browser, verify, paths.LOGIN_PASSKEY, credential=unknown_assertion())
+        assert_refused(stale, STEP_OVER, status=412, page_marker='id="code-form"')
         assert snapshot(harness) == before
 
     async with client_of(harness) as browser:  # before the password: the login-name page

@@ -162,8 +162,8 @@ class KeySteps(VerifySteps):
         here, or the policy of the request's or the user's organisation allows no passkeys."""
         loaded = await self._load(browser_cookie, flow_id, request=True, policy=True)
         flow = loaded.flow
-        if flow.step not in BEFORE_PROOF:
-            return Outcome(await self._render(loaded))
+        if flow.step not in BEFORE_PROOF:  # a stale login-name page (another tab, "back")
+            return Outcome(await self._render(loaded, error=step_over()))
         challenge = self._challenge(flow)
         flow = moved(self._spend_challenge(flow), FlowStep.LOGIN_NAME, self._clock.now())
         cookie = new_browser_cookie()
