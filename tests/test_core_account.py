@@ -269,8 +269,11 @@ async def test_a_password_change_keeps_this_session_and_ends_the_others(
     with pytest.raises(InvalidArgument) as weak:
         await services.account.change_password(ctx, PASSWORD, "short")
     assert weak.value.code == "password.too_short"
+    with pytest.raises(InvalidArgument) as differ:
+        await services.account.change_password(ctx, PASSWORD, NEW_PASSWORD, repeat="other")
+    assert (differ.value.code, differ.value.field) == ("password.mismatch", "new_password_repeat")
 
-    await services.account.change_password(ctx, PASSWORD, NEW_PASSWORD)
+    await services.account.change_password(ctx, PASSWORD, NEW_PASSWORD, repeat=NEW_PASSWORD)
     assert await services.sessions.find_session(here.id) is not None
     assert await services.sessions.find_session(there.id) is None
     [event] = await events_of(services, "user.human.password.changed", alice.id)

@@ -10,6 +10,7 @@ current password as that proof instead. The factor methods live in `account_fact
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 
 from zitui.core.account_base import (
@@ -169,9 +170,16 @@ class AccountService(AccountFactors):
 
     # --- password -------------------------------------------------------------------------
 
-    async def change_password(self, ctx: Context, current: str, new: str) -> None:
+    async def change_password(
+        self, ctx: Context, current: str, new: str, *, repeat: str | None = None
+    ) -> None:
         """Replace the password (the current one is the proof); this browser session stays
-        signed in, every other session and every token of the user ends."""
+        signed in, every other session and every token of the user ends. A form that asks for
+        the new password twice passes the second as `repeat`."""
+        if repeat is not None and not hmac.compare_digest(new.encode(), repeat.encode()):
+            raise InvalidArgument(
+                "password.mismatch", "the passwords differ", field="new_password_repeat"
+            )
         await self._myself(ctx, "user.credential.write")
         await self._users.change_own_password(ctx, current, new, keep_session_id=ctx.session_id)
 

@@ -3,7 +3,6 @@ hosted login's set-up pages, renamed, removed) and the recovery codes."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import FormData
@@ -11,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from zitui.core.context import Context
-from zitui.errors import InvalidArgument, ZituiError
+from zitui.errors import ZituiError
 from zitui.server import paths
 from zitui.server.account.base import (
     AccountNav,
@@ -46,13 +45,12 @@ async def password(request: Request, ctx: Context, nav: AccountNav) -> Response:
 async def change_password(
     request: Request, ctx: Context, nav: AccountNav, form: FormData
 ) -> Response:
-    new = field(form, "new_password")
-    if not hmac.compare_digest(new.encode(), field(form, "new_password_repeat").encode()):
-        mismatch = InvalidArgument(
-            "password.mismatch", "the passwords differ", field="new_password_repeat"
-        )
-        return await show_password(request, ctx, nav, error=mismatch)
-    work = account_service(request).change_password(ctx, field(form, "current_password"), new)
+    work = account_service(request).change_password(
+        ctx,
+        field(form, "current_password"),
+        field(form, "new_password"),
+        repeat=field(form, "new_password_repeat"),
+    )
 
     async def failed(error: ZituiError) -> Response:
         return await show_password(request, ctx, nav, error=error)
