@@ -11,12 +11,13 @@ that failed or was cancelled posts the error's name instead, and the page says w
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from zitui.core.context import RequestMeta
 from zitui.core.credentials import login_policy, user_context
 from zitui.core.factors import FactorKind
-from zitui.core.login.base import BEFORE_PROOF, cookie_digest, moved
+from zitui.core.login.base import BEFORE_PROOF, Loaded, cookie_digest, moved
 from zitui.core.login.factor_pages import CURRENT, KEY_KIND, KEY_KINDS, SETTING_UP, step_over
 from zitui.core.login.second_factor import PASSKEY, passkeys_allowed
 from zitui.core.login.steps import Outcome
@@ -29,6 +30,8 @@ from zitui.records import FlowStep, Session, StoredLoginFlow, User, UserState
 from zitui.store import Repositories
 
 PASSKEY_CHECK = "passkey"
+# A ceremony's check inside the transaction: None when the answer proves the factor.
+Prove = Callable[[Repositories, User, bytes], Awaitable[ZituiError | None]]
 # At most this much of a posted credential is read: an attestation with certificates fits.
 MAX_CREDENTIAL = 64 * 1024
 
@@ -62,37 +65,28 @@ class KeySteps(VerifySteps):
         """The new security key's or passkey's answer to the creation ceremony: a ready factor,
         the session's second factor (a passkey's multi-factor), and on."""
         loaded = await self._load(browser_cookie, flow_id, request=True)
-        flow = loaded.flow
-        kind = str(flow.internal.get(KEY_KIND, ""))
-        if flow.step is not FlowStep.MFA_KEY or kind not in KEY_KINDS:
+        kind = str(loaded.flow.internal.get(KEY_KIND, ""))
+        if loaded.flow.step is not FlowStep.MFA_KEY or kind not in KEY_KINDS:
             return Outcome(await self._render(loaded, error=step_over()))
-        session, user = await self._signed_in(browser_cookie, flow)
-        challenge = self._challenge(flow)
-        flow = self._spend_challenge(flow)
-        error: ZituiError | None = browser_error(client_error) if client_error else None
-        async with self._store.transaction() as tx:
-            if error is None:
-                try:
-                    await self._key_service().finish_registration(
-                        tx,
-                        user_context(self._clock, user, request),
-                        user,
-                        passkey=kind == PASSKEY,
-                        credential=credential[:MAX_CREDENTIAL],
-                        challenge=challenge,
-                        name=name,
-                    )
-                except (InvalidArgument, PreconditionFailed) as exc:
-                    error = exc
-            if error is None:
-                flow = replace(flow, internal={**flow.internal, SETTING_UP: True})
-                flow, step = await self._factor_proven(
-                    tx, replace(loaded, flow=flow), session, user, kind, request
+
+        async def register(tx: Repositories, user: User, challenge: bytes) -> ZituiError | None:
+            try:
+                await self._key_service().finish_registration(
+                    tx,
+                    user_context(self._clock, user, request),
+                    user,
+                    passkey=kind == PASSKEY,
+                    credential=credential[:MAX_CREDENTIAL],
+                    challenge=challenge,
+                    name=name,
                 )
-            await tx.login_flows.update(flow)
-        if error is not None:
-            return Outcome(await self._render(replace(loaded, flow=flow), error=error))
-        return Outcome(step)
+            except (InvalidArgument, PreconditionFailed) as exc:
+                return exc
+            return None
+
+        return await self._answer(
+            browser_cookie, loaded, kind, client_error, request, register, setting_up=True
+        )
 
     async def verify_key(
         self,
@@ -104,18 +98,41 @@ class KeySteps(VerifySteps):
     ) -> Outcome:
         """The user's security key (or passkey) answering the verify page's ceremony."""
         loaded = await self._load(browser_cookie, flow_id, request=True)
-        flow = loaded.flow
-        kind = str(flow.internal.get(CURRENT, ""))
-        if flow.step is not FlowStep.MFA_VERIFY or kind not in KEY_KINDS:
+        kind = str(loaded.flow.internal.get(CURRENT, ""))
+        if loaded.flow.step is not FlowStep.MFA_VERIFY or kind not in KEY_KINDS:
             return Outcome(await self._render(loaded, error=step_over()))
-        session, user = await self._signed_in(browser_cookie, flow)
-        challenge = self._challenge(flow)
-        flow = self._spend_challenge(flow)
+
+        async def check(tx: Repositories, user: User, challenge: bytes) -> ZituiError | None:
+            return await self._check_key(tx, user, kind, credential, challenge, request)
+
+        return await self._answer(
+            browser_cookie, loaded, kind, client_error, request, check, setting_up=False
+        )
+
+    async def _answer(
+        self,
+        browser_cookie: str,
+        loaded: Loaded,
+        kind: str,
+        client_error: str,
+        request: RequestMeta,
+        prove: Prove,
+        *,
+        setting_up: bool,
+    ) -> Outcome:
+        """What both ceremonies of the flow's user share: the challenge is spent whatever the
+        answer; a browser's error or a refused answer shows the page again with its message;
+        a proven one records the factor (and ends a set-up) and goes on."""
+        session, user = await self._signed_in(browser_cookie, loaded.flow)
+        challenge = self._challenge(loaded.flow)
+        flow = self._spend_challenge(loaded.flow)
         error: ZituiError | None = browser_error(client_error) if client_error else None
         async with self._store.transaction() as tx:
             if error is None:
-                error = await self._check_key(tx, user, kind, credential, challenge, request)
+                error = await prove(tx, user, challenge)
             if error is None:
+                if setting_up:
+                    flow = replace(flow, internal={**flow.internal, SETTING_UP: True})
                 flow, step = await self._factor_proven(
                     tx, replace(loaded, flow=flow), session, user, kind, request
                 )
