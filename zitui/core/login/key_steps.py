@@ -10,7 +10,6 @@ that failed or was cancelled posts the error's name instead, and the page says w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -25,6 +24,7 @@ from zitui.core.login.verify_steps import VerifySteps
 from zitui.core.policies import LoginPolicy
 from zitui.core.sessions import new_browser_cookie
 from zitui.core.webauthn import client_error as browser_error
+from zitui.core.webauthn_input import loads, unknown_credential
 from zitui.errors import InvalidArgument, PreconditionFailed, Unauthenticated, ZituiError
 from zitui.records import FlowStep, Session, StoredLoginFlow, User, UserState
 from zitui.store import Repositories
@@ -32,23 +32,14 @@ from zitui.store import Repositories
 PASSKEY_CHECK = "passkey"
 # A ceremony's check inside the transaction: None when the answer proves the factor.
 Prove = Callable[[Repositories, User, bytes], Awaitable[ZituiError | None]]
-# At most this much of a posted credential is read: an attestation with certificates fits.
-MAX_CREDENTIAL = 64 * 1024
-
-
-def unknown_passkey() -> InvalidArgument:
-    return InvalidArgument(
-        "webauthn.unknown_credential", "this passkey is not known here", field="credential"
-    )
 
 
 def credential_id_of(credential: str) -> str:
     """The credential id a browser's answer names, or "" when it names none."""
     try:
-        parsed = json.loads(credential[:MAX_CREDENTIAL])
-    except ValueError:
+        value = loads(credential).get("id")
+    except InvalidArgument:
         return ""
-    value = parsed.get("id") if isinstance(parsed, dict) else None
     return value if isinstance(value, str) else ""
 
 
@@ -76,7 +67,7 @@ class KeySteps(VerifySteps):
                     user_context(self._clock, user, request),
                     user,
                     passkey=kind == PASSKEY,
-                    credential=credential[:MAX_CREDENTIAL],
+                    credential=credential,
                     challenge=challenge,
                     name=name,
                 )
@@ -155,7 +146,7 @@ class KeySteps(VerifySteps):
             await self._key_service().check(
                 tx,
                 user_context(self._clock, user, request),
-                credential=credential[:MAX_CREDENTIAL],
+                credential=credential,
                 challenge=challenge,
                 user=user,
                 kinds={FactorKind(kind)},
@@ -188,7 +179,7 @@ class KeySteps(VerifySteps):
         async with self._store.transaction() as tx:
             user = None if error else await self._passkey_owner(tx, flow, credential)
             if error is None and user is None:
-                error = unknown_passkey()
+                error = unknown_credential()
             if error is None and user is not None:
                 error = await self._check_key(tx, user, PASSKEY, credential, challenge, request)
             if error is None and user is not None:
