@@ -33,6 +33,7 @@ from zitui.core.user_profile import ProfileChange
 from zitui.errors import InvalidArgument, NotFound, PreconditionFailed
 from zitui.records import User
 from zitui.store import Repositories
+from zitui.store.repos.tokens import HeldRefreshToken
 
 __all__ = [
     "REAUTH_WINDOW",
@@ -252,10 +253,7 @@ class AccountService(AccountFactors):
             token = next((h for h in held if h.id == token_id), None)
             if token is None:
                 raise NotFound("token.not_found", "no such token")
-            await tx.refresh_tokens.revoke_family(token.family_id, at=ctx.now())
-            await tx.access_tokens.revoke_for_grant(token.family_id, at=ctx.now())
-            payload = {"token_id": token.id, "client_id": token.client_id}
-            await _record(tx, ctx, user, "user.token.removed", payload)
+            await _revoke(tx, ctx, user, token)
 
     async def revoke_all_app_access(self, ctx: Context) -> int:
         """Revoke every refresh token the user's applications hold (ZITADEL's
@@ -264,10 +262,7 @@ class AccountService(AccountFactors):
         async with self._store.transaction() as tx:
             held = await tx.refresh_tokens.list_held_by_apps(user.id, at=ctx.now())
             for token in held:
-                await tx.refresh_tokens.revoke_family(token.family_id, at=ctx.now())
-                await tx.access_tokens.revoke_for_grant(token.family_id, at=ctx.now())
-                payload = {"token_id": token.id, "client_id": token.client_id}
-                await _record(tx, ctx, user, "user.token.removed", payload)
+                await _revoke(tx, ctx, user, token)
         return len(held)
 
     # --- deletion -------------------------------------------------------------------------
@@ -325,3 +320,12 @@ async def _record(
     await record(
         tx, ctx, event_type, aggregate=("user", user.id), org_id=user.org_id, payload=dict(payload)
     )
+
+
+async def _revoke(tx: Repositories, ctx: Context, user: User, token: HeldRefreshToken) -> None:
+    """Inside the transaction: end a refresh token's whole grant (its family and the access
+    tokens issued with it), audited."""
+    await tx.refresh_tokens.revoke_family(token.family_id, at=ctx.now())
+    await tx.access_tokens.revoke_for_grant(token.family_id, at=ctx.now())
+    payload = {"token_id": token.id, "client_id": token.client_id}
+    await _record(tx, ctx, user, "user.token.removed", payload)
