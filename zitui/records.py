@@ -255,6 +255,96 @@ class SmsConfig:
     has_token: bool
 
 
+class IdpType(StrEnum):
+    """The kinds of external identity provider: two generic protocols and templates that
+    fill in a vendor's endpoints and claim names (core/idp_templates.py)."""
+
+    OIDC = "oidc"
+    OAUTH = "oauth"
+    GOOGLE = "google"
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    AZURE = "azure"
+    APPLE = "apple"
+
+
+class AutoLinking(StrEnum):
+    """Which local account an unknown external identity is offered to link to."""
+
+    NONE = "none"
+    USERNAME = "username"
+    EMAIL = "email"
+
+
+@dataclass(frozen=True)
+class IdpOptions:
+    """What a provider's users may do (ZITADEL's provider options)."""
+
+    creation_allowed: bool = True
+    linking_allowed: bool = True
+    auto_creation: bool = False
+    auto_update: bool = False
+    auto_linking: AutoLinking = AutoLinking.NONE
+
+
+@dataclass(frozen=True)
+class IdentityProvider:
+    """An external identity provider as managers see it: never its client secret.
+
+    `org_id` "" is the instance's (every organisation's login); else that organisation's.
+    OIDC kinds find their endpoints by the `issuer`'s discovery unless given; OAuth kinds
+    name the `authorization_endpoint`, `token_endpoint` and `userinfo_endpoint`, and the
+    userinfo attribute that holds the user's id (`id_attribute`). `extra` holds what a
+    template needs besides (Azure's `tenant`, Apple's `team_id` and `key_id`, GitHub
+    Enterprise's or a self-hosted GitLab's base URL).
+    """
+
+    id: str
+    org_id: str
+    name: str
+    type: IdpType
+    client_id: str
+    has_secret: bool
+    issuer: str = ""
+    authorization_endpoint: str = ""
+    token_endpoint: str = ""
+    userinfo_endpoint: str = ""
+    jwks_uri: str = ""
+    id_attribute: str = ""
+    scopes: tuple[str, ...] = ()
+    use_pkce: bool = True
+    id_token_mapping: bool = False
+    options: IdpOptions = field(default_factory=IdpOptions)
+    extra: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_oidc(self) -> bool:
+        """Signs in with an ID token (OpenID Connect) rather than a userinfo call alone."""
+        return self.type in (
+            IdpType.OIDC,
+            IdpType.GOOGLE,
+            IdpType.GITLAB,
+            IdpType.AZURE,
+            IdpType.APPLE,
+        )
+
+
+@dataclass(frozen=True)
+class IdpLink:
+    """A local user's link to an identity at an external provider."""
+
+    id: str
+    user_id: str
+    idp_id: str
+    external_id: str
+    # What the provider calls the user (its username or email), shown in the account pages.
+    external_name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class Membership:
     id: str
@@ -499,6 +589,9 @@ class Session:
     # Where and with what browser the session was signed in (the user's list of sessions).
     user_agent: str = ""
     client_ip: str = ""
+    # The last sign-in through an external identity provider (`idp_id`), a first factor.
+    external_checked_at: datetime | None = None
+    idp_id: str = ""
 
     @property
     def auth_time(self) -> datetime | None:
@@ -509,6 +602,7 @@ class Session:
                 self.password_checked_at,
                 self.second_factor_checked_at,
                 self.multi_factor_checked_at,
+                self.external_checked_at,
             )
             if at is not None
         ]
@@ -522,6 +616,8 @@ class Session:
         from before kinds were stored had TOTP or a recovery code: `otp`); `hwk` and `user`
         for a passkey (the multi-factor check); `mfa` for two factors or more, or a passkey
         alone, whose user verification makes it multi-factor. No value twice, in this order.
+        A sign-in at an external provider is a first factor with no value of its own (RFC
+        8176 registers none; the provider's own `amr` is not repeated).
         """
         methods: list[str] = []
         if self.password_checked_at is not None:
@@ -531,7 +627,8 @@ class Session:
         passkey = self.multi_factor_checked_at is not None
         if passkey:
             methods.extend(("hwk", "user"))
-        factors = (self.password_checked_at, self.second_factor_checked_at)
+        first = self.password_checked_at or self.external_checked_at
+        factors = (first, self.second_factor_checked_at)
         if passkey or all(at is not None for at in factors):
             methods.append("mfa")
         return list(dict.fromkeys(methods))
@@ -558,6 +655,11 @@ class FlowStep(StrEnum):
     MFA_KEY = "mfa_key"
     RECOVERY_CODES = "recovery_codes"
     MFA_VERIFY = "mfa_verify"
+    # Sent to an external identity provider; its answer comes to the callback.
+    EXTERNAL = "external"
+    # An external identity no account is linked to: create one, or link an existing one.
+    EXTERNAL_NOT_FOUND = "external_not_found"
+    EXTERNAL_REGISTER = "external_register"
     DONE = "done"
     REFUSED = "refused"
 

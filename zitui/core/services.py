@@ -40,6 +40,7 @@ from zitui.core.policy_service import PolicyService
 from zitui.core.projects import ProjectService
 from zitui.core.sessions import SessionService
 from zitui.core.setup import SetupResult, ensure_instance
+from zitui.core.idps import IdpService
 from zitui.core.sms import SmsService
 from zitui.core.smtp import SmtpService
 from zitui.core.throttle import ThrottleLimits
@@ -68,6 +69,7 @@ class Services:
     machines: MachineService
     smtp: SmtpService
     sms: SmsService
+    idps: IdpService
     auth: AuthService
     events: EventService
     sessions: SessionService
@@ -188,6 +190,7 @@ def build_services(
         machines=MachineService(store, authz),
         smtp=smtp,
         sms=sms,
+        idps=IdpService(store, authz, master_key),
         auth=AuthService(store, login, clock),
         events=EventService(store),
         sessions=sessions,

@@ -343,6 +343,9 @@ class SessionRow(SQLModel, table=True):
     user_agent: str = Field(default="", max_length=400)
     # The address of the last sign-in on this session (for the user's list of sessions).
     client_ip: str = Field(default="", max_length=64)
+    # The last sign-in at an external identity provider, and which one.
+    external_checked_at: datetime | None = _ts(default=None, nullable=True)
+    idp_id: str = Field(default="", max_length=40)
     created_at: datetime = _ts()
     last_used_at: datetime = _ts()
     terminated_at: datetime | None = _ts(default=None, nullable=True)
@@ -655,3 +658,53 @@ class RecoveryCodeRow(SQLModel, table=True):
     digest: str = Field(max_length=64)
     used_at: datetime | None = _ts(default=None, nullable=True)
     created_at: datetime = _ts()
+
+
+class IdentityProviderRow(SQLModel, table=True):
+    """An external identity provider of the instance (`org_id` "") or of one organisation.
+
+    `client_secret_enc` is the client secret (for Apple the signing key) under the master
+    key, bound to the row's id. `options` and `extra` are small JSON objects (IdpOptions,
+    a template's own fields)."""
+
+    __tablename__ = "identity_providers"
+
+    id: str = Field(primary_key=True, max_length=40)
+    org_id: str = Field(default="", max_length=40, index=True)
+    name: str = Field(max_length=200)
+    type: str = Field(max_length=20)
+    client_id: str = Field(max_length=400)
+    client_secret_enc: str = Field(default="", sa_type=sa.Text)
+    issuer: str = Field(default="", max_length=2000)
+    authorization_endpoint: str = Field(default="", max_length=2000)
+    token_endpoint: str = Field(default="", max_length=2000)
+    userinfo_endpoint: str = Field(default="", max_length=2000)
+    jwks_uri: str = Field(default="", max_length=2000)
+    id_attribute: str = Field(default="", max_length=200)
+    scopes: list[str] = Field(sa_type=sa.JSON)
+    use_pkce: bool = Field(default=True)
+    id_token_mapping: bool = Field(default=False)
+    options: dict[str, Any] = Field(sa_type=sa.JSON)
+    extra: dict[str, Any] = Field(sa_type=sa.JSON)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class UserIdpLinkRow(SQLModel, table=True):
+    """A user's link to an identity at an external provider: one local user per external
+    identity (`idp_id`, `external_id`)."""
+
+    __tablename__ = "user_idp_links"
+    __table_args__ = (
+        sa.UniqueConstraint("idp_id", "external_id", name="uq_user_idp_links_external"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    idp_id: str = Field(
+        foreign_key="identity_providers.id", ondelete="CASCADE", index=True, max_length=40
+    )
+    external_id: str = Field(max_length=400)
+    external_name: str = Field(default="", max_length=400)
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(default=None, nullable=True)

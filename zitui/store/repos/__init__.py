@@ -11,6 +11,7 @@ from zitui.store.repos.branding import BrandingRepository
 from zitui.store.repos.custom_texts import CustomTextRepository
 from zitui.store.repos.events import EventRepository
 from zitui.store.repos.factors import FactorRepository
+from zitui.store.repos.idps import IdpLinkRepository, IdpRepository
 from zitui.store.repos.instances import InstanceRepository
 from zitui.store.repos.keys import SigningKeyRepository
 from zitui.store.repos.login_flows import LoginFlowRepository
@@ -78,6 +79,8 @@ class Repositories:
     events = _repository(EventRepository)
     machines = _repository(MachineRepository)
     smtp = _repository(SmtpRepository)
+    idps = _repository(IdpRepository)
+    idp_links = _repository(IdpLinkRepository)
     sms = _repository(SmsRepository)
     projects = _repository(ProjectRepository)
     apps = _repository(AppRepository)

@@ -29,6 +29,8 @@ _SELECT = (
         SESSIONS.c.second_factor_kind,
         SESSIONS.c.user_agent,
         SESSIONS.c.client_ip,
+        SESSIONS.c.external_checked_at,
+        SESSIONS.c.idp_id,
         SESSIONS.c.created_at,
         SESSIONS.c.last_used_at,
         USERS.c.org_id,
@@ -67,6 +69,8 @@ def _session(row: Any) -> Session:
         second_factor_kind=row["second_factor_kind"] or "",
         user_agent=row["user_agent"],
         client_ip=row["client_ip"],
+        external_checked_at=row["external_checked_at"],
+        idp_id=row["idp_id"],
     )
 
 
@@ -103,6 +107,17 @@ _PASSKEY_CHECKED = Prepared(
     SESSIONS.update()
     .where(SESSIONS.c.id == sa.bindparam("b_id"))
     .values(multi_factor_checked_at=_AT, last_used_at=_AT, terminated_at=None, client_ip=_IP)
+)
+_EXTERNAL_CHECKED = Prepared(
+    SESSIONS.update()
+    .where(SESSIONS.c.id == sa.bindparam("b_id"))
+    .values(
+        external_checked_at=_AT,
+        idp_id=sa.bindparam("idp", type_=SESSIONS.c.idp_id.type),
+        last_used_at=_AT,
+        terminated_at=None,
+        client_ip=_IP,
+    )
 )
 _TOUCH = Prepared(
     SESSIONS.update()
@@ -164,11 +179,13 @@ class SessionRepository(Repository):
         at: datetime,
         user_agent: str,
         passkey: bool = False,
+        external_idp: str = "",
         client_ip: str = "",
     ) -> str:
         """Note a first factor for (browser, user) and return the session's id: a password
         (`password_checked_at`), or with `passkey` a passkey with user verification, which is
-        multi-factor on its own (`multi_factor_checked_at`). `client_ip` is where the check
+        multi-factor on its own (`multi_factor_checked_at`), or with `external_idp` a sign-in
+        at that external provider (`external_checked_at`). `client_ip` is where the check
         came from; the session keeps the latest.
 
         An active session keeps its id; a terminated one is replaced by a fresh row with
@@ -176,6 +193,8 @@ class SessionRepository(Repository):
         inserted the row first is joined (the unique constraint decides the race).
         """
         checked = "multi_factor_checked_at" if passkey else "password_checked_at"
+        if external_idp:
+            checked = "external_checked_at"
         existing = await self._row(browser_digest, user_id)
         if existing is not None and existing.terminated_at is not None:
             await self.conn.execute(SESSIONS.delete().where(SESSIONS.c.id == existing.id))
@@ -188,6 +207,7 @@ class SessionRepository(Repository):
                 checked: at,
                 "user_agent": user_agent[:400],
                 "client_ip": client_ip[:64],
+                "idp_id": external_idp,
                 "created_at": at,
                 "last_used_at": at,
             }
@@ -199,8 +219,11 @@ class SessionRepository(Repository):
                 existing = await self._row(browser_digest, user_id)
                 if existing is None:
                     raise
-        update = _PASSKEY_CHECKED if passkey else _CHECKED
-        await self.conn.execute(update, {"b_id": existing.id, "at": at, "ip": client_ip[:64]})
+        params = {"b_id": existing.id, "at": at, "ip": client_ip[:64]}
+        if external_idp:
+            await self.conn.execute(_EXTERNAL_CHECKED, {**params, "idp": external_idp})
+        else:
+            await self.conn.execute(_PASSKEY_CHECKED if passkey else _CHECKED, params)
         return str(existing.id)
 
     async def record_second_factor(self, session_id: str, at: datetime, *, kind: str) -> None:
