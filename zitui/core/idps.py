@@ -7,6 +7,7 @@ provider's id, and leaves the core only to the protocol client (`idp_client.py`)
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
@@ -137,6 +138,14 @@ class IdpService:
         async with self._store.reader() as tx:
             stored = await tx.idps.find_by_name(org_id, name)
         return stored.idp if stored else None
+
+    async def secret_matches(self, ctx: Context, idp_id: str, secret: str) -> bool:
+        """Whether `secret` is the provider's stored client secret, compared in constant time
+        (how a blueprint knows whether to set the secret again without reading it)."""
+        async with self._store.reader() as tx:
+            stored = await self._find(tx, idp_id)
+        await self._require(ctx, stored.idp.org_id, "write")
+        return hmac.compare_digest(self.secret_of(stored).encode(), secret.encode())
 
     # --- for the login, not for managers ------------------------------------------------
 
