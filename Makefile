@@ -39,8 +39,13 @@ tests/rp/node_modules: tests/rp/package-lock.json
 	cd tests/rp && npm ci --no-audit --no-fund
 	@touch $@
 
+# The upstream OpenID provider of tests/upstream (npm oidc-provider), pinned by its lock file.
+tests/upstream/node_modules: tests/upstream/package-lock.json
+	cd tests/upstream && npm ci --no-audit --no-fund
+	@touch $@
+
 # Lint first: a finding fails the run before the suite starts.
-test: $(STAMP) system-deps dist/zitui tests/rp/node_modules lint
+test: $(STAMP) system-deps dist/zitui tests/rp/node_modules tests/upstream/node_modules lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
