@@ -86,6 +86,13 @@ class StoreUnavailable(ZituiError):
     kind = "unavailable"
 
 
+class UpstreamUnavailable(ZituiError):
+    """A server zitui depends on for this request (an external identity provider) could not
+    be reached, timed out, failed, or answered with something that is not its protocol."""
+
+    kind = "upstream_unavailable"
+
+
 class WrongMasterKey(ZituiError):
     """The master key does not open the secrets of this store."""
 
@@ -104,6 +111,7 @@ HTTP_STATUS: dict[str, int] = {
     RateLimited.kind: 429,
     Overloaded.kind: 503,
     StoreUnavailable.kind: 503,
+    UpstreamUnavailable.kind: 502,
     WrongMasterKey.kind: 503,
     ZituiError.kind: 500,
 }
