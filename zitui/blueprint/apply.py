@@ -1,7 +1,8 @@
 """Applying a checked blueprint through the core services, all of it in one transaction.
 
-The steps run in dependency order: every organisation first (a project may be granted to an
-organisation declared further down), then users, machines, projects with their roles, apps,
+The steps run in dependency order: the instance's settings and identity providers, every
+organisation (a project may be granted to an organisation declared further down) with its
+own settings and identity providers, then users, machines, projects with their roles, apps,
 project grants, managers (of organisations and of project grants) and user grants. Each step
 looks its objects up by name and creates only what is missing, so applying a file twice
 creates nothing the second time.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from zitui.blueprint import accounts, grants, projects
 from zitui.blueprint.branding import apply_branding
+from zitui.blueprint.idps import apply_idps
 from zitui.blueprint.policies import apply_policies
 from zitui.blueprint.sms import apply_sms
 from zitui.blueprint.smtp import apply_smtp
@@ -33,6 +35,7 @@ async def apply_blueprint(services: Services, blueprint: Blueprint) -> Outcome:
         await apply_texts(state, blueprint.texts, org_id=None, owner="the instance")
         await apply_policies(state, blueprint.policies, org_id=None, owner="the instance")
         await apply_branding(state, blueprint.branding, org_id=None, owner="the instance")
+        await apply_idps(state, blueprint.idps, org_id="", owner="the instance")
         for org in blueprint.orgs:
             await ensure_org(state, org)
         for org in blueprint.orgs:
@@ -40,6 +43,7 @@ async def apply_blueprint(services: Services, blueprint: Blueprint) -> Outcome:
             await apply_texts(state, org.texts, org_id=org_id, owner=org.name)
             await apply_policies(state, org.policies, org_id=org_id, owner=org.name)
             await apply_branding(state, org.branding, org_id=org_id, owner=org.name)
+            await apply_idps(state, org.idps, org_id=org_id, owner=org.name)
         if blueprint.smtp is not None:
             # After the domain policy and the organisations' domains its sender rule reads.
             await apply_smtp(state, blueprint.smtp)

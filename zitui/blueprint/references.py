@@ -17,6 +17,7 @@ from zitui.blueprint.specs import Blueprint, OrgSpec
 def check_references(blueprint: Blueprint) -> None:
     _unique((org.path + ".name", org.name) for org in blueprint.orgs)
     _unique((org.path + ".domain", org.domain) for org in blueprint.orgs if org.domain)
+    _unique((idp.path + ".name", idp.name) for idp in blueprint.idps)
     for org in blueprint.orgs:
         _check_org(org)
 
@@ -37,6 +38,7 @@ def _check_org(org: OrgSpec) -> None:
     accounts += [(m.path, m.username) for m in org.machines]
     _unique((path + ".username", username) for path, username in accounts)
     _unique((p.path + ".name", p.name) for p in org.projects)
+    _unique((idp.path + ".name", idp.name) for idp in org.idps)
     for project in org.projects:
         _unique((a.path + ".name", a.name) for a in project.apps)
         _unique((g.path + ".org", g.org) for g in project.grants)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from zitui.blueprint.branding import parse_branding
+from zitui.blueprint.idps import parse_idps
 from zitui.blueprint.policies import parse_policies
 from zitui.blueprint.reading import BlueprintError, Table, describe, quoted
 from zitui.blueprint.references import check_references
@@ -90,6 +91,7 @@ def parse(data: dict[str, Any], *, base_dir: Path | None = None) -> Blueprint:
         texts=parse_texts(top),
         policies=parse_policies(top),
         branding=parse_branding(top, base_dir),
+        idps=parse_idps(top),
     )
     check_references(blueprint)
     return blueprint
@@ -163,6 +165,7 @@ def _org(t: Table, base_dir: Path) -> OrgSpec:
         texts=parse_texts(t),
         policies=parse_policies(t),
         branding=parse_branding(t, base_dir),
+        idps=parse_idps(t),
     )
 
 

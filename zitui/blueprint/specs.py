@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from zitui.blueprint.branding import BrandingSpec
+from zitui.blueprint.idps import IdpSpec
 from zitui.blueprint.policies import POLICY_TABLES, PolicySpec
 from zitui.blueprint.texts import TextSpec
 from zitui.records import AppType, AuthMethod, PrivateLabeling, TokenType
 
-TOP_KEYS = ("smtp", "sms", "orgs", "texts", "branding", *POLICY_TABLES)
+TOP_KEYS = ("smtp", "sms", "orgs", "idps", "texts", "branding", *POLICY_TABLES)
 SMTP_KEYS = ("host", "port", "from", "tls", "user", "password")
 SMS_HTTP_KEYS = ("kind", "url", "token")
 SMS_TWILIO_KEYS = (
@@ -30,6 +31,7 @@ ORG_KEYS = (
     "machines",
     "projects",
     "user_grants",
+    "idps",
     "texts",
     "branding",
     *POLICY_TABLES,
@@ -206,6 +208,7 @@ class OrgSpec:
     texts: tuple[TextSpec, ...] = ()
     branding: BrandingSpec | None = None
     policies: tuple[PolicySpec, ...] = ()
+    idps: tuple[IdpSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,3 +219,4 @@ class Blueprint:
     texts: tuple[TextSpec, ...] = ()
     branding: BrandingSpec | None = None
     policies: tuple[PolicySpec, ...] = ()
+    idps: tuple[IdpSpec, ...] = ()
