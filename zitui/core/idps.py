@@ -11,7 +11,7 @@ import hmac
 import re
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from zitui.core import validation
 from zitui.core.audit import record
@@ -298,8 +298,9 @@ def _extra(kind: IdpType, given: dict[str, str], defaults: dict[str, str]) -> di
             "idp.email_verified_invalid", "email_verified is true or false", field="email_verified"
         )
     if kind is IdpType.APPLE and not (extra["team_id"] and extra["key_id"]):
+        missing = "team_id" if not extra["team_id"] else "key_id"
         raise InvalidArgument(
-            "idp.apple_key_required", "Apple needs its team id and key id", field="team_id"
+            "idp.apple_key_required", "Apple needs its team id and key id", field=missing
         )
     return extra
 
@@ -318,6 +319,8 @@ def _url(value: str, name: str) -> str:
         return ""
     parts = urlsplit(value)
     ok = parts.scheme in ("https", "http") and bool(parts.hostname) and len(value) <= 2000
+    # urlsplit drops tabs and newlines and never checks the port; the stored value keeps both.
+    ok = ok and value.isprintable() and " " not in value and _port_ok(parts)
     if ok and parts.scheme == "http":
         ok = loopback(parts.hostname or "")
     if not ok or parts.fragment or parts.username:
@@ -328,6 +331,14 @@ def _url(value: str, name: str) -> str:
         )
     # An issuer is compared with the tokens' `iss` as written; a base URL gets paths added.
     return value.rstrip("/") if name == "base_url" else value
+
+
+def _port_ok(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 - reading it is the check
+    except ValueError:
+        return False
+    return True
 
 
 def loopback(host: str) -> bool:
