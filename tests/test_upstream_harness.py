@@ -25,14 +25,17 @@ from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.upstream_fixtures import (
     ALICE,
     BOB,
+    CALLBACK_PATH,
+    DEFAULT_ACCOUNTS,
+    FORM_CALLBACK_PATH,
     Upstream,
     deny_upstream,
     sign_in_upstream,
+    start_upstream,
     upstream,
     upstream_accounts,
     zitui_client,
 )
-from zitui.core.idps import CALLBACK_PATH, FORM_CALLBACK_PATH
 
 SECRET = "upstream-client-secret-0123456789"
 
@@ -352,3 +355,18 @@ def test_the_account_hook_takes_a_json_object_only(upstream: Upstream) -> None:
         answer = httpx2.post(url, content=body, timeout=10)
         assert answer.status_code == 400, body
     assert httpx2.get(url, timeout=10).status_code == 405
+
+
+def test_an_issuer_on_localhost_still_listens_on_127_0_0_1() -> None:
+    with start_upstream(DEFAULT_ACCOUNTS, [], issuer_host="localhost") as provider:
+        assert provider.issuer == f"http://localhost:{provider.port}"
+        found = httpx2.get(f"http://127.0.0.1:{provider.port}/.well-known/openid-configuration")
+        assert found.json()["issuer"] == provider.issuer
+
+
+def test_a_client_without_redirect_uris_stops_the_start_with_the_reason() -> None:
+    with (
+        pytest.raises(AssertionError, match="redirect_uris is mandatory"),
+        start_upstream(DEFAULT_ACCOUNTS, [{"client_id": "broken", "client_secret": SECRET}]),
+    ):
+        pytest.fail("the provider started")

@@ -40,7 +40,9 @@ const CLAIMS = {
   address: ['address'],
 };
 const LOCAL_ADDRESSES = new Set(['127.0.0.1', '::ffff:127.0.0.1', '::1']);
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+// No form-action: Chromium applies it to the redirects after a submission, which end at the
+// client's origin.
+const CSP = "default-src 'none'; frame-ancestors 'none'";
 
 function readConfig() {
   const raw = process.argv[2] ?? process.env.UPSTREAM_CONFIG;
@@ -262,8 +264,8 @@ const ACCOUNT_HOOK = /^\/__test\/accounts\/([^/]+)$/;
 function handler(provider) {
   const oidc = provider.callback();
   return async (req, res) => {
-    const { pathname } = new URL(req.url, 'http://upstream');
     try {
+      const { pathname } = new URL(req.url, 'http://upstream');
       const hook = ACCOUNT_HOOK.exec(pathname);
       if (hook) return await setAccount(req, res, decodeURIComponent(hook[1]));
       const step = INTERACTION.exec(pathname);
@@ -277,6 +279,10 @@ function handler(provider) {
         page(res, 400, 'Expired', '<p>This sign-in has expired or was finished.</p>');
         return undefined;
       }
+      if (error instanceof URIError || error?.code === 'ERR_INVALID_URL') {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end('malformed URL');
+        return undefined;
+      }
       say('upstream error', error);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end('upstream error');
@@ -285,10 +291,27 @@ function handler(provider) {
   };
 }
 
+// oidc-provider checks a static client's metadata when the client is first used: check them
+// all before READY, so a mistake in a test's clients stops the start with its reason.
+async function checkClients(provider) {
+  for (const { client_id: clientId } of config.clients ?? []) {
+    if (!await provider.Client.find(String(clientId))) {
+      throw new Error(`client ${clientId} is invalid`);
+    }
+  }
+}
+
 const server = createServer();
-server.listen(config.port ?? 0, '127.0.0.1', () => {
+server.listen(config.port ?? 0, '127.0.0.1', async () => {
   const { port } = server.address();
   const issuer = config.issuer ?? `http://${config.issuer_host ?? '127.0.0.1'}:${port}`;
-  server.on('request', handler(createProvider(issuer)));
+  const provider = createProvider(issuer);
+  try {
+    await checkClients(provider);
+  } catch (error) {
+    say('upstream: bad client configuration:', error.error_description ?? error);
+    process.exit(1);
+  }
+  server.on('request', handler(provider));
   process.stdout.write(`READY ${issuer}\n`);
 });
