@@ -187,6 +187,8 @@ async def _ensure(state: ApplyState, spec: IdpSpec, org_id: str, owner: str) -> 
             changed.append("client_secret")
         if not changed:
             return
+        if "client_secret" not in changed:
+            wanted = replace(wanted, client_secret=None)  # not encrypted (and recorded) again
         await service.change(ctx, found.id, wanted)
     state.changed(f"{what}: {', '.join(changed)}")
 
