@@ -8,6 +8,8 @@ redirect URIs name the module's own zitui, see `zitui_client`):
 
     from tests.upstream_fixtures import upstream, upstream_accounts, zitui_client
 
+    upstream, upstream_accounts = upstream, upstream_accounts  # the module's provider
+
     @pytest.fixture(scope="module")
     def upstream_clients(live_url: str) -> list[dict[str, Any]]:
         return [zitui_client("zitui", "a-long-client-secret", live_url)]
