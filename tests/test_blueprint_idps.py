@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.dbfile import rows
+from tests.processes import run, zitui_env
 from tests.test_blueprint_apply import apply, refused
 from tests.test_core_audit import _events
 from zitui.blueprint.idps import IDP_KEYS, current_settings
@@ -478,3 +479,35 @@ async def test_a_secret_is_compared_only_for_managers_of_its_owner(services: Ser
     assert await services.idps.secret_matches(
         services.system_context(), instance_sso.id, "instance-secret"
     )
+
+
+def test_zitui_apply_reports_the_providers_and_writes_no_credentials(tmp_path: Path):
+    data, out = tmp_path / "data", tmp_path / "creds.json"
+    command = ["apply", str(EXAMPLE), "--out", str(out), "--data", str(data)]
+    result = run(command, zitui_env(data))
+    assert result.returncode == 0, result.stderr
+    assert "created identity provider Acme Intranet of Acme" in result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1].startswith(f"zitui: applied {EXAMPLE}: 7 created,")
+    assert json.loads(out.read_text()) == {}
+    owners = rows(data, "SELECT name, org_id = '' FROM identity_providers ORDER BY name")
+    assert owners == [
+        ("Acme Entra ID", 0),
+        ("Acme GitHub Enterprise", 0),
+        ("Acme Intranet", 0),
+        ("Company SSO", 1),
+        ("GitHub", 1),
+        ("Sign in with Apple", 0),
+    ]
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        EXAMPLE.read_text().replace(
+            'tenant = "3f2504e0', 'base_url = "https://x.example.com"\ntenant = "3f2504e0'
+        )
+    )
+    refused_run = run(["apply", str(bad), "--data", str(data)], zitui_env(data))
+    assert refused_run.returncode == 1
+    assert refused_run.stderr.splitlines() == [
+        f"zitui: {bad}: orgs[0].idps[0].base_url: not a key of azure providers; "
+        "they take tenant, email_verified"
+    ]
