@@ -22,6 +22,7 @@ from zitui.screens.branding import BrandingScreen
 from zitui.screens.events import EventsScreen
 from zitui.screens.feedback import report
 from zitui.screens.granted_projects import GrantedProjectsScreen
+from zitui.screens.idps import IdpsScreen
 from zitui.screens.managers import ManagersScreen
 from zitui.screens.notifications import NotificationsScreen
 from zitui.screens.org import OrgScreen
@@ -70,6 +71,7 @@ class HomeScreen(Screen[None]):
         Binding("i", "texts", "Texts"),
         Binding("b", "branding", "Branding"),
         Binding("l", "policies", "Policies"),
+        Binding("f", "idps", "Identity providers"),
         Binding("question_mark", "app.help", "Help", key_display="?", show=False),
         Binding("ctrl+l", "sign_out", "Sign out"),
         Binding("q", "app.quit", "Quit", show=False),
@@ -166,6 +168,8 @@ class HomeScreen(Screen[None]):
                 return self.context.can("iam.policy.read", Resource.instance())
             case "policies":
                 return self.context.can("iam.policy.read", Resource.instance())
+            case "idps":
+                return self.context.can("iam.idp.read", Resource.instance())
             case "managers":
                 return any(self.reaches(f"{area}.read") for area in MEMBER_AREAS)
         return True
@@ -217,6 +221,9 @@ class HomeScreen(Screen[None]):
 
     def action_policies(self) -> None:
         self.app.push_screen(PoliciesScreen(self.services, self.context))
+
+    def action_idps(self) -> None:
+        self.app.push_screen(IdpsScreen(self.services, self.context))
 
     def action_managers(self) -> None:
         """Instance managers for those who may see them; else the managers of one org."""

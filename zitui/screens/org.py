@@ -18,6 +18,7 @@ from zitui.screens.events import EventsScreen
 from zitui.screens.form import Field, Values
 from zitui.screens.formats import aligned, when, yes_no
 from zitui.screens.granted_projects import GrantedProjectsScreen
+from zitui.screens.idps import IdpsScreen
 from zitui.screens.managers import ManagersScreen
 from zitui.screens.paged_table import Column, Nouns, PagedTable, page_of
 from zitui.screens.policies import PoliciesScreen
@@ -60,6 +61,7 @@ class OrgScreen(SectionScreen):
         Binding("i", "texts", "Texts"),
         Binding("b", "branding", "Branding"),
         Binding("l", "policies", "Policies"),
+        Binding("f", "idps", "Identity providers"),
         Binding("r", "rename", "Rename"),
         Binding("d", "deactivate", "Deactivate"),
         Binding("d", "reactivate", "Reactivate"),
@@ -121,6 +123,8 @@ class OrgScreen(SectionScreen):
                 return self.can("events.read", self.resource)
             case "policies":
                 return self.can("policy.read", self.resource)
+            case "idps":
+                return self.can("org.idp.read", self.resource)
             case "texts" | "branding":
                 return self.can("policy.read", self.resource)
             case "rename" | "add_domain":
@@ -316,6 +320,9 @@ class OrgScreen(SectionScreen):
 
     def action_policies(self) -> None:
         self.open(PoliciesScreen(self.services, self.context, org=self.org))
+
+    def action_idps(self) -> None:
+        self.open(IdpsScreen(self.services, self.context, org=self.org))
 
     def action_history(self) -> None:
         self.open(
