@@ -22,6 +22,8 @@ from zitui.core.events import EventService
 from zitui.core.factors import FactorService
 from zitui.core.grants import GrantService
 from zitui.core.housekeeping import Housekeeper, Retention
+from zitui.core.idp_client import IdpClient
+from zitui.core.idps import IdpService, callback_urls
 from zitui.core.instance import InstanceService
 from zitui.core.login.flows import LoginFlowService
 from zitui.core.login.labeling import LoginLabeling
@@ -40,7 +42,6 @@ from zitui.core.policy_service import PolicyService
 from zitui.core.projects import ProjectService
 from zitui.core.sessions import SessionService
 from zitui.core.setup import SetupResult, ensure_instance
-from zitui.core.idps import IdpService
 from zitui.core.sms import SmsService
 from zitui.core.smtp import SmtpService
 from zitui.core.throttle import ThrottleLimits
@@ -134,6 +135,7 @@ def build_services(
     factors = FactorService(store, authz, master_key, clock)
     webauthn = WebAuthnService(clock, origin=settings.issuer, rp_name=settings.instance_name)
     otp_factors = OtpFactors(master_key, codes)
+    idps = IdpService(store, authz, master_key)
     login = LoginFlowService(
         store,
         hasher,
@@ -149,6 +151,9 @@ def build_services(
         otp=otp_factors,
         webauthn=webauthn,
         challenge_key=master_key.derive("webauthn-challenges"),
+        idps=idps,
+        idp_client=IdpClient(clock),
+        callbacks=callback_urls(settings.issuer),
     )
     smtp = SmtpService(store, authz, master_key, mail_dir=settings.data_dir / "mail")
     sms = SmsService(store, authz, master_key)
@@ -190,7 +195,7 @@ def build_services(
         machines=MachineService(store, authz),
         smtp=smtp,
         sms=sms,
-        idps=IdpService(store, authz, master_key),
+        idps=idps,
         auth=AuthService(store, login, clock),
         events=EventService(store),
         sessions=sessions,

@@ -451,6 +451,46 @@ async def start_passkey_session(
     return await _load(tx, session_id)
 
 
+async def start_external_session(
+    tx: Repositories,
+    clock: Clock,
+    browser_digest: str,
+    user: User,
+    idp_id: str,
+    request: RequestMeta,
+    **payload: str,
+) -> Session:
+    """Inside the caller's transaction, after the caller checked an external provider's
+    answer for `user`'s link: the (browser, user) session records the external sign-in
+    (ZITADEL's `ExternalLoginCheckLifetime` applies to it), and one
+    `user.human.externallogin.check.succeeded` event names the session and the provider.
+
+    A user locked or deactivated meanwhile gets Unauthenticated("auth.bad_credentials")."""
+    current = await tx.users.find(user.id)
+    org = await tx.orgs.find(user.org_id)
+    if current is None or refusal(current, org) is not None:
+        raise bad_credentials()
+    ctx = user_context(clock, current, request)
+    session_id = await tx.sessions.record_first_factor(
+        browser_digest,
+        current.id,
+        new_id=new_id(),
+        at=ctx.now(),
+        user_agent=request.user_agent,
+        client_ip=request.ip,
+        external_idp=idp_id,
+    )
+    await record(
+        tx,
+        ctx,
+        "user.human.externallogin.check.succeeded",
+        aggregate=("user", current.id),
+        org_id=current.org_id,
+        payload={"origin": request.origin, "session_id": session_id, "idp_id": idp_id, **payload},
+    )
+    return await _load(tx, session_id)
+
+
 def _actor(session: Session) -> Actor:
     return Actor(user_id=session.user_id, org_id=session.org_id, login_name=session.login_name)
 

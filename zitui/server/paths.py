@@ -52,6 +52,14 @@ LOGIN_MFA_VERIFY_KEY = f"{LOGIN_PREFIX}/mfa/verify/key"
 LOGIN_PASSKEY = f"{LOGIN_PREFIX}/login/passwordless"
 # A signed-in account adds a factor (from the signed-in page).
 LOGIN_MFA_ADD = f"{LOGIN_PREFIX}/mfa/add"
+# External identity providers (ZITADEL's login v1 paths): a provider's button, its answer
+# (the redirect URI to register at the provider, and its form_post twin), the choice for an
+# identity no account is linked to, and the registration pre-filled from the provider.
+LOGIN_EXTERNAL = f"{LOGIN_PREFIX}/login/externalidp"
+LOGIN_EXTERNAL_CALLBACK = f"{LOGIN_EXTERNAL}/callback"
+LOGIN_EXTERNAL_CALLBACK_FORM = f"{LOGIN_EXTERNAL_CALLBACK}/form"
+LOGIN_EXTERNAL_OPTION = f"{LOGIN_PREFIX}/externaluser/option"
+LOGIN_EXTERNAL_REGISTER = f"{LOGIN_PREFIX}/register/externalidp"
 LOGOUT = f"{LOGIN_PREFIX}/logout"
 # An organisation's stylesheet, logos and icons (`/{org id or "instance"}/style.css`, `/{kind}`),
 # and the login-name page with an organisation's branding and no flow (`?org=`).

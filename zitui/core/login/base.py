@@ -18,6 +18,8 @@ from zitui.core.credentials import PasswordChecker, login_policy
 from zitui.core.crypto import tokens
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.factors import FactorService
+from zitui.core.idp_client import IdpClient
+from zitui.core.idps import IdpService
 from zitui.core.ids import new_id
 from zitui.core.login.reuse import Demand, alive, in_scope, reusable
 from zitui.core.login.steps import (
@@ -32,6 +34,7 @@ from zitui.core.login.steps import (
     EmailVerified,
     FlowView,
     NotAllowed,
+    ProviderButton,
     Refused,
     Register,
     Registration,
@@ -137,8 +140,16 @@ class FlowBase:
         otp: OtpFactors | None = None,
         webauthn: WebAuthnService | None = None,
         challenge_key: bytes = b"",
+        idps: IdpService | None = None,
+        idp_client: IdpClient | None = None,
+        callbacks: tuple[str, str] = ("", ""),
     ) -> None:
         self._store = store
+        # External identity providers (external_steps.py): the managers' configuration, the
+        # protocol client, and this server's two redirect URIs (query, form_post).
+        self._idps = idps
+        self._idp_client_ = idp_client
+        self._callbacks = callbacks
         self._factors = factors
         self._otp = otp
         self._webauthn = webauthn
@@ -244,6 +255,10 @@ class FlowBase:
             factor = await self._factor_step(tx, flow, session, user, loaded.stored, now)
             if factor is not None:
                 return factor
+            # An external identity waiting for the account that signed in (external_accounts.py).
+            flow, refused = await self._link_pending(tx, flow, session, now)
+            if refused is not None:
+                return flow, refused
         if session.password_change_required:
             flow = moved(flow, FlowStep.CHANGE_PASSWORD, now)
             rules = await password_policy(tx, session.org_id)
@@ -274,6 +289,24 @@ class FlowBase:
         """The second-factor step a proven session needs (factor_steps.py), or None."""
         return None
 
+    async def _link_pending(
+        self, tx: Repositories, flow: StoredLoginFlow, session: Session, now: datetime
+    ) -> tuple[StoredLoginFlow, Step | None]:
+        """Link the external identity the flow holds to the account (external_accounts.py)."""
+        return flow, None
+
+    async def _providers(self, flow: StoredLoginFlow) -> tuple[ProviderButton, ...]:
+        """The external identity providers the login-name page offers (external_accounts.py)."""
+        return ()
+
+    async def _linking_name(self, flow: StoredLoginFlow) -> str:
+        """The provider whose identity this sign-in links, or "" (external_accounts.py)."""
+        return ""
+
+    async def _render_external(self, loaded: Loaded, error: ZituiError | None) -> Step:
+        """The page of a stored external-provider step (external_accounts.py)."""
+        raise NotFound("login.flow_not_found", "this sign-in is unknown to this browser")
+
     async def _render_factor(self, loaded: Loaded, error: ZituiError | None) -> Step:
         """The page of a stored second-factor step (factor_steps.py)."""
         raise NotFound("login.flow_not_found", "this sign-in is unknown to this browser")
@@ -286,7 +319,8 @@ class FlowBase:
     async def _ask_login_name(
         self, loaded: Loaded, *, login_name: str, error: ZituiError | None = None
     ) -> AskLoginName:
-        """The login-name page: registration and passkeys as the flow's login policy allows."""
+        """The login-name page: registration, passkeys and external providers as the flow's
+        login policy allows."""
         policy = await self._policy(loaded)
         return AskLoginName(
             loaded.view(),
@@ -294,6 +328,9 @@ class FlowBase:
             error=error,
             may_register=policy.allow_register,
             passkey_options=self._passkey_options(loaded.flow, policy),
+            providers=await self._providers(loaded.flow),
+            local_allowed=policy.allow_username_password,
+            linking=await self._linking_name(loaded.flow),
         )
 
     async def _render(
@@ -323,6 +360,7 @@ class FlowBase:
                     language=language,
                     error=error,
                     may_reset=not policy.hide_password_reset,
+                    linking=await self._linking_name(flow),
                 )
             case FlowStep.CHANGE_PASSWORD:
                 return await self._change_step(flow, view, error)
@@ -349,6 +387,8 @@ class FlowBase:
                 | FlowStep.MFA_VERIFY
             ):
                 return await self._render_factor(loaded, error)
+            case FlowStep.EXTERNAL | FlowStep.EXTERNAL_NOT_FOUND | FlowStep.EXTERNAL_REGISTER:
+                return await self._render_external(loaded, error)
             case FlowStep.DONE:
                 redirect_uri = await self._default_redirect(flow, flow.user_id or "")
                 return Done(view, flow.user_id or "", redirect_uri=redirect_uri)

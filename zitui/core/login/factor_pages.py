@@ -16,6 +16,7 @@ from zitui.core.login.base import FlowBase, Loaded, language_of
 from zitui.core.login.reuse import Demand
 from zitui.core.login.second_factor import (
     PASSKEY,
+    flow_external,
     mfa_required,
     offered_kinds,
 )
@@ -239,5 +240,6 @@ class FactorPages(FlowBase):
                 factors = await self._factor_service().ready_factors(tx, user.id)
                 kinds = addable(user, policy, factors)
                 return SetUpFactor(view, False, kinds, language=language, error=error)
-        required = mfa_required(policy, Demand.of(loaded.stored))
+        external = flow_external(loaded.flow.checks)
+        required = mfa_required(policy, Demand.of(loaded.stored), external=external)
         return SetUpFactor(view, required, offered_to(user, policy), language=language, error=error)

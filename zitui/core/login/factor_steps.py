@@ -43,6 +43,8 @@ from zitui.core.login.factor_pages import (
 from zitui.core.login.reuse import Demand
 from zitui.core.login.second_factor import (
     PASSKEY,
+    external_sign_in,
+    flow_external,
     mfa_forced,
     mfa_required,
     second_factor_due,
@@ -98,7 +100,8 @@ class FactorSteps(FactorPages):
                 flow = await self._send_factor_code(tx, flow, user, kinds[0])
             return flow, await self._verify_step(tx, flow, user, kinds, None)
         offered = offered_to(user, policy)
-        required = mfa_required(policy, demand)
+        external = external_sign_in(session)
+        required = mfa_required(policy, demand, external=external)
         view, language = FlowView.of(flow), session.preferred_language
         if not offered and required:
             code, message = FORCED_NOT_CONFIGURED
@@ -107,7 +110,8 @@ class FactorSteps(FactorPages):
             return flow, Refused(view, code, message, language=language)
         if flow.internal.get(ADDING):
             return await self._adding_step(tx, flow, session, user, policy, now)
-        if not offered or not (required or await self._prompt_due(tx, user, policy, now)):
+        due = required or await self._prompt_due(tx, user, policy, now, external=external)
+        if not offered or not due:
             return None
         flow = moved(flow, FlowStep.MFA_PROMPT, now, language=language)
         return flow, SetUpFactor(view, required, offered, language=language)
@@ -132,8 +136,10 @@ class FactorSteps(FactorPages):
         return flow, SetUpFactor(FlowView.of(flow), False, kinds, language=language_of(flow))
 
     @staticmethod
-    async def _prompt_due(tx: Repositories, user: User, policy: LoginPolicy, now: datetime) -> bool:
-        if mfa_forced(policy):
+    async def _prompt_due(
+        tx: Repositories, user: User, policy: LoginPolicy, now: datetime, *, external: bool
+    ) -> bool:
+        if mfa_forced(policy, external=external):
             return True
         lifetime = timedelta(seconds=policy.mfa_init_skip_lifetime_s)
         if not lifetime:
@@ -301,7 +307,8 @@ class FactorSteps(FactorPages):
                 await tx.login_flows.update(flow)
             return Outcome(step)
         policy = await self._sessions.login_policy(user.org_id)
-        if mfa_required(policy, Demand.of(loaded.stored)):
+        external = flow_external(flow.checks)
+        if mfa_required(policy, Demand.of(loaded.stored), external=external):
             return Outcome(await self._render(loaded, error=mfa_forced_error()))
         async with self._store.transaction() as tx:
             await tx.users.skip_mfa_init(user.id, at=now)

@@ -21,6 +21,7 @@ stateDiagram-v2
     mfa_verify --> recovery_codes: a code factor set up
     mfa_verify --> done: a factor or a recovery code proven
     login_name --> register: a name whose domain discovers an organisation, no user (discovery.py)
+    login_name --> external: a provider's button (external_steps.py has its own diagram)
     password --> password: a wrong password (the same answer for unknown users)
     password --> verify_email: proven; a registered user who never verified (self_service.py)
     password --> change_password: the password must be changed
@@ -62,6 +63,7 @@ from zitui.core.login.base import (
     undiscovered,
 )
 from zitui.core.login.discovery import discovered_org
+from zitui.core.login.external_steps import ExternalSteps, idp_of_scopes
 from zitui.core.login.returning import ReturningSteps
 from zitui.core.login.reuse import Demand, in_scope, reusable
 from zitui.core.login.self_service import SelfServiceSteps
@@ -94,7 +96,7 @@ from zitui.records import (
 from zitui.store import Repositories
 
 
-class LoginFlowService(SelfServiceSteps, ReturningSteps):
+class LoginFlowService(SelfServiceSteps, ReturningSteps, ExternalSteps):
     # --- the pages' calls ------------------------------------------------------------
 
     async def start(
@@ -137,7 +139,21 @@ class LoginFlowService(SelfServiceSteps, ReturningSteps):
         )
         async with self._store.transaction() as tx:
             await tx.login_flows.insert(flow)
-        return Outcome(await self._render(Loaded(flow, stored, policy), accounts=accounts))
+        loaded = Loaded(flow, stored, policy)
+        idp_id = ""
+        if stored is not None and "select_account" not in stored.prompt:
+            idp_id = idp_of_scopes(stored.scopes)
+        if idp_id and step is not FlowStep.REGISTER:
+            # ZITADEL's RedirectToExternalIDP: the request names its provider by scope.
+            try:
+                return Outcome(await self._go_to_provider(loaded, idp_id))
+            except ZituiError as exc:
+                flow = moved(flow, FlowStep.LOGIN_NAME, now)
+                async with self._store.transaction() as tx:
+                    await tx.login_flows.update(flow)
+                loaded = replace(loaded, flow=flow)
+                return Outcome(await self._ask_login_name(loaded, login_name=login_name, error=exc))
+        return Outcome(await self._render(loaded, accounts=accounts))
 
     async def show(self, browser_cookie: str, flow_id: str) -> Outcome:
         """The flow's current step, for a page that is only loaded (GET); nothing changes."""

@@ -89,8 +89,8 @@ def first_factor_checked_at(
     session: Session, policy: LoginPolicy, now: datetime
 ) -> datetime | None:
     """When the session's first factor was proven, if that is still within its lifetime: the
-    password's (`password_check_lifetime`) or a passkey's (`multi_factor_check_lifetime`),
-    the later of the two."""
+    password's (`password_check_lifetime`), a passkey's (`multi_factor_check_lifetime`) or an
+    external provider's (`external_login_check_lifetime`), the latest of them."""
     valid = []
     password = session.password_checked_at
     if password is not None and now - password < timedelta(
@@ -102,4 +102,9 @@ def first_factor_checked_at(
         seconds=policy.multi_factor_check_lifetime_s
     ):
         valid.append(passkey)
+    external = session.external_checked_at
+    if external is not None and now - external < timedelta(
+        seconds=policy.external_login_check_lifetime_s
+    ):
+        valid.append(external)
     return max(valid, default=None)

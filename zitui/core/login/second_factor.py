@@ -23,16 +23,34 @@ PASSKEY = "passkey"
 PASSKEY_POLICY_NAME = "u2f_with_verification"
 
 
-def mfa_forced(policy: LoginPolicy) -> bool:
-    """The policy forces a second factor on this login. Every login is a local one for now
-    (no external IdP yet), so `force_mfa_local_only` forces it too."""
-    return policy.force_mfa or policy.force_mfa_local_only
+# The key of a flow's checks under which an external provider's sign-in is noted.
+EXTERNAL_CHECK = "external"
 
 
-def mfa_required(policy: LoginPolicy, demand: Demand) -> bool:
+def mfa_forced(policy: LoginPolicy, *, external: bool = False) -> bool:
+    """The policy forces a second factor on this login: `force_mfa` on every login,
+    `force_mfa_local_only` on logins that did not come through an external provider."""
+    return policy.force_mfa or (policy.force_mfa_local_only and not external)
+
+
+def mfa_required(policy: LoginPolicy, demand: Demand, *, external: bool = False) -> bool:
     """This sign-in needs more than one factor: the policy forces MFA, or the request asked
     for an authentication context class that needs it (`acr_values=mfa`)."""
-    return mfa_forced(policy) or needs_mfa(demand.acr)
+    return mfa_forced(policy, external=external) or needs_mfa(demand.acr)
+
+
+def external_sign_in(session: Session) -> bool:
+    """The session's latest first factor was a sign-in at an external provider."""
+    external = session.external_checked_at
+    if external is None:
+        return False
+    local = [at for at in (session.password_checked_at, session.multi_factor_checked_at) if at]
+    return all(external >= at for at in local)
+
+
+def flow_external(checks: dict[str, datetime]) -> bool:
+    """A flow whose sign-in came through an external provider (no password in it)."""
+    return EXTERNAL_CHECK in checks and "password" not in checks
 
 
 async def second_factor_missing(
@@ -40,7 +58,7 @@ async def second_factor_missing(
 ) -> bool:
     """The session may not sign in without a second factor first: the user has one and its
     check is due, or MFA is required (`mfa_required`) and the user has none yet."""
-    required = mfa_required(policy, demand)
+    required = mfa_required(policy, demand, external=external_sign_in(session))
     if not required and not second_factor_due(session, demand, policy=policy, now=now):
         return False
     if await usable_kinds(tx, session.user_id, policy):

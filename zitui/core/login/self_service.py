@@ -413,12 +413,14 @@ class SelfServiceSteps(FlowBase):
 
     async def _verified(self, tx: Repositories, ctx: Context, user: User) -> None:
         """Inside the transaction: the user's email is verified; a registered user becomes
-        active (one who still has no password stays initial)."""
+        active (one who still has no way to sign in, neither a password nor a link to an
+        external provider, stays initial)."""
         now = ctx.now()
         await tx.users.set_email(user.id, user.email, verified=True, at=now)
         credentials = await tx.users.find_credentials(user.id)
         has_password = credentials is not None and bool(credentials.password_hash)
-        if user.state is UserState.INITIAL and has_password:
+        has_way_in = has_password or bool(await tx.idp_links.list_for_user(user.id))
+        if user.state is UserState.INITIAL and has_way_in:
             await tx.users.set_state(user.id, UserState.ACTIVE, at=now)
         await record(
             tx,

@@ -65,6 +65,15 @@ class Account:
 
 
 @dataclass(frozen=True)
+class ProviderButton:
+    """An external identity provider a login page offers."""
+
+    id: str
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
 class AskLoginName:
     flow: FlowView
     login_name: str = ""
@@ -74,6 +83,12 @@ class AskLoginName:
     # The login policy allows passkeys: WebAuthn request options (no credentials listed) for
     # the "Sign in with a passkey" button and the browser's autofill; "" otherwise.
     passkey_options: str = ""
+    # The external identity providers offered here, and whether the policy allows a local
+    # sign-in (`allow_username_password`): without it the page shows only the providers.
+    providers: tuple[ProviderButton, ...] = ()
+    local_allowed: bool = True
+    # The provider whose identity this sign-in will link to the account ("" for none).
+    linking: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,8 @@ class AskPassword:
     error: ZituiError | None = None
     # The login policy shows the "Forgot password?" link.
     may_reset: bool = True
+    # The provider whose identity this sign-in will link to the account ("" for none).
+    linking: str = ""
 
 
 @dataclass(frozen=True)
@@ -268,6 +285,53 @@ class VerifyFactor:
     error: ZituiError | None = None
 
 
+@dataclass(frozen=True)
+class GoToProvider:
+    """Send the browser to an external identity provider's authorization endpoint."""
+
+    flow: FlowView
+    url: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ExternalNotFound:
+    """No account is linked to the identity `identity_name` at `provider`: create one, or
+    sign in to an existing one to link it, as the provider's options allow."""
+
+    flow: FlowView
+    provider: str
+    identity_name: str
+    may_create: bool
+    may_link: bool
+    language: str = ""
+    error: ZituiError | None = None
+
+
+@dataclass(frozen=True)
+class ExternalRegister:
+    """The registration form pre-filled from `provider`'s answer (no password: the account
+    signs in through the provider). `email_verified`: the provider vouches for the address
+    given, so no code is mailed unless it is changed."""
+
+    flow: FlowView
+    provider: str
+    values: Registration
+    legal: PrivacyPolicy
+    email_verified: bool = False
+    language: str = ""
+    error: ZituiError | None = None
+
+
+@dataclass(frozen=True)
+class ExternalFailed:
+    """An answer of a provider that belongs to no sign-in in progress (used already, another
+    browser's, or too late)."""
+
+    flow: FlowView
+    code: str
+    message: str
+
+
 Step = (
     AskLoginName
     | ChooseAccount
@@ -285,6 +349,10 @@ Step = (
     | SetUpKey
     | ShowRecoveryCodes
     | VerifyFactor
+    | GoToProvider
+    | ExternalNotFound
+    | ExternalRegister
+    | ExternalFailed
 )
 
 

@@ -23,6 +23,13 @@ from zitui.server.login.account import (
     verify_email,
 )
 from zitui.server.login.branding import branding_asset, branding_stylesheet
+from zitui.server.login.external import (
+    external_callback,
+    external_callback_form,
+    external_option,
+    external_register,
+    external_start,
+)
 from zitui.server.login.factors import (
     mfa_add,
     mfa_key,
@@ -62,6 +69,11 @@ def routes() -> list[Route]:
         Route(paths.LOGIN_MFA_VERIFY_KEY, mfa_verify_key, methods=["POST"]),
         Route(paths.LOGIN_PASSKEY, passkey_sign_in, methods=["POST"]),
         Route(paths.LOGIN_MFA_ADD, mfa_add, methods=["POST"]),
+        Route(paths.LOGIN_EXTERNAL, external_start, methods=["POST"]),
+        Route(paths.LOGIN_EXTERNAL_CALLBACK, external_callback, methods=["GET"]),
+        Route(paths.LOGIN_EXTERNAL_CALLBACK_FORM, external_callback_form, methods=["POST"]),
+        Route(paths.LOGIN_EXTERNAL_OPTION, external_option, methods=["POST"]),
+        Route(paths.LOGIN_EXTERNAL_REGISTER, external_register, methods=both),
         Route(paths.LOGOUT, logout, methods=["POST"]),
         Route(paths.LOGOUT_DONE, logged_out, methods=["GET"]),
         Route(f"{paths.LOGIN_BRANDING}/{{source}}/style.css", branding_stylesheet, methods=["GET"]),

@@ -26,7 +26,11 @@ from zitui.core.login.steps import (
     ChooseAccount,
     Done,
     EmailVerified,
+    ExternalFailed,
+    ExternalNotFound,
+    ExternalRegister,
     FlowView,
+    GoToProvider,
     NotAllowed,
     Outcome,
     Refused,
@@ -173,6 +177,8 @@ async def respond(request: Request, outcome: Outcome) -> Response:
     step = outcome.step
     if isinstance(step, Done):
         return redirect(PageFlow(step.flow).callback or step.redirect_uri or paths.LOGIN_SIGNED_IN)
+    if isinstance(step, GoToProvider):
+        return redirect(step.url)
     label = await get_services(request).labeling.for_flow(step.flow)
     locale = choose_locale(request, step.flow, getattr(step, "language", ""))
     texts = await custom_texts(request, label.org_id or None, locale)
@@ -193,13 +199,18 @@ def _page_for(
                 login_name=step.login_name,
                 may_register=step.may_register,
                 passkey_options=step.passkey_options,
+                providers=step.providers,
+                local_allowed=step.local_allowed,
+                linking=step.linking,
             )
             template = "login/login_name.html"
         case ChooseAccount():
             context["accounts"] = step.accounts
             template = "login/select_account.html"
         case AskPassword():
-            context.update(login_name=step.login_name, may_reset=step.may_reset)
+            context.update(
+                login_name=step.login_name, may_reset=step.may_reset, linking=step.linking
+            )
             template = "login/password.html"
         case ChangePassword():
             context.update(
@@ -257,6 +268,27 @@ def _page_for(
                 sent_to=step.sent_to,
             )
             template = "login/mfa_verify.html"
+        case ExternalNotFound():
+            context.update(
+                provider=step.provider,
+                identity_name=step.identity_name,
+                may_create=step.may_create,
+                may_link=step.may_link,
+            )
+            template = "login/external_not_found.html"
+        case ExternalRegister():
+            context.update(
+                provider=step.provider,
+                values=step.values,
+                legal=step.legal,
+                email_verified=step.email_verified,
+                languages=SUPPORTED_LOCALES,
+                chosen_language=step.values.language or locale,
+            )
+            template = "login/external_register.html"
+        case ExternalFailed():
+            context["message"] = message(locale, step.code, texts) or step.message
+            template, status = "login/external_failed.html", 400
     return page(request, template, locale, context, status_code=status, texts=texts)
 
 
