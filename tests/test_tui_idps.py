@@ -32,7 +32,8 @@ from zitui.records import IdentityProvider, IdpLink, IdpType, Organization, Scop
 from zitui.screens import ZituiApp, make_app
 from zitui.screens.confirm import ConfirmModal
 from zitui.screens.home import HomeScreen
-from zitui.screens.idps import IdpFormModal, IdpsScreen
+from zitui.screens.idp_form import IdpFormModal
+from zitui.screens.idps import IdpsScreen
 from zitui.screens.org import OrgScreen
 
 CALLBACK = "http://127.0.0.1:8080/ui/login/login/externalidp/callback"
@@ -334,3 +335,40 @@ async def test_an_org_viewer_sees_the_providers_without_edit_keys(services: Serv
         assert "copy_callbacks" in keys(app)
         await press(pilot, "a", "e", "x", "enter")
         assert isinstance(app.screen, IdpsScreen)
+
+
+async def test_a_new_kind_drops_the_fields_of_the_old_one(services: Services) -> None:
+    system = services.system_context()
+    oauth = IdpSettings(
+        name="Intranet",
+        type=IdpType.OAUTH,
+        client_id="intranet",
+        authorization_endpoint="https://intra.example.com/authorize",
+        token_endpoint="https://intra.example.com/token",
+        userinfo_endpoint="https://intra.example.com/me",
+        id_attribute="uid",
+    )
+    idp = await services.idps.add(system, "", oauth)
+    app = make_app(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_instance_idps(pilot)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, IdpFormModal)
+        assert app.screen.query_one("#id_attribute", Input).value == "uid"
+        await choose_kind(pilot, "gitlab")
+        assert shown(app, "base_url") and not shown(app, "token_endpoint")
+        assert app.screen.query_one("#scopes", Input).value == "openid profile email"
+        await fill(pilot, "#base_url", "https://gitlab.example.com/")
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, IdpsScreen)
+        assert rows(app, "idps")[0][1:4] == ("gitlab", "intranet", "https://gitlab.example.com")
+    changed = await services.idps.get(system, idp.id)
+    assert (changed.type, changed.extra) == (
+        IdpType.GITLAB,
+        {"base_url": "https://gitlab.example.com"},
+    )
+    assert (changed.authorization_endpoint, changed.token_endpoint, changed.id_attribute) == (
+        "",
+        "",
+        "",
+    )

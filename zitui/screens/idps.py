@@ -1,84 +1,36 @@
-"""Identity providers of the instance or of one organisation: list with the redirect URIs
-to register at each provider, add, edit (a form that shows what the chosen kind needs) and
-remove."""
+"""Identity providers of the instance or of one organisation: a list with the redirect URIs
+to register at each provider, add, edit and remove."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Select, Static, TextArea
+from textual.widgets import DataTable, Footer, Static, TextArea
 
 from zitui.core.context import Context
 from zitui.core.idp_templates import filled, template_of
-from zitui.core.idps import IdpSettings, callback_urls
+from zitui.core.idps import callback_urls
 from zitui.core.permissions import Resource
 from zitui.core.services import Services
 from zitui.records import AutoLinking, IdentityProvider, IdpOptions, IdpType, Organization, Page
-from zitui.screens.form import Field, FormModal, Submit, Values
+from zitui.screens.form import Submit, Values
 from zitui.screens.formats import aligned, when, yes_no
+from zitui.screens.idp_form import (
+    KINDS,
+    LABELS,
+    OAUTH_FIELDS,
+    IdpFormModal,
+    fields_of_kind,
+    idp_fields,
+    idp_settings,
+)
 from zitui.screens.paged_table import Column, Nouns, PagedTable, page_of
 from zitui.screens.section import SectionScreen
-
-T = TypeVar("T")
-
-KINDS = (
-    ("Generic OpenID Connect", IdpType.OIDC.value),
-    ("Generic OAuth 2.0", IdpType.OAUTH.value),
-    ("Google", IdpType.GOOGLE.value),
-    ("GitHub or GitHub Enterprise", IdpType.GITHUB.value),
-    ("GitLab or self-hosted GitLab", IdpType.GITLAB.value),
-    ("Microsoft Entra ID", IdpType.AZURE.value),
-    ("Apple", IdpType.APPLE.value),
-)
-AUTO_LINKING = (
-    ("No", AutoLinking.NONE.value),
-    ("By username", AutoLinking.USERNAME.value),
-    ("By verified email", AutoLinking.EMAIL.value),
-)
-OAUTH_FIELDS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "id_attribute")
-# The form's fields that only some kinds use; the others are always shown.
-KIND_FIELDS = (
-    "issuer",
-    *OAUTH_FIELDS,
-    "base_url",
-    "tenant",
-    "email_verified",
-    "team_id",
-    "key_id",
-    "id_token_mapping",
-)
-_LABELS = {
-    "issuer": "Issuer",
-    "authorization_endpoint": "Authorization URL",
-    "token_endpoint": "Token URL",
-    "userinfo_endpoint": "Userinfo URL",
-    "id_attribute": "Id attribute",
-    "base_url": "Base URL",
-    "tenant": "Tenant",
-    "email_verified": "Emails verified",
-    "team_id": "Team id",
-    "key_id": "Key id",
-}
-
-
-def fields_of_kind(kind: IdpType) -> frozenset[str]:
-    """The kind-dependent fields a provider of `kind` takes: its template's own fields,
-    the issuer of a generic OpenID provider, the endpoints of a generic OAuth one."""
-    template = template_of(kind)
-    names = set(template.extra)
-    if kind is IdpType.OIDC:
-        names.add("issuer")
-    if kind is IdpType.OAUTH:
-        names.update(OAUTH_FIELDS)
-    if template.oidc:
-        names.add("id_token_mapping")
-    return frozenset(names)
 
 
 def sign_in_url(idp: IdentityProvider) -> str:
@@ -127,8 +79,8 @@ def describe_idp(idp: IdentityProvider, callbacks: tuple[str, str]) -> str:
         rows.append(("Issuer", sign_in_url(idp)))
     for name in OAUTH_FIELDS:
         if name in kind_fields or getattr(idp, name):
-            rows.append((_LABELS[name], getattr(idp, name)))
-    rows.extend((_LABELS.get(name, name), value) for name, value in idp.extra.items())
+            rows.append((LABELS[name], getattr(idp, name)))
+    rows.extend((LABELS.get(name, name), value) for name, value in idp.extra.items())
     rows.append(("Scopes", " ".join(idp.scopes) or "none"))
     rows.append(("PKCE", yes_no(idp.use_pkce)))
     if idp.is_oidc:
@@ -139,139 +91,6 @@ def describe_idp(idp: IdentityProvider, callbacks: tuple[str, str]) -> str:
     rows.append(("Redirect URI", callbacks[0]))
     rows.append(("Form post redirect URI", callbacks[1]))
     return aligned(rows)
-
-
-def idp_fields(idp: IdentityProvider | None) -> list[Field]:
-    """The form of a new provider (a generic OpenID one) or of `idp`."""
-    kind = idp.type if idp else IdpType.OIDC
-    extra = idp.extra if idp else {}
-    options = idp.options if idp else IdpOptions()
-    scopes = idp.scopes if idp else template_of(kind).scopes
-
-    def text(name: str, placeholder: str = "") -> Field:
-        value = extra.get(name, "") if name in _EXTRA_FIELDS else getattr(idp, name, "")
-        return Field(name, _LABELS[name], value, placeholder=placeholder)
-
-    secret_hint = "Empty keeps the stored one." if idp and idp.has_secret else ""
-    return [
-        Field("name", "Name", idp.name if idp else "", placeholder="shown on the login page"),
-        Field("type", "Type", kind.value, kind="choice", choices=KINDS),
-        Field("client_id", "Client id", idp.client_id if idp else ""),
-        Field("client_secret", "Client secret", "", kind="password", hint=secret_hint),
-        text("issuer", "https://login.example.com"),
-        text("authorization_endpoint", "https://…/authorize"),
-        text("token_endpoint", "https://…/token"),
-        text("userinfo_endpoint", "https://…/userinfo"),
-        text("id_attribute", "the userinfo attribute with the user's id"),
-        text("base_url", "empty: github.com or gitlab.com"),
-        text("tenant", "common, organizations, consumers or a tenant id"),
-        Field(
-            "email_verified",
-            "The tenant's emails count as verified",
-            extra.get("email_verified") == "true",
-            kind="check",
-        ),
-        text("team_id"),
-        text("key_id"),
-        Field("scopes", "Scopes", " ".join(scopes), hint="Separated by spaces."),
-        Field("use_pkce", "Use PKCE", idp.use_pkce if idp else True, kind="check"),
-        Field(
-            "id_token_mapping",
-            "Map the profile from the ID token",
-            idp.id_token_mapping if idp else False,
-            kind="check",
-        ),
-        Field("creation_allowed", "Account creation allowed", options.creation_allowed, "check"),
-        Field("linking_allowed", "Account linking allowed", options.linking_allowed, "check"),
-        Field("auto_creation", "Create accounts automatically", options.auto_creation, "check"),
-        Field("auto_update", "Update profiles on sign-in", options.auto_update, "check"),
-        Field(
-            "auto_linking",
-            "Offer linking",
-            options.auto_linking.value,
-            kind="choice",
-            choices=AUTO_LINKING,
-        ),
-    ]
-
-
-_EXTRA_FIELDS = ("base_url", "tenant", "team_id", "key_id")
-
-
-def idp_settings(values: Values, original: IdentityProvider | None) -> IdpSettings:
-    """What the form holds, as the core takes it. A field the chosen kind does not use
-    goes empty, unless the provider keeps its kind (a value set elsewhere stays)."""
-    kind = IdpType(values["type"])
-    used = fields_of_kind(kind)
-    keep = original is not None and original.type is kind
-
-    def url(name: str) -> str:
-        return str(values[name]) if name in used or keep else ""
-
-    extra = {
-        name: ("true" if values[name] else "false")
-        if name == "email_verified"
-        else str(values[name])
-        for name in template_of(kind).extra
-    }
-    return IdpSettings(
-        name=values["name"],
-        type=kind,
-        client_id=values["client_id"],
-        client_secret=values["client_secret"] or None,
-        issuer=url("issuer"),
-        authorization_endpoint=url("authorization_endpoint"),
-        token_endpoint=url("token_endpoint"),
-        userinfo_endpoint=url("userinfo_endpoint"),
-        id_attribute=url("id_attribute"),
-        scopes=tuple(str(values["scopes"]).split()),
-        use_pkce=bool(values["use_pkce"]),
-        id_token_mapping=bool(values["id_token_mapping"]) and "id_token_mapping" in used,
-        options=IdpOptions(
-            creation_allowed=bool(values["creation_allowed"]),
-            linking_allowed=bool(values["linking_allowed"]),
-            auto_creation=bool(values["auto_creation"]),
-            auto_update=bool(values["auto_update"]),
-            auto_linking=AutoLinking(values["auto_linking"]),
-        ),
-        extra=extra,
-    )
-
-
-class IdpFormModal(FormModal[T]):
-    """The provider form: choosing a kind shows the fields it takes and puts its
-    template's scopes in the scopes field."""
-
-    def __init__(
-        self,
-        title: str,
-        fields: Sequence[Field],
-        submit: Submit[T],
-        *,
-        kind: IdpType,
-        intro: str,
-        action: str,
-    ) -> None:
-        super().__init__(title, fields, submit, action=action, intro=intro)
-        self.kind = kind
-
-    def on_mount(self) -> None:
-        self.show_fields_of(self.kind)
-
-    @on(Select.Changed, "#type")
-    def kind_changed(self, event: Select.Changed) -> None:
-        if event.value is Select.NULL or event.value == self.kind.value:
-            return
-        self.kind = IdpType(str(event.value))
-        self.query_one("#scopes", Input).value = " ".join(template_of(self.kind).scopes)
-        self.show_fields_of(self.kind)
-
-    def show_fields_of(self, kind: IdpType) -> None:
-        used = fields_of_kind(kind)
-        for name in KIND_FIELDS:
-            row = self.query_one(f"#{name}").parent
-            if row is not None:
-                row.display = name in used
 
 
 class IdpsScreen(SectionScreen):
