@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -37,10 +37,23 @@ from tests.upstream_fixtures import (
 )
 from zitui.core.clock import SystemClock
 from zitui.core.idp_client import ExternalIdentity, IdpClient, primary_email
+from zitui.core.idp_discovery import (
+    Endpoints,
+    check_response_issuer,
+    endpoints_from,
+    signing_keys,
+)
+from zitui.core.idp_http import safe_url
 from zitui.core.idp_identity import attribute, external_id_of, identity_from_claims
 from zitui.core.idp_tokens import apple_client_secret, key_known, verify_id_token
 from zitui.core.idps import IdpSettings, callback_urls, validated
-from zitui.errors import PreconditionFailed, Unauthenticated, UpstreamUnavailable, ZituiError
+from zitui.errors import (
+    InvalidArgument,
+    PreconditionFailed,
+    Unauthenticated,
+    UpstreamUnavailable,
+    ZituiError,
+)
 from zitui.records import IdentityProvider, IdpType
 
 upstream, upstream_accounts = upstream, upstream_accounts  # the module's provider
@@ -253,6 +266,131 @@ def test_github_enterprise_is_reached_at_its_own_host() -> None:
     )
     assert url.startswith("https://git.corp.example/login/oauth/authorize?")
     assert "code_challenge" not in dict(parse_qsl(urlsplit(url).query))
+
+
+# --- discovery documents and key sets ---------------------------------------------------------
+
+DOC = {
+    "issuer": "https://op.example",
+    "authorization_endpoint": "https://op.example/authorize",
+    "token_endpoint": "https://op.example/token",
+    "userinfo_endpoint": "https://op.example/userinfo",
+    "jwks_uri": "https://op.example/jwks",
+    "token_endpoint_auth_methods_supported": ["client_secret_post", 7],
+    "authorization_response_iss_parameter_supported": True,
+}
+
+
+def test_a_discovery_document_gives_the_endpoints() -> None:
+    endpoints = endpoints_from(DOC, issuer="https://op.example")
+    assert endpoints == Endpoints(
+        issuer="https://op.example",
+        authorization="https://op.example/authorize",
+        token="https://op.example/token",
+        userinfo="https://op.example/userinfo",
+        jwks_uri="https://op.example/jwks",
+        auth_methods=("client_secret_post",),
+        iss_parameter=True,
+    )
+    without_userinfo = {k: v for k, v in DOC.items() if k != "userinfo_endpoint"}
+    assert endpoints_from(without_userinfo, issuer="https://op.example").userinfo == ""
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"issuer": "https://op.example/"},
+        {"issuer": None},
+        {"token_endpoint": "http://op.example/token"},
+        {"authorization_endpoint": None},
+        {"jwks_uri": "ftp://op.example/jwks"},
+        {"userinfo_endpoint": "https://user:pw@op.example/userinfo"},
+        {"userinfo_endpoint": 42},
+    ],
+)
+def test_a_discovery_document_that_is_not_trusted(changes: dict[str, object]) -> None:
+    doc = {**DOC, **changes}
+    fails(
+        lambda: endpoints_from(doc, issuer="https://op.example"),
+        PreconditionFailed,
+        "idp.discovery_invalid",
+    )
+
+
+def test_entra_multi_tenant_discovery_names_a_placeholder() -> None:
+    issuer = "https://login.microsoftonline.com/common/v2.0"
+    doc = {**DOC, "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}
+    assert endpoints_from(doc, issuer=issuer, any_tenant=True).issuer == issuer
+    fails(lambda: endpoints_from(doc, issuer=issuer), PreconditionFailed, "idp.discovery_invalid")
+
+
+def test_http_is_followed_on_loopback_only() -> None:
+    for url in (
+        "https://op.example/x",
+        "http://127.0.0.1:8080/x",
+        "http://localhost/x",
+        "http://[::1]:9/x",
+    ):
+        assert safe_url(url), url
+    for url in (
+        "http://op.example/x",
+        "http://10.0.0.1/x",
+        "https://",
+        "javascript:x",
+        7,
+        "https://op.example/#frag",
+        "https://a@op.example/",
+    ):
+        assert not safe_url(url), url
+
+
+def test_only_signature_keys_count(signer: Signer) -> None:
+    public = signer.key.as_dict(private=False)
+    doc = {
+        "keys": [
+            public,
+            {**ECKey.generate_key("P-256").as_dict(private=False), "use": "enc", "kid": "e"},
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "hs"},
+            {"kty": "unknown", "kid": "u"},
+            "not a key",
+        ]
+    }
+    keys = signing_keys(doc)
+    assert [key.kid for key in keys.keys] == ["op-1"]
+    assert (
+        verify_id_token(
+            signer.token(),
+            keys,
+            expected_issuers=("https://op.example",),
+            expected_audience="basic",
+            expected_nonce=NONCE,
+            now=NOW,
+        )["sub"]
+        == "alice"
+    )
+    fails(lambda: signing_keys({"keys": "none"}), UpstreamUnavailable, "idp.unreachable")
+
+
+def test_the_answers_issuer_rules() -> None:
+    idp = provider(issuer="https://op.example")
+    promised = endpoints_from(DOC, issuer="https://op.example")
+    check_response_issuer(idp, promised, "https://op.example")
+    fails(lambda: check_response_issuer(idp, promised, ""), Unauthenticated, "idp.issuer_mismatch")
+    fails(
+        lambda: check_response_issuer(idp, promised, "https://op.example/"),
+        Unauthenticated,
+        "idp.issuer_mismatch",
+    )
+    unpromised = replace(promised, iss_parameter=False)
+    check_response_issuer(idp, unpromised, "")
+    entra = provider(IdpType.AZURE, extra={"tenant": "organizations"})
+    tenant = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+    check_response_issuer(entra, unpromised, tenant)
+    fails(
+        lambda: check_response_issuer(entra, unpromised, "https://op.example"),
+        Unauthenticated,
+        "idp.issuer_mismatch",
+    )
 
 
 # --- ID tokens, checked without the network -------------------------------------------------
@@ -538,6 +676,15 @@ def test_a_code_counts_once(upstream: Upstream, page: Page) -> None:
     error = fails(lambda: finish(client, idp, answer), Unauthenticated, "idp.token_refused")
     assert "invalid_grant" in error.message
     assert answer["code"] not in error.message and SECRET not in error.message
+
+
+@pytest.mark.parametrize("code", ["", "c" * 4097])
+def test_no_usable_code_is_not_sent(upstream: Upstream, code: str) -> None:
+    client = IdpClient(SystemClock())
+    answer = {"iss": upstream.issuer, "code": code}
+    fails(
+        lambda: finish(client, upstream_idp(upstream), answer), InvalidArgument, "idp.code_invalid"
+    )
 
 
 @browser_only

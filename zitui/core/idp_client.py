@@ -12,18 +12,24 @@ No message carries the client secret, the code or a token.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
 from typing import Any
 
 import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from joserfc.errors import JoseError
-from joserfc.jwk import JWKRegistry, KeySet
 
 from zitui.core.clock import Clock
+from zitui.core.idp_discovery import (
+    Endpoints,
+    ProviderMetadata,
+    accepted_issuers,
+    any_entra_tenant,
+    check_response_issuer,
+    configured_endpoints,
+    issuer_of,
+)
 from zitui.core.idp_http import get_json, safe_url, unreachable
 from zitui.core.idp_identity import (
     ExternalIdentity,
@@ -31,39 +37,16 @@ from zitui.core.idp_identity import (
     external_id_of,
     identity_from_claims,
 )
-from zitui.core.idp_templates import AZURE_TENANTS, filled, template_of
-from zitui.core.idp_tokens import (
-    apple_client_secret,
-    entra_issuer,
-    key_known,
-    verify_id_token,
-)
-from zitui.errors import PreconditionFailed, Unauthenticated
+from zitui.core.idp_templates import filled, template_of
+from zitui.core.idp_tokens import apple_client_secret, key_known, verify_id_token
+from zitui.errors import InvalidArgument, PreconditionFailed, Unauthenticated
 from zitui.records import IdentityProvider, IdpType
 
-__all__ = ["Endpoints", "ExternalIdentity", "IdpClient"]
+__all__ = ["Endpoints", "ExternalIdentity", "IdpClient", "primary_email"]
 
-DISCOVERY_PATH = "/.well-known/openid-configuration"
-CACHE_FOR = timedelta(minutes=5)
-GOOGLE_ISSUER = "https://accounts.google.com"
-ENTRA_TEMPLATE_ISSUER = "https://login.microsoftonline.com/{tenantid}/v2.0"
 # RFC 6749 §5.2: an `error` code is printable ASCII without `"` and `\`.
 _ERROR_CODE = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$")
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where a provider is reached: the configured URLs, else its template's, else (OpenID
-    Connect) its discovery document's. `issuer` is "" for OAuth kinds."""
-
-    issuer: str
-    authorization: str
-    token: str
-    userinfo: str = ""
-    jwks_uri: str = ""
-    auth_methods: tuple[str, ...] = ()
-    # RFC 9207 §3: the provider puts `iss` in every authorization response.
-    iss_parameter: bool = False
+MAX_CODE = 4096
 
 
 class IdpClient:
@@ -73,8 +56,7 @@ class IdpClient:
     def __init__(self, clock: Clock, *, timeout_s: float = 10.0) -> None:
         self._clock = clock
         self._timeout_s = timeout_s
-        self._discovered: dict[str, tuple[datetime, Endpoints]] = {}
-        self._key_sets: dict[str, tuple[datetime, KeySet]] = {}
+        self._metadata = ProviderMetadata(clock, timeout_s=timeout_s)
 
     def redirect_uri(self, idp: IdentityProvider, callbacks: tuple[str, str]) -> str:
         """`callbacks` = (query callback, form_post callback) from `idps.callback_urls`;
@@ -132,12 +114,12 @@ class IdpClient:
         the provider maps from the ID token (`id_token_mapping`). OAuth kinds: the userinfo
         answer, its id in `id_attribute`."""
         endpoints = await self.endpoints(idp)
-        _check_response_issuer(idp, endpoints, iss)
+        check_response_issuer(idp, endpoints, iss)
         redirect = self.redirect_uri(idp, callbacks)
         token = await self._exchange(idp, secret, endpoints, redirect, code, code_verifier)
         if idp.is_oidc:
             external_id, claims = await self._oidc_claims(idp, endpoints, token, nonce)
-            if iss and _any_entra_tenant(idp) and iss != claims.get("iss"):
+            if iss and any_entra_tenant(idp) and iss != claims.get("iss"):
                 raise Unauthenticated(
                     "idp.issuer_mismatch", "the answer's issuer is not the ID token's"
                 )
@@ -151,21 +133,12 @@ class IdpClient:
     # --- endpoints, discovery and keys -------------------------------------------------
 
     async def endpoints(self, idp: IdentityProvider) -> Endpoints:
-        """The provider's endpoints; OpenID kinds read (and cache) the discovery document."""
-        template = template_of(idp.type)
-
-        def url(configured: str, pattern: str) -> str:
-            return configured or (filled(pattern, idp.extra) if pattern else "")
-
+        """The provider's endpoints; OpenID kinds read (and cache) the discovery document,
+        and URLs configured for the provider take precedence over its answers."""
         if not idp.is_oidc:
-            endpoints = Endpoints(
-                issuer=idp.issuer,
-                authorization=url(idp.authorization_endpoint, template.authorization_endpoint),
-                token=url(idp.token_endpoint, template.token_endpoint),
-                userinfo=url(idp.userinfo_endpoint, template.userinfo_endpoint),
-            )
+            endpoints = configured_endpoints(idp)
         else:
-            found = await self._discover(issuer_of(idp), any_tenant=_any_entra_tenant(idp))
+            found = await self._metadata.discover(issuer_of(idp), any_tenant=any_entra_tenant(idp))
             endpoints = replace(
                 found,
                 authorization=idp.authorization_endpoint or found.authorization,
@@ -180,43 +153,6 @@ class IdpClient:
                 )
         return endpoints
 
-    async def _discover(self, issuer: str, *, any_tenant: bool) -> Endpoints:
-        """OpenID Connect Discovery 1.0 §4: the document at the issuer, whose `issuer` must
-        be the configured one exactly (§4.3)."""
-        cached = self._discovered.get(issuer)
-        if cached and self._clock.now() - cached[0] < CACHE_FOR:
-            return cached[1]
-        status, doc = await get_json(issuer.rstrip("/") + DISCOVERY_PATH, timeout_s=self._timeout_s)
-        if status != 200 or not isinstance(doc, dict):
-            raise unreachable()
-        expected = ENTRA_TEMPLATE_ISSUER if any_tenant else issuer
-        if doc.get("issuer") != expected:
-            raise PreconditionFailed(
-                "idp.discovery_invalid", "the provider's discovery names another issuer"
-            )
-        endpoints = Endpoints(
-            issuer=issuer,
-            authorization=_discovered_url(doc, "authorization_endpoint", required=True),
-            token=_discovered_url(doc, "token_endpoint", required=True),
-            userinfo=_discovered_url(doc, "userinfo_endpoint", required=False),
-            jwks_uri=_discovered_url(doc, "jwks_uri", required=True),
-            auth_methods=_names(doc.get("token_endpoint_auth_methods_supported")),
-            iss_parameter=doc.get("authorization_response_iss_parameter_supported") is True,
-        )
-        self._discovered[issuer] = (self._clock.now(), endpoints)
-        return endpoints
-
-    async def _keys(self, jwks_uri: str, *, fresh: bool = False) -> KeySet:
-        cached = self._key_sets.get(jwks_uri)
-        if cached and not fresh and self._clock.now() - cached[0] < CACHE_FOR:
-            return cached[1]
-        status, doc = await get_json(jwks_uri, timeout_s=self._timeout_s)
-        if status != 200:
-            raise unreachable()
-        keys = signing_keys(doc)
-        self._key_sets[jwks_uri] = (self._clock.now(), keys)
-        return keys
-
     # --- the token request -------------------------------------------------------------
 
     async def _exchange(
@@ -229,6 +165,8 @@ class IdpClient:
         code_verifier: str,
     ) -> dict[str, Any]:
         """RFC 6749 §4.1.3, with the verifier of RFC 7636 §4.5 when PKCE is on."""
+        if not code or len(code) > MAX_CODE:
+            raise InvalidArgument("idp.code_invalid", "the identity provider sent no usable code")
         method = _auth_method(idp, endpoints, secret)
         if idp.type is IdpType.APPLE:
             secret = apple_client_secret(
@@ -244,12 +182,7 @@ class IdpClient:
         try:
             token = await self._token_request(idp, secret, method, endpoints.token, params)
         except OAuthError as exc:
-            # A client registered for client_secret_post at a provider that offers both
-            # methods is refused its Basic header before the code is looked at (RFC 6749
-            # §5.2 invalid_client): the same request once more, the secret in the body.
-            if not (method == "client_secret_basic" and exc.error == "invalid_client"):
-                raise _refused(exc) from None
-            if endpoints.auth_methods and "client_secret_post" not in endpoints.auth_methods:
+            if not _post_may_help(method, exc, endpoints):
                 raise _refused(exc) from None
             try:
                 token = await self._token_request(
@@ -294,17 +227,17 @@ class IdpClient:
         id_token = token.get("id_token")
         if not isinstance(id_token, str) or not id_token:
             raise Unauthenticated("idp.token_invalid", "the identity provider sent no ID token")
-        keys = await self._keys(endpoints.jwks_uri)
+        keys = await self._metadata.keys(endpoints.jwks_uri)
         if not key_known(id_token, keys):
-            keys = await self._keys(endpoints.jwks_uri, fresh=True)
+            keys = await self._metadata.keys(endpoints.jwks_uri, fresh=True)
         claims = verify_id_token(
             id_token,
             keys,
-            expected_issuers=_issuers(idp, endpoints.issuer),
+            expected_issuers=accepted_issuers(idp, endpoints.issuer),
             expected_audience=idp.client_id,
             expected_nonce=nonce,
             now=self._clock.now(),
-            any_entra_tenant=_any_entra_tenant(idp),
+            any_entra_tenant=any_entra_tenant(idp),
         )
         subject: str = claims["sub"]
         if idp.id_token_mapping or not endpoints.userinfo:
@@ -362,32 +295,6 @@ class IdpClient:
         return replace(found, email=address, email_verified=verified)
 
 
-def issuer_of(idp: IdentityProvider) -> str:
-    """The issuer an OpenID kind is configured with, or its template's."""
-    return idp.issuer or filled(template_of(idp.type).issuer, idp.extra)
-
-
-def signing_keys(doc: object) -> KeySet:
-    """The signature keys of a JWKS document (RFC 7517 §5); keys for encryption or of
-    kinds joserfc does not know are left out rather than failing the set."""
-    entries = doc.get("keys") if isinstance(doc, dict) else None
-    if not isinstance(entries, list):
-        raise unreachable()
-    keys = []
-    for entry in entries:
-        # Symmetric keys would verify nothing here (HS* is refused); keys for encryption
-        # are not for signatures.
-        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
-            continue
-        if entry.get("kty") == "oct":
-            continue
-        try:
-            keys.append(JWKRegistry.import_key(entry))
-        except (JoseError, ValueError, TypeError, KeyError):
-            continue
-    return KeySet(keys)
-
-
 def primary_email(emails: object) -> tuple[str, bool] | None:
     """GitHub's primary address from /user/emails and whether it is verified."""
     entries = emails if isinstance(emails, list) else []
@@ -397,44 +304,6 @@ def primary_email(emails: object) -> tuple[str, bool] | None:
             if isinstance(address, str) and address.strip():
                 return address.strip()[:320], entry.get("verified") is True
     return None
-
-
-def _check_response_issuer(idp: IdentityProvider, endpoints: Endpoints, iss: str) -> None:
-    """RFC 9207 §2.4: before the code is sent anywhere, the answer's `iss` must name the
-    provider it was asked of; a provider that promises `iss` must send it."""
-    if not iss:
-        if endpoints.iss_parameter:
-            raise Unauthenticated("idp.issuer_mismatch", "the provider's answer names no issuer")
-        return
-    if _any_entra_tenant(idp):
-        ok = bool(entra_issuer({"tid": _entra_tid(iss)}))
-    else:
-        ok = not endpoints.issuer or iss == endpoints.issuer
-    if not ok:
-        raise Unauthenticated("idp.issuer_mismatch", "the answer comes from another provider")
-
-
-def _entra_tid(issuer: str) -> str:
-    prefix, suffix = "https://login.microsoftonline.com/", "/v2.0"
-    if issuer.startswith(prefix) and issuer.endswith(suffix):
-        return issuer[len(prefix) : -len(suffix)]
-    return ""
-
-
-def _any_entra_tenant(idp: IdentityProvider) -> bool:
-    """Entra ID's `common`, `organizations` or `consumers` endpoints: tokens name the
-    user's own tenant as issuer."""
-    if idp.type is not IdpType.AZURE:
-        return False
-    template = template_of(idp.type).issuer
-    return issuer_of(idp) in {template.format(tenant=t) for t in AZURE_TENANTS}
-
-
-def _issuers(idp: IdentityProvider, issuer: str) -> tuple[str, ...]:
-    # Google's ID tokens may name the issuer without the scheme.
-    if idp.type is IdpType.GOOGLE and issuer == GOOGLE_ISSUER:
-        return (issuer, "accounts.google.com")
-    return (issuer,)
 
 
 def _scopes(idp: IdentityProvider) -> tuple[str, ...]:
@@ -454,29 +323,20 @@ def _auth_method(idp: IdentityProvider, endpoints: Endpoints, secret: str) -> st
     return "client_secret_basic"
 
 
+def _post_may_help(method: str, refusal: OAuthError, endpoints: Endpoints) -> bool:
+    """A client registered for client_secret_post at a provider that offers both methods
+    is refused its Basic header before the code is looked at (RFC 6749 §5.2
+    `invalid_client`): then the same request once more, the secret in the body."""
+    if method != "client_secret_basic" or refusal.error != "invalid_client":
+        return False
+    return not endpoints.auth_methods or "client_secret_post" in endpoints.auth_methods
+
+
 def _bearer(idp: IdentityProvider, token: dict[str, Any]) -> dict[str, str]:
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     if idp.type is IdpType.GITHUB:
         headers["Accept"] = "application/vnd.github+json"
     return headers
-
-
-def _discovered_url(doc: dict[str, Any], name: str, *, required: bool) -> str:
-    value = doc.get(name)
-    if value is None and not required:
-        return ""
-    if not safe_url(value):
-        raise PreconditionFailed(
-            "idp.discovery_invalid",
-            f"the provider's {name} is missing or not https",
-        )
-    return str(value)
-
-
-def _names(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(v for v in value if isinstance(v, str))
 
 
 def _refused(exc: OAuthError) -> Unauthenticated:
