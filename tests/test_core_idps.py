@@ -326,6 +326,25 @@ async def test_removing_a_provider_removes_its_users_links(
     assert count == [(1,)]
 
 
+async def test_removing_an_organisation_removes_its_providers_and_their_links(
+    services: Services, admin: Context, acme: Organization
+) -> None:
+    instance = await services.instance.get_instance(admin)
+    user_id = await _user_in(services, admin, instance.default_org_id, "linked")
+    kept = await services.idps.add(admin, "", oidc())
+    gone = await services.idps.add(admin, acme.id, github())
+    link = IdpLink(new_id(), user_id, gone.id, "4711", "linked-gh", admin.now())
+    async with services.store.transaction() as tx:
+        await tx.idp_links.insert(link)
+
+    removed = await _one_event(services, lambda: services.orgs.remove_org(admin, acme.id))
+    assert removed.payload == {"name": "Acme", "idp_ids": [gone.id]}
+    ids = rows(services.settings.data_dir, "SELECT id FROM identity_providers")
+    assert ids == [(kept.id,)]
+    async with services.store.reader() as tx:
+        assert await tx.idp_links.list_for_user(user_id) == []
+
+
 # --- who may manage which providers -----------------------------------------------------
 
 

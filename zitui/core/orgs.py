@@ -96,14 +96,19 @@ class OrgService(OrgDomainCommands):
                     "org.default.not_removable", "the default organisation cannot be removed"
                 )
             await ensure_iam_owner_remains(tx, without_org=org_id)
+            # Identity providers carry the organisation without a foreign key.
+            idp_ids = await tx.idps.remove_for_org(org_id)
             await tx.orgs.delete(org_id)
+            payload: dict[str, object] = {"name": org.name}
+            if idp_ids:
+                payload["idp_ids"] = idp_ids
             await record(
                 tx,
                 ctx,
                 "org.removed",
                 aggregate=("org", org_id),
                 org_id=org_id,
-                payload={"name": org.name},
+                payload=payload,
             )
 
     async def _set_state(

@@ -188,8 +188,8 @@ class OrgScreen(SectionScreen):
 
         self.confirm(
             "Remove an organisation",
-            f"Remove {self.org.name} with its domains, users, projects, applications and "
-            "managers? This cannot be undone.",
+            f"Remove {self.org.name} with its domains, users, projects, applications, "
+            "identity providers and managers? This cannot be undone.",
             remove,
             removed,
             action="Remove",
