@@ -10,10 +10,14 @@ fail (signature, audience, times) run through `verify_id_token` with tokens sign
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -35,12 +39,15 @@ from tests.upstream_fixtures import (
     upstream_accounts,
     zitui_client,
 )
-from zitui.core.clock import SystemClock
+from zitui.core.clock import FixedClock, SystemClock
 from zitui.core.idp_client import ExternalIdentity, IdpClient, primary_email
 from zitui.core.idp_discovery import (
     Endpoints,
+    Entra,
+    ProviderMetadata,
     check_response_issuer,
     endpoints_from,
+    entra_kind,
     signing_keys,
 )
 from zitui.core.idp_http import safe_url
@@ -320,8 +327,37 @@ def test_a_discovery_document_that_is_not_trusted(changes: dict[str, object]) ->
 def test_entra_multi_tenant_discovery_names_a_placeholder() -> None:
     issuer = "https://login.microsoftonline.com/common/v2.0"
     doc = {**DOC, "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}
-    assert endpoints_from(doc, issuer=issuer, any_tenant=True).issuer == issuer
+    assert endpoints_from(doc, issuer=issuer, entra=Entra.ANY_TENANT).issuer == issuer
     fails(lambda: endpoints_from(doc, issuer=issuer), PreconditionFailed, "idp.discovery_invalid")
+
+
+def test_an_entra_tenant_named_by_domain_is_answered_with_its_id() -> None:
+    configured = "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0"
+    tenant = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+    found = endpoints_from({**DOC, "issuer": tenant}, issuer=configured, entra=Entra.NAMED_TENANT)
+    # Its answers and tokens must name the tenant's id from now on.
+    assert found.issuer == tenant
+    for other in (configured, "https://op.example", "https://login.microsoftonline.com/x/v2.0"):
+        doc = {**DOC, "issuer": other}
+        fails(
+            lambda doc=doc: endpoints_from(doc, issuer=configured, entra=Entra.NAMED_TENANT),
+            PreconditionFailed,
+            "idp.discovery_invalid",
+        )
+
+
+def test_which_entra_rule_a_provider_follows() -> None:
+    def kind(**settings: Any) -> Entra:
+        return entra_kind(provider(IdpType.AZURE, **settings))
+
+    assert kind() is Entra.ANY_TENANT  # the template's default tenant: common
+    assert kind(extra={"tenant": "consumers"}) is Entra.ANY_TENANT
+    assert kind(extra={"tenant": "9188040d-6c67-4c5b-b112-36a304b66dad"}) is Entra.NONE
+    assert kind(extra={"tenant": "contoso.onmicrosoft.com"}) is Entra.NAMED_TENANT
+    common = "https://login.microsoftonline.com/common/v2.0"
+    assert kind(issuer=common) is Entra.ANY_TENANT
+    assert kind(issuer="https://login.microsoftonline.com/contoso.example/v2.0") is Entra.NONE
+    assert entra_kind(provider(issuer="https://op.example")) is Entra.NONE
 
 
 def test_http_is_followed_on_loopback_only() -> None:
@@ -391,6 +427,126 @@ def test_the_answers_issuer_rules() -> None:
         Unauthenticated,
         "idp.issuer_mismatch",
     )
+
+
+# --- fetching: a local server of documents ----------------------------------------------------
+
+
+class Documents:
+    """A real HTTP server on 127.0.0.1 answering GETs from `answers` (path -> status,
+    content type, body), counting the requests per path."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[int, str, bytes]] = {}
+        self.hits: dict[str, int] = {}
+        documents = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                documents.hits[self.path] = documents.hits.get(self.path, 0) + 1
+                status, kind, body = documents.answers.get(self.path, (404, "text/plain", b""))
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def json(self, path: str, value: object) -> None:
+        self.answers[path] = (200, "application/json", json.dumps(value).encode())
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def documents() -> Iterator[Documents]:
+    server = Documents()
+    yield server
+    server.stop()
+
+
+def test_rotated_keys_are_fetched_once_more(documents: Documents) -> None:
+    old = RSAKey.generate_key(2048, parameters={"kid": "old"})
+    new = RSAKey.generate_key(2048, parameters={"kid": "new"})
+    documents.json("/jwks", {"keys": [old.as_dict(private=False)]})
+    metadata = ProviderMetadata(FixedClock(NOW), timeout_s=5)
+    jwks_uri = documents.url + "/jwks"
+
+    def signed(key: RSAKey) -> str:
+        return jwt.encode({"alg": "RS256", "kid": key.kid}, {"sub": "alice"}, key)
+
+    assert [k.kid for k in run(metadata.keys_for(jwks_uri, signed(old))).keys] == ["old"]
+    assert [k.kid for k in run(metadata.keys_for(jwks_uri, signed(old))).keys] == ["old"]
+    assert documents.hits["/jwks"] == 1  # cached
+    documents.json("/jwks", {"keys": [old.as_dict(private=False), new.as_dict(private=False)]})
+    keys = run(metadata.keys_for(jwks_uri, signed(new)))
+    assert sorted(k.kid for k in keys.keys) == ["new", "old"]
+    assert documents.hits["/jwks"] == 2
+    # A key the provider does not have either is fetched for once per token, not forever.
+    stranger = RSAKey.generate_key(2048, parameters={"kid": "stranger"})
+    run(metadata.keys_for(jwks_uri, signed(stranger)))
+    assert documents.hits["/jwks"] == 3
+
+
+def test_documents_are_cached_for_a_few_minutes(documents: Documents) -> None:
+    documents.json(
+        "/.well-known/openid-configuration",
+        {
+            **DOC,
+            "issuer": documents.url,
+            "jwks_uri": documents.url + "/jwks",
+            "authorization_endpoint": documents.url + "/authorize",
+            "token_endpoint": documents.url + "/token",
+            "userinfo_endpoint": documents.url + "/userinfo",
+        },
+    )
+    clock = FixedClock(NOW)
+    metadata = ProviderMetadata(clock, timeout_s=5)
+    run(metadata.discover(documents.url))
+    clock.advance(timedelta(minutes=4))
+    assert run(metadata.discover(documents.url)).token == documents.url + "/token"
+    assert documents.hits["/.well-known/openid-configuration"] == 1
+    clock.advance(timedelta(minutes=2))
+    run(metadata.discover(documents.url))
+    assert documents.hits["/.well-known/openid-configuration"] == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (200, "text/html", b"<!DOCTYPE html><title>Welcome</title>"),
+        (200, "application/json", b"NaN"),
+        (200, "application/json", b"[" * 100_000 + b"]" * 100_000),
+        (200, "application/json", b'{"issuer": "' + b"x" * 600_000 + b'"}'),
+        (500, "application/json", b'{"issuer": "nobody"}'),
+        (302, "application/json", b""),
+        (404, "text/plain", b"Not Found"),
+    ],
+)
+def test_a_provider_answering_in_error_is_unreachable(
+    documents: Documents, answer: tuple[int, str, bytes]
+) -> None:
+    documents.answers["/.well-known/openid-configuration"] = answer
+    metadata = ProviderMetadata(FixedClock(NOW), timeout_s=5)
+    fails(lambda: run(metadata.discover(documents.url)), UpstreamUnavailable, "idp.unreachable")
+
+
+def test_a_provider_that_does_not_answer_times_out() -> None:
+    """It accepts the connection (the listen backlog) and never reads the request."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        issuer = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        metadata = ProviderMetadata(FixedClock(NOW), timeout_s=0.3)
+        fails(lambda: run(metadata.discover(issuer)), UpstreamUnavailable, "idp.unreachable")
 
 
 # --- ID tokens, checked without the network -------------------------------------------------

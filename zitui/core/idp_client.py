@@ -28,6 +28,7 @@ from zitui.core.idp_discovery import (
     any_entra_tenant,
     check_response_issuer,
     configured_endpoints,
+    entra_kind,
     issuer_of,
 )
 from zitui.core.idp_http import get_json, safe_url, unreachable
@@ -38,7 +39,7 @@ from zitui.core.idp_identity import (
     identity_from_claims,
 )
 from zitui.core.idp_templates import filled, template_of
-from zitui.core.idp_tokens import apple_client_secret, key_known, verify_id_token
+from zitui.core.idp_tokens import apple_client_secret, verify_id_token
 from zitui.errors import InvalidArgument, PreconditionFailed, Unauthenticated
 from zitui.records import IdentityProvider, IdpType
 
@@ -138,7 +139,7 @@ class IdpClient:
         if not idp.is_oidc:
             endpoints = configured_endpoints(idp)
         else:
-            found = await self._metadata.discover(issuer_of(idp), any_tenant=any_entra_tenant(idp))
+            found = await self._metadata.discover(issuer_of(idp), entra=entra_kind(idp))
             endpoints = replace(
                 found,
                 authorization=idp.authorization_endpoint or found.authorization,
@@ -227,9 +228,7 @@ class IdpClient:
         id_token = token.get("id_token")
         if not isinstance(id_token, str) or not id_token:
             raise Unauthenticated("idp.token_invalid", "the identity provider sent no ID token")
-        keys = await self._metadata.keys(endpoints.jwks_uri)
-        if not key_known(id_token, keys):
-            keys = await self._metadata.keys(endpoints.jwks_uri, fresh=True)
+        keys = await self._metadata.keys_for(endpoints.jwks_uri, id_token)
         claims = verify_id_token(
             id_token,
             keys,

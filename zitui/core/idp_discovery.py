@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from joserfc.errors import JoseError
@@ -19,7 +20,7 @@ from joserfc.jwk import JWKRegistry, KeySet
 from zitui.core.clock import Clock
 from zitui.core.idp_http import get_json, safe_url, unreachable
 from zitui.core.idp_templates import AZURE_TENANTS, filled, template_of
-from zitui.core.idp_tokens import entra_issuer
+from zitui.core.idp_tokens import entra_issuer, key_known
 from zitui.errors import PreconditionFailed, Unauthenticated
 from zitui.records import IdentityProvider, IdpType
 
@@ -28,6 +29,12 @@ CACHE_FOR = timedelta(minutes=5)
 GOOGLE_ISSUER = "https://accounts.google.com"
 # What Entra ID's multi-tenant discovery documents name as issuer, literally.
 ENTRA_TEMPLATE_ISSUER = "https://login.microsoftonline.com/{tenantid}/v2.0"
+
+
+class Entra(Enum):
+    NONE = "none"
+    ANY_TENANT = "any_tenant"
+    NAMED_TENANT = "named_tenant"
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class ProviderMetadata:
         self._discovered: dict[str, tuple[datetime, Endpoints]] = {}
         self._key_sets: dict[str, tuple[datetime, KeySet]] = {}
 
-    async def discover(self, issuer: str, *, any_tenant: bool = False) -> Endpoints:
+    async def discover(self, issuer: str, *, entra: Entra = Entra.NONE) -> Endpoints:
         """Discovery §4: the document at the issuer (trailing `/` removed, the well-known
         path appended)."""
         cached = self._discovered.get(issuer)
@@ -64,7 +71,7 @@ class ProviderMetadata:
         status, doc = await get_json(url, timeout_s=self._timeout_s)
         if status != 200:
             raise unreachable()
-        endpoints = endpoints_from(doc, issuer=issuer, any_tenant=any_tenant)
+        endpoints = endpoints_from(doc, issuer=issuer, entra=entra)
         self._discovered[issuer] = (self._clock.now(), endpoints)
         return endpoints
 
@@ -80,18 +87,35 @@ class ProviderMetadata:
         self._key_sets[jwks_uri] = (self._clock.now(), keys)
         return keys
 
+    async def keys_for(self, jwks_uri: str, id_token: str) -> KeySet:
+        """The keys to check `id_token` with: the cached set, or a fresh one when the token
+        names a key the cached set lacks (the provider rotated its keys), fetched once."""
+        keys = await self.keys(jwks_uri)
+        if key_known(id_token, keys):
+            return keys
+        return await self.keys(jwks_uri, fresh=True)
+
     def _fresh(self, fetched_at: datetime) -> bool:
         return self._clock.now() - fetched_at < CACHE_FOR
 
 
-def endpoints_from(doc: object, *, issuer: str, any_tenant: bool = False) -> Endpoints:
+def endpoints_from(doc: object, *, issuer: str, entra: Entra = Entra.NONE) -> Endpoints:
     """A discovery document's endpoints. Its `issuer` must be the configured one exactly
-    (Discovery §4.3), or Entra ID's `{tenantid}` placeholder for a multi-tenant provider;
-    every endpoint must be https (http only on loopback)."""
+    (Discovery §4.3); every endpoint must be https (http only on loopback).
+
+    Entra ID bends the rule: a multi-tenant document names `{tenantid}`, and a tenant
+    configured by domain name is answered with its id, which its tokens then name."""
     if not isinstance(doc, dict):
         raise unreachable()
-    expected = ENTRA_TEMPLATE_ISSUER if any_tenant else issuer
-    if doc.get("issuer") != expected:
+    named = doc.get("issuer")
+    if entra is Entra.ANY_TENANT:
+        trusted = named == ENTRA_TEMPLATE_ISSUER
+    elif entra is Entra.NAMED_TENANT and isinstance(named, str):
+        trusted = bool(entra_issuer({"tid": entra_tid(named)}))
+        issuer = named if trusted else issuer
+    else:
+        trusted = named == issuer
+    if not trusted:
         raise PreconditionFailed(
             "idp.discovery_invalid", "the provider's discovery names another issuer"
         )
@@ -149,13 +173,22 @@ def issuer_of(idp: IdentityProvider) -> str:
     return idp.issuer or filled(template_of(idp.type).issuer, idp.extra)
 
 
-def any_entra_tenant(idp: IdentityProvider) -> bool:
-    """Entra ID's `common`, `organizations` or `consumers` endpoints: tokens name the
-    user's own tenant as issuer."""
+def entra_kind(idp: IdentityProvider) -> Entra:
+    """How an Entra ID provider names its issuer: multi-tenant (`common`, `organizations`,
+    `consumers`: tokens name the user's own tenant), a tenant given by domain name rather
+    than id, or plainly (a tenant id, or an issuer the manager set)."""
     if idp.type is not IdpType.AZURE:
-        return False
+        return Entra.NONE
     template = template_of(idp.type).issuer
-    return issuer_of(idp) in {template.format(tenant=t) for t in AZURE_TENANTS}
+    if issuer_of(idp) in {template.format(tenant=t) for t in AZURE_TENANTS}:
+        return Entra.ANY_TENANT
+    if idp.issuer or entra_issuer({"tid": idp.extra.get("tenant", "")}):
+        return Entra.NONE
+    return Entra.NAMED_TENANT
+
+
+def any_entra_tenant(idp: IdentityProvider) -> bool:
+    return entra_kind(idp) is Entra.ANY_TENANT
 
 
 def accepted_issuers(idp: IdentityProvider, issuer: str) -> tuple[str, ...]:
@@ -174,14 +207,15 @@ def check_response_issuer(idp: IdentityProvider, endpoints: Endpoints, iss: str)
             raise Unauthenticated("idp.issuer_mismatch", "the provider's answer names no issuer")
         return
     if any_entra_tenant(idp):
-        ok = bool(entra_issuer({"tid": _entra_tid(iss)}))
+        ok = bool(entra_issuer({"tid": entra_tid(iss)}))
     else:
         ok = not endpoints.issuer or iss == endpoints.issuer
     if not ok:
         raise Unauthenticated("idp.issuer_mismatch", "the answer comes from another provider")
 
 
-def _entra_tid(issuer: str) -> str:
+def entra_tid(issuer: str) -> str:
+    """The tenant part of an Entra ID issuer URL, or "" when it is none."""
     prefix, suffix = "https://login.microsoftonline.com/", "/v2.0"
     if issuer.startswith(prefix) and issuer.endswith(suffix):
         return issuer[len(prefix) : -len(suffix)]
