@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,11 +40,13 @@ from tests.upstream_fixtures import (
     start_upstream,
     zitui_client,
 )
+from zitui.blueprint.apply import apply_blueprint
+from zitui.blueprint.schema import parse
 from zitui.config import Settings
 from zitui.core.apps import NewOidcApp
 from zitui.core.idps import IdpSettings
 from zitui.core.users import NewHumanUser
-from zitui.records import AppType, AuthMethod, AutoLinking, IdpOptions, IdpType
+from zitui.records import AppType, AuthMethod, IdpOptions, IdpType
 from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 
@@ -164,22 +167,40 @@ async def prepare(core: Core, mail: MailServer, upstream: Upstream) -> dict[str,
         options=options,
     )
     idp = await services.idps.add(admin, "", upstream_idp)
-    auto_org = await services.orgs.create_org(admin, "Auto")
-    auto_options = IdpOptions(creation_allowed=False, auto_linking=AutoLinking.EMAIL)
-    auto = await services.idps.add(
-        admin, auto_org.id, replace(upstream_idp, name="Upstream for Auto", options=auto_options)
-    )
+    # The "Auto" organisation and its providers come from a blueprint, as an operator's would.
     # The upstream's own issuer is 127.0.0.1: localhost is another issuer, refused.
     wrong_issuer = upstream.issuer.replace("127.0.0.1", "localhost")
-    wrong = await services.idps.add(
-        admin, auto_org.id, replace(upstream_idp, name="Mistyped", issuer=wrong_issuer)
-    )
+    blueprint = f"""
+[[orgs]]
+name = "Auto"
+
+[[orgs.idps]]
+name = "Upstream for Auto"
+type = "oidc"
+issuer = "{upstream.issuer}"
+client_id = "zitui"
+client_secret = "{SECRET}"
+creation_allowed = false
+auto_linking = "email"
+
+[[orgs.idps]]
+name = "Mistyped"
+type = "oidc"
+issuer = "{wrong_issuer}"
+client_id = "zitui"
+client_secret = "{SECRET}"
+"""
+    await apply_blueprint(services, parse(tomllib.loads(blueprint)))
+    [(auto_org_id,)] = rows(services.settings.data_dir, "SELECT id FROM orgs WHERE name = 'Auto'")
+    auto = await services.idps.find_by_name(admin, str(auto_org_id), "Upstream for Auto")
+    wrong = await services.idps.find_by_name(admin, str(auto_org_id), "Mistyped")
+    assert auto is not None and wrong is not None
     return {
         "client_id": app.client_id,
         "client_secret": secret,
         "idp_id": idp.id,
         "auto_idp_id": auto.id,
-        "auto_org_id": auto_org.id,
+        "auto_org_id": str(auto_org_id),
         "wrong_idp_id": wrong.id,
     }
 
