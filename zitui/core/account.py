@@ -5,7 +5,8 @@ Each change goes through the same user and factor services as a manager's, with 
 actor and the same audit events; the permission table's self side allows it. Changes of
 email, phone and factors ask for a sign-in within `reauth_window` (`ReauthRequired`,
 "session.reauth_required"); a password change and the deletion of the account take the
-current password as that proof instead. The factor methods live in `account_factors.py`.
+current password as that proof instead. The factor methods live in `account_factors.py`, the
+links to external identity providers in `account_links.py`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from zitui.core.account_base import (
     SessionInfo,
 )
 from zitui.core.account_factors import AccountFactors
+from zitui.core.account_links import AccountLinks, LinkedIdp
 from zitui.core.audit import record
 from zitui.core.context import Context
 from zitui.core.credentials import login_policy
@@ -41,12 +43,13 @@ __all__ = [
     "AccountService",
     "AppAccess",
     "KeyRegistration",
+    "LinkedIdp",
     "Me",
     "SessionInfo",
 ]
 
 
-class AccountService(AccountFactors):
+class AccountService(AccountFactors, AccountLinks):
     async def me(self, ctx: Context) -> Me:
         """The user, their factors, and what the policy lets them do."""
         user = await self._myself(ctx, "user.read")

@@ -16,6 +16,7 @@ from zitui.core.clock import Clock
 from zitui.core.context import Context
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.factors import Authenticator, FactorService
+from zitui.core.idps import IdpService
 from zitui.core.otp_factors import OtpFactors
 from zitui.core.permissions import Resource
 from zitui.core.throttle import Throttle, ThrottleLimits
@@ -88,6 +89,8 @@ class AccountParts:
     otp: OtpFactors
     webauthn: WebAuthnService
     codes: CodeMailer
+    # The identity providers a user may link (the Connections page); None offers none.
+    idps: IdpService | None = None
 
 
 class AccountBase:
@@ -114,6 +117,7 @@ class AccountBase:
         self._otp = parts.otp
         self._webauthn = parts.webauthn
         self._codes = parts.codes
+        self._idps = parts.idps
         self._issuer = issuer
         self._challenge_key = challenge_key
         self.reauth_window = reauth_window

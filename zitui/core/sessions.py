@@ -288,7 +288,13 @@ class SessionService:
         if not chosen or not await self._complete(chosen[0]):
             raise Unauthenticated("auth.required", "sign in first")
         session = chosen[0]
-        first = [at for at in (session.password_checked_at, session.multi_factor_checked_at) if at]
+        # A sign-in at an external provider proves the first factor as a password does.
+        proofs = (
+            session.password_checked_at,
+            session.multi_factor_checked_at,
+            session.external_checked_at,
+        )
+        first = [at for at in proofs if at]
         return Context(
             clock=self._clock,
             actor=_actor(session),
