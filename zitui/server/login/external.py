@@ -27,8 +27,8 @@ from zitui.server.login.flow import (
 from zitui.server.login.start import show_flow
 from zitui.server.state import get_services
 
-# What a provider's answer may carry that the callback reads.
-ANSWER_FIELDS = ("state", "code", "error", "iss")
+# What a provider's answer may carry that the callback reads, and how much of each.
+ANSWER_FIELDS = {"state": 200, "code": 4000, "error": 200, "iss": 2000}
 
 
 @login_page
@@ -42,13 +42,13 @@ async def external_start(request: Request) -> Response:
 
 @login_page
 async def external_callback(request: Request) -> Response:
-    query = request.query_params
+    answer = {name: request.query_params.get(name, "")[:n] for name, n in ANSWER_FIELDS.items()}
     outcome = await get_services(request).login.external_callback(
         browser_id(request),
-        query.get("state", "")[:200],
-        code=query.get("code", "")[:4000],
-        error=query.get("error", "")[:200],
-        iss=query.get("iss", "")[:2000],
+        answer["state"],
+        code=answer["code"],
+        error=answer["error"],
+        iss=answer["iss"],
         request=request_meta(request),
     )
     return await respond(request, outcome)
@@ -58,7 +58,8 @@ async def external_callback_form(request: Request) -> Response:
     """A provider's form_post answer, as the GET above (no CSRF token: the state binds it)."""
     form = await request.form()
     await form.close()
-    answer = {k: v for k in ANSWER_FIELDS if isinstance(v := form.get(k), str) and v}
+    # Cut as the GET cuts them, so the redirect stays a URL a browser follows.
+    answer = {k: v[:n] for k, n in ANSWER_FIELDS.items() if isinstance(v := form.get(k), str) and v}
     return redirect(f"{paths.LOGIN_EXTERNAL_CALLBACK}?{urlencode(answer)}")
 
 
