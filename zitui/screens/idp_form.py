@@ -4,6 +4,7 @@ takes are shown, the others hidden, and its template's scopes pre-filled."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from textual import on
@@ -15,6 +16,7 @@ from zitui.records import AutoLinking, IdentityProvider, IdpOptions, IdpType
 from zitui.screens.form import Field, FormModal, Submit, Values
 
 T = TypeVar("T")
+FORM_CSS = Path(__file__).with_name("form.tcss")
 
 KINDS = (
     ("Generic OpenID Connect", IdpType.OIDC.value),
@@ -168,7 +170,9 @@ def idp_settings(values: Values, original: IdentityProvider | None) -> IdpSettin
 
 class IdpFormModal(FormModal[T]):
     """The provider form: choosing a kind shows the fields it takes and puts its
-    template's scopes in the scopes field."""
+    template's scopes in the scopes field. Its stylesheet adds to the form's."""
+
+    CSS_PATH = Path(__file__).with_name("idp_form.tcss")
 
     def __init__(
         self,
@@ -182,6 +186,7 @@ class IdpFormModal(FormModal[T]):
     ) -> None:
         super().__init__(title, fields, submit, action=action, intro=intro)
         self.kind = kind
+        self.css_path = list(dict.fromkeys([FORM_CSS, *self.css_path]))
 
     def on_mount(self) -> None:
         self.show_fields_of(self.kind)
