@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from zitui.server import paths
-from zitui.server.account import profile, security, sessions
+from zitui.server.account import connections, profile, security, sessions
 
 
 def routes() -> list[Route]:
@@ -35,7 +35,9 @@ def routes() -> list[Route]:
         Route(paths.ACCOUNT_FACTOR_RENAME, security.rename_factor, methods=post),
         Route(paths.ACCOUNT_FACTOR_REMOVE, security.remove_factor, methods=post),
         Route(paths.ACCOUNT_RECOVERY_CODES, security.regenerate_codes, methods=post),
-        Route(paths.ACCOUNT_CONNECTIONS, sessions.connections, methods=get),
+        Route(paths.ACCOUNT_CONNECTIONS, connections.connections, methods=get),
+        Route(paths.ACCOUNT_LINK_ADD, connections.link_provider, methods=post),
+        Route(paths.ACCOUNT_LINK_REMOVE, connections.remove_link, methods=post),
         Route(paths.ACCOUNT_SESSIONS, sessions.sessions, methods=get),
         Route(paths.ACCOUNT_SESSION_END, sessions.end_session, methods=post),
         Route(paths.ACCOUNT_SESSIONS_END_OTHERS, sessions.end_other_sessions, methods=post),

@@ -52,6 +52,8 @@ NOTICES = frozenset(
         "session_ended",
         "sessions_ended",
         "app_revoked",
+        "idp_linked",
+        "idp_removed",
     }
 )
 

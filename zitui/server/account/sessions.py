@@ -1,5 +1,5 @@
 """The sessions page (this user's sessions in every browser and the applications holding
-refresh tokens), the connections page (linked identity providers) and deleting the account."""
+refresh tokens) and deleting the account."""
 
 from __future__ import annotations
 
@@ -69,12 +69,6 @@ async def revoke_app(request: Request, ctx: Context, nav: AccountNav, form: Form
     return await settle(
         work, done(nav, "app_revoked"), lambda error: _again(request, ctx, nav, error)
     )
-
-
-@account_page(paths.ACCOUNT_CONNECTIONS)
-async def connections(request: Request, ctx: Context, nav: AccountNav) -> Response:
-    me = await account_service(request).me(ctx)
-    return await render_account(request, me, nav, "account/connections.html")
 
 
 async def show_delete(
