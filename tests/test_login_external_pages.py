@@ -495,3 +495,89 @@ async def test_the_form_post_callback_with_odd_bodies(
         assert len(location) < 64_000  # cut, as the GET callback cuts its fields
         page = await browser.get(location)
         assert page.status_code in (400, 404) and "<h1>" in page.text
+
+
+async def test_the_option_page_takes_only_what_the_provider_allows(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream, creation_allowed=False)
+    page = await not_found_page(browser, world, idp_id, "cleo-upstream")
+    assert 'id="create"' not in page.text and 'id="link"' in page.text
+    hidden = form(page.text, paths.LOGIN_EXTERNAL_OPTION)
+    for choice in ("create", "delete", "", "x" * 3000):
+        refused = await browser.post(
+            paths.LOGIN_EXTERNAL_OPTION, data={**hidden, "choice": choice}
+        )
+        assert refused.status_code == 400, (choice, refused.text)
+        assert heading(refused) == "No account is linked yet"
+        assert alert(refused).startswith("This choice is not offered")
+        assert f'action="{paths.LOGIN_EXTERNAL_REGISTER}"' not in refused.text
+    assert rows(harness, "SELECT count(*) FROM users WHERE username = 'cleo.up'") == [(0,)]
+    # Without its CSRF token: refused before anything.
+    no_token = {k: v for k, v in hidden.items() if k != "csrf_token"}
+    refused = await browser.post(paths.LOGIN_EXTERNAL_OPTION, data={**no_token, "choice": "link"})
+    assert refused.status_code == 403
+    # The allowed choice still works.
+    page = await browser.post(paths.LOGIN_EXTERNAL_OPTION, data={**hidden, "choice": "link"})
+    assert page.status_code == 200 and 'id="linking"' in page.text
+
+
+async def test_the_option_and_register_forms_out_of_step(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    await add_provider(harness, world, upstream)
+    page = await start(browser, world)
+    hidden = form(page.text, paths.LOGIN_NAME)
+    flow_only = {k: v for k, v in hidden.items() if k in ("flow", "csrf_token")}
+    # No external identity in this flow: the flow's own page, nothing created.
+    option = await browser.post(paths.LOGIN_EXTERNAL_OPTION, data={**flow_only, "choice": "create"})
+    assert option.status_code < 500 and is_login_name_page(option)
+    register = await browser.post(
+        paths.LOGIN_EXTERNAL_REGISTER,
+        data={**flow_only, "given_name": "Zed", "family_name": "Z", "username": "zed", "terms": "on"},
+    )
+    assert register.status_code < 500 and is_login_name_page(register)
+    assert rows(harness, "SELECT count(*) FROM users WHERE username = 'zed'") == [(0,)]
+    # No flow at all.
+    for path in (paths.LOGIN_EXTERNAL_OPTION, paths.LOGIN_EXTERNAL_REGISTER):
+        lost = await browser.post(path, data={"flow": "nothing", "choice": "create"})
+        assert 400 <= lost.status_code < 500 and "<h1>" in lost.text
+    shown = await browser.get(paths.LOGIN_EXTERNAL_REGISTER, params={"flow": "nothing"})
+    assert shown.status_code == 404 and "<h1>" in shown.text
+
+
+async def test_the_registration_form_refuses_field_by_field_and_keeps_the_values(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream)
+    page = await register_page(browser, world, idp_id, "dan-upstream")
+    assert 'value="dan.up"' in page.text and 'value="dan@upstream.example"' in page.text
+
+    taken = await send_registration(browser, page, username="alice", given_name="Daniel")
+    assert taken.status_code == 409, taken.text
+    assert field_error(taken, "username") != ""
+    assert 'value="alice"' in taken.text and 'value="Daniel"' in taken.text
+
+    in_use = await send_registration(browser, taken, username="dan.up", email="bob@example.com")
+    assert in_use.status_code == 409 and field_error(in_use, "email") != ""
+    assert 'value="bob@example.com"' in in_use.text
+
+    nameless = await send_registration(
+        browser, in_use, email="dan@upstream.example", given_name="", family_name=""
+    )
+    assert nameless.status_code == 400 and field_error(nameless, "given_name") != ""
+
+    no_terms = await send_registration(
+        browser, nameless, given_name="Dan", family_name="Up", terms=""
+    )
+    assert no_terms.status_code == 400 and field_error(no_terms, "terms") != ""
+    assert 'value="Dan"' in no_terms.text
+    assert rows(harness, "SELECT count(*) FROM users WHERE username = 'dan.up'") == [(0,)]
+    assert linked_user(harness, "dan-upstream") is None
+
+    done = await send_registration(browser, no_terms)
+    assert at_application(done), done.text
+    [(user_id, first)] = rows(
+        harness, "SELECT id, first_name FROM users WHERE username = 'dan.up'"
+    )
+    assert first == "Dan" and linked_user(harness, "dan-upstream") == user_id

@@ -59,6 +59,7 @@ BEFORE_EXTERNAL = BEFORE_PROOF | {
 }
 IDP_SCOPE = "urn:zitadel:iam:org:idp:id:"
 STALE = ("idp.answer_stale", "this answer of the identity provider belongs to no sign-in here")
+OPTION_NOT_OFFERED = ("idp.option_not_offered", "choose one of the options this page offers")
 
 
 def idp_of_scopes(scopes: tuple[str, ...]) -> str:
@@ -194,7 +195,7 @@ class ExternalSteps(ExternalAccounts):
                 replace(flow, internal={**flow.internal, LINKING: True}), FlowStep.LOGIN_NAME, now
             )
         else:
-            return Outcome(await self._render(loaded))
+            return Outcome(await self._render(loaded, error=InvalidArgument(*OPTION_NOT_OFFERED)))
         async with self._store.transaction() as tx:
             await tx.login_flows.update(flow)
         return Outcome(await self._render(replace(loaded, flow=flow)))
