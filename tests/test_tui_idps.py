@@ -372,3 +372,30 @@ async def test_a_new_kind_drops_the_fields_of_the_old_one(services: Services) ->
         "",
         "",
     )
+
+
+async def test_apples_key_is_read_from_a_file(services: Services, tmp_path: Path) -> None:
+    key = "-----BEGIN PRIVATE KEY-----\nMIGTAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----"
+    key_file = tmp_path / "AuthKey_KEY1234567.p8"
+    key_file.write_text(key + "\n")
+    app = make_app(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_instance_idps(pilot)
+        await press(pilot, "a")
+        await choose_kind(pilot, "apple")
+        assert shown(app, "key_file") and not shown(app, "client_secret")
+        await fill(pilot, "#name", "Apple")
+        await fill(pilot, "#client_id", "com.example.web")
+        await fill(pilot, "#team_id", "TEAM123456")
+        await fill(pilot, "#key_id", "KEY1234567")
+        await fill(pilot, "#key_file", str(tmp_path / "missing.p8"))
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, IdpFormModal)
+        assert text(app, "#key_file-message").startswith(f"cannot read {tmp_path}/missing.p8")
+        await fill(pilot, "#key_file", str(key_file))
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, IdpsScreen)
+        assert "Client secret           stored" in text(app, "#idp-detail")
+    [apple] = await instance_idps(services)
+    assert apple.extra == {"team_id": "TEAM123456", "key_id": "KEY1234567"}
+    assert await secret_of(services, apple.id) == key

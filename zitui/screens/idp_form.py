@@ -3,6 +3,7 @@ takes are shown, the others hidden, and its template's scopes pre-filled."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -12,6 +13,7 @@ from textual.widgets import Input, Select
 
 from zitui.core.idp_templates import template_of
 from zitui.core.idps import IdpSettings
+from zitui.errors import InvalidArgument
 from zitui.records import AutoLinking, IdentityProvider, IdpOptions, IdpType
 from zitui.screens.form import Field, FormModal, Submit, Values
 
@@ -35,6 +37,8 @@ AUTO_LINKING = (
 OAUTH_FIELDS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "id_attribute")
 # The form's fields that only some kinds use; the others are always shown.
 KIND_FIELDS = (
+    "client_secret",
+    "key_file",
     "issuer",
     *OAUTH_FIELDS,
     "base_url",
@@ -57,7 +61,10 @@ LABELS = {
     "email_verified": "Emails verified",
     "team_id": "Team id",
     "key_id": "Key id",
+    "key_file": "Private key file (.p8)",
 }
+# Apple's client secret is a PEM key; a text input keeps only the first line of a paste.
+MAX_KEY_FILE = 64 * 1024
 
 
 def fields_of_kind(kind: IdpType) -> frozenset[str]:
@@ -65,6 +72,7 @@ def fields_of_kind(kind: IdpType) -> frozenset[str]:
     the issuer of a generic OpenID provider, the endpoints of a generic OAuth one."""
     template = template_of(kind)
     names = set(template.extra)
+    names.add("key_file" if kind is IdpType.APPLE else "client_secret")
     if kind is IdpType.OIDC:
         names.add("issuer")
     if kind is IdpType.OAUTH:
@@ -86,11 +94,13 @@ def idp_fields(idp: IdentityProvider | None) -> list[Field]:
         return Field(name, LABELS[name], value, placeholder=placeholder)
 
     secret_hint = "Empty keeps the stored one." if idp and idp.has_secret else ""
+    key_hint = "Empty keeps the stored key." if idp and idp.has_secret else ""
     return [
         Field("name", "Name", idp.name if idp else "", placeholder="shown on the login page"),
         Field("type", "Type", kind.value, kind="choice", choices=KINDS),
         Field("client_id", "Client id", idp.client_id if idp else ""),
         Field("client_secret", "Client secret", "", kind="password", hint=secret_hint),
+        Field("key_file", LABELS["key_file"], "", placeholder="/path/to/AuthKey.p8", hint=key_hint),
         text("issuer", "https://login.example.com"),
         text("authorization_endpoint", "https://…/authorize"),
         text("token_endpoint", "https://…/token"),
@@ -128,10 +138,16 @@ def idp_fields(idp: IdentityProvider | None) -> list[Field]:
     ]
 
 
-def idp_settings(values: Values, original: IdentityProvider | None) -> IdpSettings:
+async def idp_settings(values: Values, original: IdentityProvider | None) -> IdpSettings:
     """What the form holds, as the core takes it. A field the chosen kind does not use
-    goes empty, unless the provider keeps its kind (a value set elsewhere stays)."""
+    goes empty, unless the provider keeps its kind (a value set elsewhere stays). Apple's
+    key is read from the file named."""
     kind = IdpType(values["type"])
+    if kind is IdpType.APPLE:
+        path = str(values["key_file"]).strip()
+        secret = await asyncio.to_thread(read_key_file, Path(path).expanduser()) if path else None
+    else:
+        secret = values["client_secret"] or None
     used = fields_of_kind(kind)
     keep = original is not None and original.type is kind
 
@@ -148,7 +164,7 @@ def idp_settings(values: Values, original: IdentityProvider | None) -> IdpSettin
         name=values["name"],
         type=kind,
         client_id=values["client_id"],
-        client_secret=values["client_secret"] or None,
+        client_secret=secret,
         issuer=url("issuer"),
         authorization_endpoint=url("authorization_endpoint"),
         token_endpoint=url("token_endpoint"),
@@ -166,6 +182,23 @@ def idp_settings(values: Values, original: IdentityProvider | None) -> IdpSettin
         ),
         extra=extra,
     )
+
+
+def read_key_file(path: Path) -> str:
+    """A private key file's text, or InvalidArgument on the form's key file field."""
+    try:
+        too_large = path.stat().st_size > MAX_KEY_FILE
+        text = "" if too_large else path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not text"
+        raise InvalidArgument(
+            "idp.key_file_unreadable", f"cannot read {path}: {reason}", field="key_file"
+        ) from None
+    if too_large:
+        raise InvalidArgument(
+            "idp.key_file_too_large", "the file is too large for a key", field="key_file"
+        )
+    return text
 
 
 class IdpFormModal(FormModal[T]):

@@ -208,7 +208,7 @@ class IdpsScreen(SectionScreen):
 
     def action_add(self) -> None:
         async def add(values: Values) -> IdentityProvider:
-            settings = idp_settings(values, None)
+            settings = await idp_settings(values, None)
             return await self.services.idps.add(self.context, self.org_id, settings)
 
         self.open_form(f"New identity provider of {self.owner}", None, add, "Add")
@@ -224,7 +224,7 @@ class IdpsScreen(SectionScreen):
             return
 
         async def change(values: Values) -> IdentityProvider:
-            settings = idp_settings(values, idp)
+            settings = await idp_settings(values, idp)
             return await self.services.idps.change(self.context, idp.id, settings)
 
         self.open_form(f"Identity provider {idp.name}", idp, change, "Save")
