@@ -316,3 +316,48 @@ class RefreshToken(Body):
 
 class ListMyRefreshTokensResponse(Body):
     result: list[RefreshToken]
+
+
+# --- linked identity providers ----------------------------------------------------------------
+
+IdpTypeName = Literal["IDP_TYPE_UNSPECIFIED", "IDP_TYPE_OIDC", "IDP_TYPE_JWT"]
+
+
+class ListQuery(Body):
+    """ZITADEL's ListQuery: skip `offset` entries, answer at most `limit` (0: all), oldest
+    first unless `asc` is false."""
+
+    offset: int = Field(default=0, ge=0, le=2**31 - 1)
+    limit: int = Field(default=0, ge=0, le=1000)
+    asc: bool = True
+
+
+class ListDetails(Body):
+    """ZITADEL's ListDetails: how many entries there are in all (a uint64, so a string, as
+    grpc-gateway writes it) and when the list was read."""
+
+    total_result: str = Field(examples=["2"])
+    view_timestamp: datetime
+
+
+class ListMyLinkedIDPsRequest(Body):
+    query: ListQuery | None = None
+
+
+class IDPUserLink(Body):
+    """A link to an identity provider: `providedUserId` is the user's id there (the path of
+    the removal names it), `providedUserName` what the provider calls the user. `idpType` is
+    ZITADEL's: IDP_TYPE_OIDC for the OpenID Connect kinds, IDP_TYPE_UNSPECIFIED for the others
+    (plain OAuth 2.0, GitHub)."""
+
+    user_id: str
+    idp_id: str
+    idp_name: str = Field(examples=["GitHub"])
+    provided_user_id: str = Field(examples=["583231"])
+    provided_user_name: str = Field(examples=["alice@example.com"])
+    idp_type: IdpTypeName
+
+
+class ListMyLinkedIDPsResponse(Body):
+    details: ListDetails
+    result: list[IDPUserLink]

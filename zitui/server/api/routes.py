@@ -9,6 +9,7 @@ from __future__ import annotations
 from zitui.server import paths
 from zitui.server.api import account as a
 from zitui.server.api import factors as f
+from zitui.server.api import links as li
 from zitui.server.api import models as m
 from zitui.server.api.operations import Operation
 
@@ -23,7 +24,7 @@ CODES = (404, 412, 429)
 
 U, PROFILE, EMAIL, PHONE = "User", "User Profile", "User Email", "User Phone"
 PASSWORD, FACTOR, TOKENS = "User Password", "User Authentication Factor", "User Tokens"
-SESSIONS, POLICIES = "User Sessions", "Policies"
+SESSIONS, POLICIES, IDPS = "User Sessions", "Policies", "User Identity Providers"
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", ME, "Get my user", U, a.get_my_user, m.GetMyUserResponse),
@@ -361,6 +362,29 @@ OPERATIONS: tuple[Operation, ...] = (
         m.EndedSessions,
         request=m.Empty,
         zitadel=False,
+    ),
+    Operation(
+        "POST",
+        f"{ME}/idps/_search",
+        "List my linked identity providers",
+        IDPS,
+        li.list_my_linked_idps,
+        m.ListMyLinkedIDPsResponse,
+        request=m.ListMyLinkedIDPsRequest,
+        description="Linking a provider runs in the browser, from the account's Connections "
+        "page (the user signs in at the provider).",
+    ),
+    Operation(
+        "DELETE",
+        f"{ME}/idps/{{idp_id}}/{{linked_user_id}}",
+        "Remove one of my linked identity providers",
+        IDPS,
+        li.remove_my_linked_idp,
+        m.Changed,
+        errors=(404,),
+        description="`linked_user_id` is the user's id at the provider (`providedUserId`). "
+        "Refused (412 `idp.last_way_in`) when it is the user's last way to sign in: no "
+        "password, no passkey and no other link.",
     ),
     Operation(
         "POST",
