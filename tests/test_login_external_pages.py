@@ -17,10 +17,10 @@ import html
 import re
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 import httpx2
 import pytest
@@ -505,9 +505,7 @@ async def test_the_option_page_takes_only_what_the_provider_allows(
     assert 'id="create"' not in page.text and 'id="link"' in page.text
     hidden = form(page.text, paths.LOGIN_EXTERNAL_OPTION)
     for choice in ("create", "delete", "", "x" * 3000):
-        refused = await browser.post(
-            paths.LOGIN_EXTERNAL_OPTION, data={**hidden, "choice": choice}
-        )
+        refused = await browser.post(paths.LOGIN_EXTERNAL_OPTION, data={**hidden, "choice": choice})
         assert refused.status_code == 400, (choice, refused.text)
         assert heading(refused) == "No account is linked yet"
         assert alert(refused).startswith("This choice is not offered")
@@ -534,7 +532,7 @@ async def test_the_option_and_register_forms_out_of_step(
     assert option.status_code < 500 and is_login_name_page(option)
     register = await browser.post(
         paths.LOGIN_EXTERNAL_REGISTER,
-        data={**flow_only, "given_name": "Zed", "family_name": "Z", "username": "zed", "terms": "on"},
+        data={**flow_only, "given_name": "Zed", "family_name": "Z", "username": "zed"},
     )
     assert register.status_code < 500 and is_login_name_page(register)
     assert rows(harness, "SELECT count(*) FROM users WHERE username = 'zed'") == [(0,)]
@@ -577,7 +575,299 @@ async def test_the_registration_form_refuses_field_by_field_and_keeps_the_values
 
     done = await send_registration(browser, no_terms)
     assert at_application(done), done.text
-    [(user_id, first)] = rows(
-        harness, "SELECT id, first_name FROM users WHERE username = 'dan.up'"
-    )
+    [(user_id, first)] = rows(harness, "SELECT id, first_name FROM users WHERE username = 'dan.up'")
     assert first == "Dan" and linked_user(harness, "dan-upstream") == user_id
+
+
+# --- the provider's options ---------------------------------------------------------------------
+
+
+async def test_auto_creation_creates_the_account_without_the_form(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream, auto_creation=True)
+    back = await through_upstream(browser, await start(browser, world), idp_id, "eve-upstream")
+    assert at_application(back), back.text
+    claims = await exchange(harness, world, back)
+    [(user_id, state, verified)] = rows(
+        harness, "SELECT id, state, email_verified FROM users WHERE username = 'eve.up'"
+    )
+    assert claims["sub"] == user_id == linked_user(harness, "eve-upstream")
+    assert (state, verified) == ("active", 1)
+
+
+async def test_auto_creation_falls_back_to_the_form_with_the_reason(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream, auto_creation=True)
+    # The upstream's username is alice's here.
+    page = await through_upstream(browser, await start(browser, world), idp_id, "alice-upstream")
+    assert page.status_code == 409, page.text
+    assert f'action="{paths.LOGIN_EXTERNAL_REGISTER}"' in page.text
+    assert field_error(page, "username") != "" and 'value="alice"' in page.text
+    assert 'value="Alice"' in page.text and 'value="alice@upstream.example"' in page.text
+    assert linked_user(harness, "alice-upstream") is None
+    back = await send_registration(browser, page, username="alice.up")
+    assert at_application(back), back.text
+    assert linked_user(harness, "alice-upstream") not in (None, world.alice.id)
+
+
+async def test_a_provider_without_creation_or_linking_ends_on_not_allowed(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(
+        harness, world, upstream, creation_allowed=False, linking_allowed=False
+    )
+    page = await through_upstream(browser, await start(browser, world), idp_id, "fay-upstream")
+    assert page.status_code == 403, page.text
+    assert "No account is linked to this identity" in page.text
+    assert f'action="{paths.LOGIN_EXTERNAL_OPTION}"' not in page.text
+    assert rows(harness, "SELECT count(*) FROM users WHERE username = 'fay.up'") == [(0,)]
+    assert linked_user(harness, "fay-upstream") is None
+
+
+async def test_auto_linking_by_username_offers_that_account(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream, auto_linking=AutoLinking.USERNAME)
+    page = await through_upstream(browser, await start(browser, world), idp_id, "bob-upstream")
+    assert f'action="{paths.LOGIN_PASSWORD}"' in page.text, page.text
+    assert 'id="linking"' in page.text
+    password_form = form(page.text, paths.LOGIN_PASSWORD)
+    back = await follow(
+        browser,
+        await browser.post(paths.LOGIN_PASSWORD, data={**password_form, "password": fx.PASSWORD}),
+    )
+    assert at_application(back), back.text
+    assert (await exchange(harness, world, back))["sub"] == world.bob.id
+    assert linked_user(harness, "bob-upstream") == world.bob.id
+
+
+async def test_an_unverified_upstream_email_does_not_auto_link(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream, auto_linking=AutoLinking.EMAIL)
+    # alice@example.com is alice's verified address here; the upstream does not vouch for it.
+    page = await through_upstream(browser, await start(browser, world), idp_id, "mallory-upstream")
+    assert heading(page) == "No account is linked yet", page.text
+    assert f'action="{paths.LOGIN_PASSWORD}"' not in page.text and "alice" not in page.text
+    assert linked_user(harness, "mallory-upstream") is None
+
+
+async def test_without_auto_update_the_profile_stays_as_it_is(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream, auto_creation=True)
+    first = await through_upstream(browser, await start(browser, world), idp_id, "gus-upstream")
+    assert at_application(first), first.text
+    user_id = linked_user(harness, "gus-upstream")
+    changed = person("gus-upstream", given_name="Gustav", email="gustav@upstream.example")
+    upstream.set_account("gus-upstream", changed)
+    try:
+        async with httpx2.AsyncClient(transport=harness.transport, base_url=ZITUI) as other:
+            again = await through_upstream(other, await start(other, world), idp_id, "gus-upstream")
+            assert at_application(again), again.text
+            assert (await exchange(harness, world, again))["sub"] == user_id
+    finally:
+        upstream.set_account("gus-upstream", ACCOUNTS["gus-upstream"])
+    found = rows(harness, "SELECT first_name, email FROM users WHERE id = ?", user_id)
+    assert found == [("Gus", "gus@upstream.example")]
+    events = rows(
+        harness,
+        "SELECT count(*) FROM events WHERE aggregate_id = ? AND event_type IN"
+        " ('user.human.profile.changed', 'user.human.email.changed')",
+        user_id,
+    )
+    assert events == [(0,)]
+
+
+# --- the login policy -------------------------------------------------------------------------
+
+
+def asks_to_set_up_mfa(page: httpx2.Response) -> bool:
+    return f'action="{paths.LOGIN_MFA_PROMPT}"' in page.text
+
+
+async def password_sign_in(
+    browser: httpx2.AsyncClient, world: World, user: User, *, scope: str = ""
+) -> httpx2.Response:
+    page = await start(browser, world, scope=scope)
+    page = await browser.post(
+        paths.LOGIN_NAME, data={**form(page.text, paths.LOGIN_NAME), "login_name": user.username}
+    )
+    password_form = form(page.text, paths.LOGIN_PASSWORD)
+    response = await browser.post(
+        paths.LOGIN_PASSWORD, data={**password_form, "password": fx.PASSWORD}
+    )
+    return await follow(browser, response)
+
+
+def new_browser(harness: Harness) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(transport=harness.transport, base_url=ZITUI)
+
+
+async def test_force_mfa_local_only_asks_the_password_sign_in_only(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream)
+    ida = await add_user(harness, world, "ida")
+    await link(harness, world, browser, idp_id, "ida-upstream", ida)
+    await login_policy(harness, world, force_mfa_local_only=True)
+    scope = org_scope(world.org_id)
+    async with new_browser(harness) as federated:
+        page = await start(federated, world, scope=scope)
+        back = await through_upstream(federated, page, idp_id, "ida-upstream")
+        assert at_application(back), back.text
+        assert (await exchange(harness, world, back))["sub"] == ida.id
+    async with new_browser(harness) as local:
+        page = await password_sign_in(local, world, ida, scope=scope)
+        assert asks_to_set_up_mfa(page), page.text
+        assert 'name="skip"' not in page.text  # forced: no way around it
+
+
+async def test_force_mfa_asks_every_sign_in(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream)
+    jon = await add_user(harness, world, "jon")
+    await link(harness, world, browser, idp_id, "jon-upstream", jon)
+    await login_policy(harness, world, force_mfa=True)
+    scope = org_scope(world.org_id)
+    async with new_browser(harness) as federated:
+        page = await start(federated, world, scope=scope)
+        page = await through_upstream(federated, page, idp_id, "jon-upstream")
+        assert asks_to_set_up_mfa(page), page.text
+        assert 'name="skip"' not in page.text
+        # prompt=none does not skip it either.
+        silent = fx.authorize_params(world.clients["basic"])
+        silent.update(prompt="none", scope=f"{silent['scope']} {scope}")
+        refused = await federated.get(paths.AUTHORIZE, params=silent)
+        assert refused.status_code in (302, 303)
+        assert "code" not in fx.query_of(refused.headers["location"])
+    async with new_browser(harness) as local:
+        page = await password_sign_in(local, world, jon, scope=scope)
+        assert asks_to_set_up_mfa(page), page.text
+
+
+def age_external_check(harness: Harness, session_id: str, by: timedelta) -> None:
+    """Move the session's external check `by` into the past, as if made that long ago."""
+    sql = "SELECT external_checked_at FROM sessions WHERE id = ?"
+    [(checked,)] = rows(harness, sql, session_id)
+    aged = stored_time(checked) - by
+    with sqlite3.connect(harness.services.settings.data_dir / "zitui.db") as conn:
+        conn.execute(
+            "UPDATE sessions SET external_checked_at = ? WHERE id = ?",
+            (aged.strftime(STORED_TIME), session_id),
+        )
+    conn.close()
+
+
+async def silent_request(browser: httpx2.AsyncClient, world: World, scope: str) -> dict[str, str]:
+    """A prompt=none request: the parameters of the application's answer."""
+    params = fx.authorize_params(world.clients["basic"])
+    params.update(prompt="none", scope=f"{params['scope']} {scope}")
+    answer = await browser.get(paths.AUTHORIZE, params=params)
+    assert answer.status_code in (302, 303), answer.text
+    assert answer.headers["location"].startswith(fx.WEB_CALLBACK)
+    return fx.query_of(answer.headers["location"])
+
+
+async def test_the_external_check_is_reused_within_its_lifetime_only(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream, auto_creation=True)
+    await login_policy(harness, world, external_login_check_lifetime_s=3600)
+    scope = org_scope(world.org_id)
+    page = await start(browser, world, scope=scope)
+    back = await through_upstream(browser, page, idp_id, "kim-upstream")
+    assert at_application(back), back.text
+    user_id = linked_user(harness, "kim-upstream")
+    assert user_id is not None
+    # Within the lifetime: prompt=none answers at once, the account list signs in.
+    assert "code" in await silent_request(browser, world, scope)
+    listed = await start(browser, world, scope=scope)
+    assert f'action="{paths.LOGIN_USER_SELECTION}"' in listed.text, listed.text
+    choice = form(listed.text, paths.LOGIN_USER_SELECTION)
+    [(session_id, password_at, _)] = sessions_of(harness, user_id)
+    assert password_at is None
+    chosen = await follow(
+        browser,
+        await browser.post(paths.LOGIN_USER_SELECTION, data={**choice, "session_id": session_id}),
+    )
+    assert at_application(chosen), chosen.text
+
+    # Past it: prompt=none must not answer with a code, and the account must sign in again.
+    age_external_check(harness, session_id, timedelta(seconds=3601))
+    answer = await silent_request(browser, world, scope)
+    assert "code" not in answer and answer["error"] == "login_required"
+    # The account list still shows the account; choosing it sends the browser to the
+    # provider it signed in with, not to a password it never had.
+    listed = await start(browser, world, scope=scope)
+    choice = form(listed.text, paths.LOGIN_USER_SELECTION)
+    away = await browser.post(paths.LOGIN_USER_SELECTION, data={**choice, "session_id": session_id})
+    assert away.status_code == 303, away.text
+    assert away.headers["location"].startswith(upstream.issuer + "/")
+    answer_url = await at_upstream(away.headers["location"], "kim-upstream")
+    back = await follow(browser, await browser.get(answer_url))
+    assert at_application(back), back.text
+    [(_, _, checked)] = sessions_of(harness, user_id)
+    now = harness.services.clock.now().replace(tzinfo=None)
+    assert now - stored_time(checked) < timedelta(seconds=60)
+    assert "code" in await silent_request(browser, world, scope)
+
+
+@pytest.mark.parametrize("action", ["lock_user", "deactivate_user"])
+async def test_a_locked_or_deactivated_linked_user_is_refused(
+    harness: Harness,
+    world: World,
+    upstream: Upstream,
+    browser: httpx2.AsyncClient,
+    action: str,
+) -> None:
+    idp_id = await add_provider(harness, world, upstream, auto_creation=True, auto_update=True)
+    sub = "lou-upstream" if action == "lock_user" else "max-upstream"
+    first = await through_upstream(browser, await start(browser, world), idp_id, sub)
+    assert at_application(first), first.text
+    user_id = linked_user(harness, sub)
+    assert user_id is not None
+    await getattr(harness.services.users, action)(world.admin, user_id)
+    before = sessions_of(harness, user_id)
+    async with new_browser(harness) as again:
+        page = await through_upstream(again, await start(again, world), idp_id, sub)
+        assert 400 <= page.status_code < 500, page.text
+        assert is_login_name_page(page)
+        assert alert(page).startswith("The account linked to this identity is locked or")
+        assert not at_application(page)
+        # prompt=none in that browser finds nobody signed in.
+        answer = await silent_request(again, world, "")
+        assert "code" not in answer
+    assert sessions_of(harness, user_id) == before
+    [(state,)] = rows(harness, "SELECT state FROM users WHERE id = ?", user_id)
+    assert state in ("locked", "inactive")
+
+
+# --- the ID token -------------------------------------------------------------------------------
+
+
+async def test_the_id_token_after_an_external_sign_in(
+    harness: Harness, world: World, upstream: Upstream, browser: httpx2.AsyncClient
+) -> None:
+    idp_id = await add_provider(harness, world, upstream)
+    ned = await add_user(harness, world, "ned")
+    await link(harness, world, browser, idp_id, "ned-upstream", ned)
+    async with new_browser(harness) as federated:
+        page = await start(federated, world, acr_values="pwd")
+        back = await through_upstream(federated, page, idp_id, "ned-upstream")
+        assert at_application(back), back.text
+        claims = await exchange(harness, world, back)
+    assert claims["sub"] == ned.id
+    [*_, (_, password_at, external_at)] = sessions_of(harness, ned.id)
+    assert password_at is None
+    assert claims["auth_time"] == int(stored_time(external_at).replace(tzinfo=UTC).timestamp())
+    assert "pwd" not in claims.get("amr", [])
+    assert claims.get("acr") == "pwd"
+    # acr_values=mfa still asks for a second factor the policy does not force.
+    async with new_browser(harness) as federated:
+        page = await start(federated, world, acr_values="mfa")
+        page = await through_upstream(federated, page, idp_id, "ned-upstream")
+        assert asks_to_set_up_mfa(page), page.text

@@ -188,8 +188,13 @@ class ExternalAccounts(FlowBase):
                 )
                 flow, step = await self._finish(tx, replace(loaded, flow=flow), session, now)
                 await tx.login_flows.update(flow)
-        except (Unauthenticated, NotFound) as exc:  # nothing was written
+        except NotFound as exc:  # nothing was written
             return Outcome(await self._external_failed(loaded, exc))
+        except Unauthenticated:
+            # Locked or deactivated: said on the page, not on a password field it lacks (the
+            # provider proved who this is, so naming the account's state tells nobody else).
+            refused = Unauthenticated("idp.account_refused", ACCOUNT_REFUSED)
+            return Outcome(await self._external_failed(loaded, refused))
         return Outcome(step, browser_cookie=cookie)
 
     async def _external_session(
@@ -512,6 +517,7 @@ class ExternalAccounts(FlowBase):
 
 NO_ACCOUNT = "no account is linked to this identity, and none may be created or linked"
 ACCOUNT_ELSEWHERE = "the account linked to this identity cannot sign in here"
+ACCOUNT_REFUSED = "the account linked to this identity is locked or deactivated"
 
 
 def linkable(idp: IdentityProvider, user: User) -> bool:

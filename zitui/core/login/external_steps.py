@@ -218,6 +218,15 @@ class ExternalSteps(ExternalAccounts):
 
     # --- helpers -----------------------------------------------------------------------
 
+    async def _provider_again(self, loaded: Loaded, idp_id: str) -> Outcome | None:
+        """An account whose last sign-in was at a provider, chosen once that check is too
+        old: off to the same provider (ZITADEL's idpChecked), while the flow may use it;
+        None when it may not (then the account's other ways in)."""
+        try:
+            return Outcome(await self._go_to_provider(loaded, idp_id))
+        except ZituiError:
+            return None
+
     async def _go_to_provider(self, loaded: Loaded, idp_id: str) -> GoToProvider:
         """The flow at the external step, with a fresh salt, and the provider's URL."""
         stored = await self._offered_idp(loaded.flow, idp_id)

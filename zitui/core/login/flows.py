@@ -7,6 +7,7 @@ stateDiagram-v2
     [*] --> register: start, prompt=create (self_service.py)
     choose_account --> done: an account the reuse rule accepts
     choose_account --> password: an account that must prove its password again
+    choose_account --> external: an account whose last sign-in was at a provider, there again
     choose_account --> change_password: an account that must change its password
     choose_account --> login_name: another account
     login_name --> password: a login name (the same answer for every name)
@@ -66,6 +67,7 @@ from zitui.core.login.discovery import discovered_org
 from zitui.core.login.external_steps import ExternalSteps, idp_of_scopes
 from zitui.core.login.returning import ReturningSteps
 from zitui.core.login.reuse import Demand, in_scope, reusable
+from zitui.core.login.second_factor import external_sign_in
 from zitui.core.login.self_service import SelfServiceSteps
 from zitui.core.login.steps import (
     SHOWN,
@@ -256,6 +258,10 @@ class LoginFlowService(SelfServiceSteps, ReturningSteps, ExternalSteps):
                 flow, step = await self._finish(tx, replace(loaded, flow=flow), session, now)
                 await tx.login_flows.update(flow)
             return Outcome(step)
+        if external_sign_in(session) and session.idp_id:
+            again = await self._provider_again(replace(loaded, flow=flow), session.idp_id)
+            if again is not None:
+                return again
         if may_change_password(session, now=now):
             flow = moved(replace(flow, session_id=session.id), FlowStep.CHANGE_PASSWORD, now)
         else:

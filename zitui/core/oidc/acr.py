@@ -30,17 +30,20 @@ def needs_mfa(acr: str) -> bool:
     return acr == MFA
 
 
-def satisfied(amr: Iterable[str]) -> tuple[str, ...]:
-    """The classes a sign-in with these RFC 8176 methods satisfies, weakest first."""
+def satisfied(amr: Iterable[str], *, signed_in: bool = False) -> tuple[str, ...]:
+    """The classes a sign-in with these RFC 8176 methods satisfies, weakest first.
+
+    `signed_in`: a factor was proven even where `amr` names none (a sign-in at an external
+    provider, which RFC 8176 has no value for): one factor at least."""
     methods = set(amr)
-    if not methods:
+    if not methods and not signed_in:
         return ()
     return SUPPORTED if MFA in methods else (PWD,)
 
 
-def claim(acr_values: Iterable[str], amr: Iterable[str]) -> str:
+def claim(acr_values: Iterable[str], amr: Iterable[str], *, signed_in: bool = False) -> str:
     """The ID token's `acr`: the strongest asked class the sign-in satisfied, or "" (no claim)
     when the request asked for none that zitui knows."""
     asked = set(acr_values)
-    met = [value for value in satisfied(amr) if value in asked]
+    met = [value for value in satisfied(amr, signed_in=signed_in) if value in asked]
     return met[-1] if met else ""

@@ -57,8 +57,9 @@ async def exchange_code(grant: GrantContext, client: OidcClient) -> TokenRespons
         session_id=request.session_id,
         grant_id=request.id,
         nonce=request.nonce,
-        # From what the request stored; the code keeps no `acr` of its own.
-        acr=acr.claim(request.acr_values, request.amr),
+        # From what the request stored; the code keeps no `acr` of its own. A request linked
+        # to a session has its auth_time, whatever `amr` names (none for an external sign-in).
+        acr=acr.claim(request.acr_values, request.amr, signed_in=request.auth_time is not None),
     )
     refresh = None
     if sc.OFFLINE_ACCESS in scopes and "refresh_token" in client.grant_types:
