@@ -10,8 +10,9 @@ only. `derandomize=True` makes every run send the same examples.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx2
 import pyotp
@@ -39,7 +40,9 @@ from tests.fuzz_fixtures import (
     values,
 )
 from tests.oidc_fixtures import PASSWORD, authorize_params
+from zitui.core.idps import IdpSettings
 from zitui.core.users import NewHumanUser
+from zitui.records import IdpType
 from zitui.server import paths
 from zitui.server.browser import cookie_name
 
@@ -518,5 +521,115 @@ def test_account_pages(bed: Bed, account_browsers: list[Browser], data: st.DataO
     path = data.draw(st.sampled_from(ACCOUNT_PAGES))
     browser = data.draw(st.sampled_from(account_browsers + bed.browsers))
     query = data.draw(pairs(bed, {"account": values(bed), "done": values(bed)}))
+    cookies = browser.cookies if data.draw(st.booleans()) else None
+    assert_no_server_error(bed.send("GET", path, query=query, cookies=cookies))
+
+
+# -- external identity providers, from browsers on their steps ------------------------------
+
+# A provider's button, its answer (a GET, and the form_post twin that needs no CSRF token),
+# the unknown identity's choice and the registration pre-filled from the provider.
+EXTERNAL_FORMS = [
+    paths.LOGIN_EXTERNAL,
+    paths.LOGIN_EXTERNAL_CALLBACK_FORM,
+    paths.LOGIN_EXTERNAL_OPTION,
+    paths.LOGIN_EXTERNAL_REGISTER,
+]
+EXTERNAL_PAGES = [paths.LOGIN_EXTERNAL_CALLBACK, paths.LOGIN_EXTERNAL_REGISTER]
+EXTERNAL_FIELDS = ("idp", "choice", "state", "code", "error", "error_description", "iss")
+
+
+@dataclass(frozen=True)
+class External:
+    idp_id: str
+    flow_ids: list[str]  # of flows at the provider's step
+    browsers: list[Browser]  # on a login page with the button, and just back from pressing it
+
+
+@pytest.fixture(scope="module")
+def external(bed: Bed) -> External:
+    return bed.runner.run(_external(bed))
+
+
+async def _external(bed: Bed) -> External:
+    """A plain OAuth 2.0 provider of the instance, whose authorization URL needs no network
+    (its endpoints are a closed port here, never reached: no generated state carries a MAC
+    the server made); a browser on the login-name page with its button, and one that pressed
+    it (its flow waits for the provider's answer)."""
+    nowhere = "http://127.0.0.1:9"
+    settings = IdpSettings(
+        name="Fuzzed",
+        type=IdpType.OAUTH,
+        client_id="fuzz",
+        client_secret="fuzz-secret-0123456789",
+        authorization_endpoint=f"{nowhere}/authorize",
+        token_endpoint=f"{nowhere}/token",
+        userinfo_endpoint=f"{nowhere}/userinfo",
+        id_attribute="id",
+    )
+    idp = await bed.services.idps.add(bed.world.admin, "", settings)
+    browsers, flow_ids = [], []
+    for press in (False, True):
+        params = authorize_params(bed.world.clients["basic"])
+        async with httpx2.AsyncClient(
+            transport=bed.harness.transport, base_url=bed.harness.issuer
+        ) as client:
+            page = await client.get(paths.AUTHORIZE, params=params)
+            while page.status_code in (302, 303):
+                page = await client.get(page.headers["location"])
+            assert f'name="idp" value="{idp.id}"' in page.text, page.text
+            browser = browser_on(page, dict(client.cookies.items()))
+            if press:
+                fields = dict(browser.carried)
+                away = await client.post(paths.LOGIN_EXTERNAL, data={**fields, "idp": idp.id})
+                assert away.status_code == 303 and away.headers["location"].startswith(nowhere)
+                state = dict(parse_qsl(urlsplit(away.headers["location"]).query))["state"]
+                flow_ids.append(state.split(".")[0])
+            browsers.append(browser)
+    return External(idp.id, flow_ids, browsers)
+
+
+def external_fields(
+    bed: Bed, external: External, browser: Browser
+) -> dict[str, st.SearchStrategy[str]]:
+    fields = login_fields(bed, browser)
+    anything = fields["login_name"]
+    forged = st.sampled_from(external.flow_ids).flatmap(
+        lambda flow_id: text.map(lambda mac: f"{flow_id}.{mac}")
+    )
+    fields.update({name: anything for name in EXTERNAL_FIELDS})
+    fields.update(
+        idp=st.just(external.idp_id) | anything,
+        choice=st.sampled_from(["create", "link"]) | anything,
+        state=forged | anything,
+        error=st.sampled_from(["access_denied", "server_error"]) | anything,
+    )
+    return fields
+
+
+@settings(FUZZ, max_examples=80)
+@given(data=st.data())
+def test_external_forms(bed: Bed, external: External, data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(EXTERNAL_FORMS))
+    browser = data.draw(st.sampled_from(external.browsers))
+    valid = [(name, value) for name, value in browser.carried if name in ("flow", "csrf_token")]
+    generated = data.draw(pairs(bed, external_fields(bed, external, browser)))
+    form = generated + (valid if data.draw(st.integers(0, 3)) else [])
+    body = data.draw(bodies(st.just(form), uploads=False))
+    cookies = browser.cookies if data.draw(st.integers(0, 3)) else None
+    response = bed.send("POST", path, query=browser.query, body=body, cookies=cookies)
+    assert_no_server_error(response)
+    if response.status_code in (302, 303):
+        # Only the provider's button leaves zitui, and only for the provider itself.
+        location = response.headers["location"]
+        assert location.startswith(("/", "http://127.0.0.1:9/authorize?")), location
+
+
+@settings(FUZZ, max_examples=40)
+@given(data=st.data())
+def test_external_pages(bed: Bed, external: External, data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(EXTERNAL_PAGES))
+    browser = data.draw(st.sampled_from(external.browsers))
+    query = data.draw(pairs(bed, external_fields(bed, external, browser)))
     cookies = browser.cookies if data.draw(st.booleans()) else None
     assert_no_server_error(bed.send("GET", path, query=query, cookies=cookies))
