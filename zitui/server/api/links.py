@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 from zitui.core.account import LinkedIdp
+from zitui.core.idp_templates import template_of
 from zitui.server.api import models as m
 from zitui.server.api.account import details
 from zitui.server.api.operations import Call
 
-OIDC_KINDS = frozenset({"oidc", "google", "gitlab", "azure", "apple"})
-
 
 def link_view(user_id: str, link: LinkedIdp) -> m.IDPUserLink:
-    kind = "IDP_TYPE_OIDC" if str(link.idp_type) in OIDC_KINDS else "IDP_TYPE_UNSPECIFIED"
+    kind = "IDP_TYPE_OIDC" if template_of(link.idp_type).oidc else "IDP_TYPE_UNSPECIFIED"
     return m.IDPUserLink(
         user_id=user_id,
         idp_id=link.idp_id,
