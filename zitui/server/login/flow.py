@@ -278,6 +278,7 @@ def _page_for(
             template = "login/external_not_found.html"
         case ExternalRegister():
             context.update(
+                external=True,
                 provider=step.provider,
                 values=step.values,
                 legal=step.legal,
@@ -285,7 +286,7 @@ def _page_for(
                 languages=SUPPORTED_LOCALES,
                 chosen_language=step.values.language or locale,
             )
-            template = "login/external_register.html"
+            template = "login/register.html"
         case ExternalFailed():
             context["message"] = message(locale, step.code, texts) or step.message
             template, status = "login/external_failed.html", 400
