@@ -15,11 +15,13 @@ Each test uses upstream subjects of its own; the servers and the browser are the
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -88,6 +90,13 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
         "given_name": "Gina",
         "family_name": "Upstream",
         "name": "Gina Up",
+    },
+    "ivy-upstream": {
+        "email": "ivy@upstream.example",
+        "email_verified": True,
+        "given_name": "Ivy",
+        "family_name": "Upstream",
+        "name": "Ivy Up",
     },
     "hugo-upstream": {
         "email": "hugo@upstream.example",
@@ -531,3 +540,51 @@ def test_an_issuer_that_is_not_the_upstreams_is_refused_before_leaving(
     assert page.url.startswith(live.url)
     assert alert(page) != ""
     scoped.close()
+
+
+def test_an_old_external_sign_in_proves_itself_at_the_provider_again(
+    live: Live, app: Application, page: Page
+) -> None:
+    start_at_upstream(page, live, app.authorization_url())
+    with page.expect_navigation(url=f"{live.url}/**"):
+        sign_in_upstream(page, "ivy-upstream")
+    press(page, "Create a new account")
+    page.locator("#terms").check()
+    claims = to_application(page, app, lambda: page.get_by_role("button", name="Register").click())
+    user_id = claims["sub"]
+    page.goto(live.url + paths.ACCOUNT)
+    assert heading(page) == "Your profile"
+
+    # Older than the account pages' window: the provider, not a password page nobody has.
+    age_external_check(live, user_id, minutes=11)
+    page.locator("#email").fill("ivy@new.example")
+    page.get_by_role("button", name="Change email address").click()
+    upstream_page(page, live)
+    with page.expect_navigation(url=f"{live.url}{paths.ACCOUNT}"):
+        sign_in_upstream(page, "ivy-upstream")
+    assert heading(page) == "Your profile"
+    assert live.user(user_id, "email") == ("ivy@upstream.example",)
+
+    # Another identity at the same provider does not stand in for this account.
+    age_external_check(live, user_id, minutes=11)
+    page.locator("#email").fill("ivy@new.example")
+    page.get_by_role("button", name="Change email address").click()
+    upstream_page(page, live)
+    with page.expect_navigation(url=f"{live.url}/**"):
+        sign_in_upstream(page, "alice-upstream")
+    assert "not linked to the account that is signed in" in alert(page)
+    assert live.user(user_id, "email") == ("ivy@upstream.example",)
+
+
+def age_external_check(live: Live, user_id: str, *, minutes: int) -> None:
+    """Move the external sign-in of the user's sessions `minutes` into the past."""
+    with sqlite3.connect(live.settings.data_dir / "zitui.db") as conn:
+        for session_id, checked in conn.execute(
+            "SELECT id, external_checked_at FROM sessions WHERE user_id = ?", (user_id,)
+        ).fetchall():
+            aged = datetime.fromisoformat(str(checked)) - timedelta(minutes=minutes)
+            conn.execute(
+                "UPDATE sessions SET external_checked_at = ? WHERE id = ?",
+                (aged.strftime("%Y-%m-%d %H:%M:%S.%f"), session_id),
+            )
+    conn.close()

@@ -239,7 +239,8 @@ class FlowBase:
         view = loaded.view(flow)
         language = session.preferred_language
         user = await tx.users.find(session.user_id)
-        if user is not None and may_receive(user, Purpose.EMAIL) and user.state is INITIAL:
+        unverified = user is not None and bool(user.email) and may_receive(user, Purpose.EMAIL)
+        if user is not None and unverified and user.state is INITIAL:
             # Registered, never verified: the address first (ZITADEL's VerifyEmail step).
             ctx = Context(self._clock, session_actor(session), RequestMeta(origin="login"))
             sent = await self._mailer().send(
@@ -294,6 +295,11 @@ class FlowBase:
     ) -> tuple[StoredLoginFlow, Step | None]:
         """Link the external identity the flow holds to the account (external_accounts.py)."""
         return flow, None
+
+    async def _reauth_at_provider(self, flow: StoredLoginFlow, session: Session) -> Step | None:
+        """For an account that signed in through a provider: the flow `flow` (not stored yet)
+        sends it to that provider again, or None (external_steps.py)."""
+        return None
 
     async def _providers(self, flow: StoredLoginFlow) -> tuple[ProviderButton, ...]:
         """The external identity providers the login-name page offers (external_accounts.py)."""

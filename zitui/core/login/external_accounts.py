@@ -41,7 +41,14 @@ from zitui.core.login.steps import (
 from zitui.core.policies import PrivacyPolicy, from_settings
 from zitui.core.sessions import new_browser_cookie, start_external_session
 from zitui.core.users import NewHumanUser, add_human_user, check_new_username
-from zitui.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated, ZituiError
+from zitui.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    PreconditionFailed,
+    Unauthenticated,
+    ZituiError,
+)
 from zitui.records import (
     AutoLinking,
     FlowStep,
@@ -61,6 +68,8 @@ EXTERNAL_AUTH = "external_auth"
 EXTERNAL_IDENTITY = "external_identity"
 LINK_TO = "link_to"
 LINKING = "linking"
+# The account a flow signs in again for the account pages (`reauth_at_provider`).
+REAUTH_USER = "reauth_user"
 LINK_EXISTS = ("idp.link_exists", "this external account is linked to another account already")
 NOT_LINKABLE = ("idp.not_linkable", "this identity provider is not available to this account")
 
@@ -109,6 +118,11 @@ class ExternalAccounts(FlowBase):
             return await self._link_from_account(loaded, idp, identity, link_to, request)
         async with self._store.reader() as tx:
             link = await tx.idp_links.find_external(idp.id, identity.external_id)
+        again = flow.internal.get(REAUTH_USER)
+        if isinstance(again, str) and again and (link is None or link.user_id != again):
+            # Signing in again for the account pages: only the signed-in account's identity.
+            other = PreconditionFailed("idp.other_account", OTHER_ACCOUNT)
+            return Outcome(await self._external_failed(loaded, other))
         if link is not None:
             return await self._sign_in_linked(loaded, idp, identity, link, request)
         internal = {**flow.internal, EXTERNAL_IDENTITY: identity.to_json()}
@@ -178,6 +192,7 @@ class ExternalAccounts(FlowBase):
                     raise NotFound("idp.account_elsewhere", ACCOUNT_ELSEWHERE)
                 if idp.options.auto_update:
                     await self._auto_update(tx, user, identity, request)
+                await self._activate(tx, user, request)
                 session = await self._external_session(tx, flow, user, idp, cookie, request)
                 await tx.idp_links.touch(link, at=now, external_name=display_of(identity))
                 flow = replace(
@@ -196,6 +211,23 @@ class ExternalAccounts(FlowBase):
             refused = Unauthenticated("idp.account_refused", ACCOUNT_REFUSED)
             return Outcome(await self._external_failed(loaded, refused))
         return Outcome(step, browser_cookie=cookie)
+
+    async def _activate(self, tx: Repositories, user: User, request: RequestMeta) -> None:
+        """An initial account (made by a manager without a password, say) that signs in
+        through its linked provider has a way in: active, unless its address still waits for
+        its code (the usual verification step follows then)."""
+        if user.state is not UserState.INITIAL or (user.email and not user.email_verified):
+            return
+        ctx = user_context(self._clock, user, request)
+        await tx.users.set_state(user.id, UserState.ACTIVE, at=ctx.now())
+        await record(
+            tx,
+            ctx,
+            "user.human.activated",
+            aggregate=("user", user.id),
+            org_id=user.org_id,
+            payload={"via": "idp"},
+        )
 
     async def _external_session(
         self,
@@ -515,6 +547,7 @@ class ExternalAccounts(FlowBase):
         )
 
 
+OTHER_ACCOUNT = "this identity is not linked to the account that is signed in"
 NO_ACCOUNT = "no account is linked to this identity, and none may be created or linked"
 ACCOUNT_ELSEWHERE = "the account linked to this identity cannot sign in here"
 ACCOUNT_REFUSED = "the account linked to this identity is locked or deactivated"

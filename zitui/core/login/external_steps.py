@@ -37,13 +37,16 @@ from zitui.core.login.external_accounts import (
     EXTERNAL_IDENTITY,
     LINK_TO,
     LINKING,
+    REAUTH_USER,
     ExternalAccounts,
 )
+from zitui.core.login.second_factor import external_sign_in
 from zitui.core.login.steps import (
     ExternalFailed,
     GoToProvider,
     Outcome,
     Registration,
+    Step,
 )
 from zitui.errors import InvalidArgument, NotFound, PreconditionFailed, ZituiError
 from zitui.records import FlowStep, Session, StoredLoginFlow
@@ -215,6 +218,19 @@ class ExternalSteps(ExternalAccounts):
             return Outcome(await self._render(loaded))
         await self._register_throttle.reserve(ip=request.ip)
         return await self._create_external(loaded, identity, values, request)
+
+    async def _reauth_at_provider(self, flow: StoredLoginFlow, session: Session) -> Step | None:
+        """The account's last sign-in came through a provider: to that provider again, for
+        this account only (`REAUTH_USER`); None when it did not, or the provider is no longer
+        offered (the password page then, as for any account)."""
+        if not session.idp_id or not external_sign_in(session):
+            return None
+        internal = {**flow.internal, REAUTH_USER: session.user_id}
+        flow = replace(flow, org_id=session.org_id, user_id=session.user_id, internal=internal)
+        try:
+            return await self._go_to_provider(Loaded(flow), session.idp_id)
+        except ZituiError:
+            return None
 
     # --- helpers -----------------------------------------------------------------------
 

@@ -53,6 +53,8 @@ class ReturningSteps(KeySteps):
                 flow = replace(flow, session_id=session.id, user_id=session.user_id)
                 flow, step = await self._finish(tx, Loaded(flow), session, now)
             await tx.login_flows.insert(flow)
+        if step is None:
+            step = await self._reauth_at_provider(flow, session)
         return Outcome(step or await self._render(Loaded(flow)))
 
     async def start_reauth(
@@ -76,4 +78,6 @@ class ReturningSteps(KeySteps):
         async with self._store.transaction() as tx:
             await self._refuse_over_cap(tx, request.ip, now)
             await tx.login_flows.insert(flow)
-        return Outcome(await self._render(Loaded(flow)))
+        # An account that signed in through a provider proves itself there again.
+        at_provider = await self._reauth_at_provider(flow, session)
+        return Outcome(at_provider or await self._render(Loaded(flow)))
