@@ -227,10 +227,8 @@ class ExternalSteps(ExternalAccounts):
             return None
         internal = {**flow.internal, REAUTH_USER: session.user_id}
         flow = replace(flow, org_id=session.org_id, user_id=session.user_id, internal=internal)
-        try:
-            return await self._go_to_provider(Loaded(flow), session.idp_id)
-        except ZituiError:
-            return None
+        again = await self._provider_again(Loaded(flow), session.idp_id)
+        return again.step if again is not None else None
 
     # --- helpers -----------------------------------------------------------------------
 
