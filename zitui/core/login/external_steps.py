@@ -32,13 +32,13 @@ from zitui.core.context import RequestMeta
 from zitui.core.crypto import tokens
 from zitui.core.idp_identity import ExternalIdentity
 from zitui.core.login.base import BEFORE_PROOF, RETURN_TO, Loaded, moved, new_flow
-from zitui.core.login.external_accounts import (
+from zitui.core.login.external_accounts import ExternalAccounts
+from zitui.core.login.external_links import (
     EXTERNAL_AUTH,
     EXTERNAL_IDENTITY,
     LINK_TO,
     LINKING,
     REAUTH_USER,
-    ExternalAccounts,
 )
 from zitui.core.login.second_factor import external_sign_in
 from zitui.core.login.steps import (
