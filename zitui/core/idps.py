@@ -22,6 +22,7 @@ from zitui.core.crypto.masterkey import MasterKey
 from zitui.core.idp_templates import AZURE_TENANTS, template_of
 from zitui.core.ids import new_id
 from zitui.core.permissions import Resource
+from zitui.core.policies import LoginPolicy
 from zitui.errors import AlreadyExists, InvalidArgument, NotFound
 from zitui.records import IdentityProvider, IdpOptions, IdpType
 from zitui.store import Repositories, Store
@@ -149,10 +150,13 @@ class IdpService:
 
     # --- for the login, not for managers ------------------------------------------------
 
-    async def offered(self, tx: Repositories, org_id: str) -> list[IdentityProvider]:
+    async def offered(
+        self, tx: Repositories, org_id: str, *, policy: LoginPolicy | None = None
+    ) -> list[IdentityProvider]:
         """The providers a login page of `org_id` ("" none requested) offers: the
-        instance's and the organisation's own, when its login policy allows external IdPs."""
-        policy = await login_policy(tx, org_id or None)
+        instance's and the organisation's own, when its login policy (read here unless the
+        caller has it) allows external IdPs."""
+        policy = policy or await login_policy(tx, org_id or None)
         if not policy.allow_external_idp:
             return []
         owners = ["", org_id] if org_id else [""]

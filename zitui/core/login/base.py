@@ -301,7 +301,9 @@ class FlowBase:
         sends it to that provider again, or None (external_steps.py)."""
         return None
 
-    async def _providers(self, flow: StoredLoginFlow) -> tuple[ProviderButton, ...]:
+    async def _providers(
+        self, flow: StoredLoginFlow, policy: LoginPolicy
+    ) -> tuple[ProviderButton, ...]:
         """The external identity providers the login-name page offers (external_accounts.py)."""
         return ()
 
@@ -334,7 +336,7 @@ class FlowBase:
             error=error,
             may_register=policy.allow_register,
             passkey_options=self._passkey_options(loaded.flow, policy),
-            providers=await self._providers(loaded.flow),
+            providers=await self._providers(loaded.flow, policy),
             local_allowed=policy.allow_username_password,
             linking=await self._linking_name(loaded.flow),
         )

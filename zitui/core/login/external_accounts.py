@@ -2,8 +2,8 @@
 sign in the linked account (its profile updated when the provider says so), link it to the
 account that signs in, or create an account for it.
 
-The steps that talk to the provider are in external_steps.py; this module holds what they
-do inside the store.
+The steps that talk to the provider are in external_steps.py; linking is in
+external_links.py, creating an account in external_register.py.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from zitui.core.login.steps import (
     Refused,
     Step,
 )
+from zitui.core.policies import LoginPolicy
 from zitui.core.sessions import start_external_session
 from zitui.errors import (
     AlreadyExists,
@@ -70,11 +71,14 @@ class ExternalLinks(FlowBase):
             raise RuntimeError("this login flow service was built without an IdP client")
         return self._idp_client_
 
-    async def _providers(self, flow: StoredLoginFlow) -> tuple[ProviderButton, ...]:
-        if self._idps is None:
+    async def _providers(
+        self, flow: StoredLoginFlow, policy: LoginPolicy
+    ) -> tuple[ProviderButton, ...]:
+        """The login-name page's buttons; no read at all where the policy allows none."""
+        if self._idps is None or not policy.allow_external_idp:
             return ()
         async with self._store.reader() as tx:
-            offered = await self._idps.offered(tx, flow.org_id)
+            offered = await self._idps.offered(tx, flow.org_id, policy=policy)
         return tuple(ProviderButton(idp.id, idp.name, str(idp.type)) for idp in offered)
 
     async def _linking_name(self, flow: StoredLoginFlow) -> str:
