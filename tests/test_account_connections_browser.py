@@ -273,8 +273,10 @@ def test_an_identity_linked_to_another_account_is_refused_with_its_reason(
     assert reason and page.locator("#form-alert").inner_text() == reason
     assert live.links(omar) == []
     assert live.links(other) == [(live.idp_id, "omar")]
-    # Nothing changed on the account's page either.
-    open_connections(page, live)
+    # "Back" leads to the account's page, where nothing changed either.
+    with page.expect_navigation():
+        page.locator("#back").click()
+    assert page.url == live.url + paths.ACCOUNT_CONNECTIONS
     assert page.locator("#no-connections").is_visible()
     context.close()
 

@@ -386,7 +386,9 @@ class FlowBase:
                 return EmailVerified(view, language=language, redirect_uri=redirect_uri)
             case FlowStep.NOT_ALLOWED:
                 code_, message = flow.internal.get("refusal", list(REGISTRATION_CLOSED))
-                return NotAllowed(view, str(code_), str(message))
+                # Back to the page the flow came from, without the notice of a success.
+                back = (await default_redirect_path(flow)).partition("?")[0]
+                return NotAllowed(view, str(code_), str(message), back=back)
             case (
                 FlowStep.MFA_PROMPT
                 | FlowStep.MFA_TOTP
@@ -559,10 +561,18 @@ async def default_redirect(tx: Repositories, flow: StoredLoginFlow, org_id: str)
     page. A flow that serves an application goes back to it."""
     if flow.auth_request_id:
         return ""
-    back = flow.internal.get(RETURN_TO)
-    if isinstance(back, str) and back.startswith("/") and not back.startswith("//"):
+    back = await default_redirect_path(flow)
+    if back:
         return back  # a page of this server that started the flow (the account pages)
     return (await login_policy(tx, org_id or None)).default_redirect_uri
+
+
+async def default_redirect_path(flow: StoredLoginFlow) -> str:
+    """The page of this server a flow without an application came from, or ""."""
+    back = flow.internal.get(RETURN_TO)
+    if flow.auth_request_id or not isinstance(back, str):
+        return ""
+    return back if back.startswith("/") and not back.startswith("//") else ""
 
 
 def undiscovered(flow: StoredLoginFlow) -> StoredLoginFlow:

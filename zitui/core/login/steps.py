@@ -214,11 +214,14 @@ class EmailVerified:
 
 @dataclass(frozen=True)
 class NotAllowed:
-    """The login policy does not allow what the page asked for (registration, a reset)."""
+    """The login policy does not allow what the page asked for (registration, a reset), or
+    a provider's identity could not be linked from the account pages; `back` is the page of
+    this server the flow came from ("" for the sign-in)."""
 
     flow: FlowView
     code: str
     message: str
+    back: str = ""
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,7 @@ def _page_for(
             template = "login/email_verified.html"
         case NotAllowed():
             context["message"] = message(locale, step.code, texts) or step.message
+            context["back"] = step.back
             template, status = "login/not_allowed.html", 403
         case SetUpFactor():
             context.update(forced=step.forced, kinds=step.kinds)
