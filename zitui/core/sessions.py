@@ -432,29 +432,16 @@ async def start_passkey_session(
     The user and the organisation are read again, so one locked or deactivated since the
     assertion began gets Unauthenticated("auth.bad_credentials") and no session is made.
     """
-    current = await tx.users.find(user.id)
-    org = await tx.orgs.find(user.org_id)
-    if current is None or refusal(current, org) is not None:
-        raise bad_credentials()
-    ctx = user_context(clock, current, request)
-    session_id = await tx.sessions.record_first_factor(
+    return await _start_without_password(
+        tx,
+        clock,
         browser_digest,
-        current.id,
-        new_id=new_id(),
-        at=ctx.now(),
-        user_agent=request.user_agent,
-        client_ip=request.ip,
+        user,
+        request,
+        "user.human.passwordless.check.succeeded",
+        payload,
         passkey=True,
     )
-    await record(
-        tx,
-        ctx,
-        "user.human.passwordless.check.succeeded",
-        aggregate=("user", current.id),
-        org_id=current.org_id,
-        payload={"origin": request.origin, "session_id": session_id, **payload},
-    )
-    return await _load(tx, session_id)
 
 
 async def start_external_session(
@@ -472,6 +459,32 @@ async def start_external_session(
     `user.human.externallogin.check.succeeded` event names the session and the provider.
 
     A user locked or deactivated meanwhile gets Unauthenticated("auth.bad_credentials")."""
+    return await _start_without_password(
+        tx,
+        clock,
+        browser_digest,
+        user,
+        request,
+        "user.human.externallogin.check.succeeded",
+        {**payload, "idp_id": idp_id},
+        external_idp=idp_id,
+    )
+
+
+async def _start_without_password(
+    tx: Repositories,
+    clock: Clock,
+    browser_digest: str,
+    user: User,
+    request: RequestMeta,
+    event_type: str,
+    payload: dict[str, str],
+    *,
+    passkey: bool = False,
+    external_idp: str = "",
+) -> Session:
+    """The session of a first factor other than the password, and its event; the user and
+    the organisation read again first (Unauthenticated when they may not sign in now)."""
     current = await tx.users.find(user.id)
     org = await tx.orgs.find(user.org_id)
     if current is None or refusal(current, org) is not None:
@@ -484,15 +497,16 @@ async def start_external_session(
         at=ctx.now(),
         user_agent=request.user_agent,
         client_ip=request.ip,
-        external_idp=idp_id,
+        passkey=passkey,
+        external_idp=external_idp,
     )
     await record(
         tx,
         ctx,
-        "user.human.externallogin.check.succeeded",
+        event_type,
         aggregate=("user", current.id),
         org_id=current.org_id,
-        payload={"origin": request.origin, "session_id": session_id, "idp_id": idp_id, **payload},
+        payload={"origin": request.origin, "session_id": session_id, **payload},
     )
     return await _load(tx, session_id)
 
