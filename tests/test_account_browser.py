@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -32,11 +30,11 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     expect,
-    sync_playwright,
 )
 
 from tests.conftest import make_settings
 from tests.dbfile import rows
+from tests.live_server import chromium, serving
 from tests.mail_fixtures import MailServer, mailed_code, use_smtp
 from tests.processes import free_port
 from tests.sms_sink import SmsSink
@@ -46,11 +44,10 @@ from tests.test_login_factors_browser import (
     Core,
     with_authenticator,
 )
-from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_server_browser import CHROMIUM
 from zitui.config import Settings
 from zitui.core.sms import SmsSettings
 from zitui.core.users import NewHumanUser
-from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
@@ -167,20 +164,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     mail.start()
     core = Core(settings)
     leavers_org_id = core.run(prepare(core, mail, sms))
-    server = make_server(settings, None)
-    sock = bind_socket(settings)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
     try:
-        yield Live(settings.issuer, settings, core, mail, sms, leavers_org_id)
+        with serving(settings):
+            yield Live(settings.issuer, settings, core, mail, sms, leavers_org_id)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         core.close()
         sms.stop()
         mail.stop()
@@ -188,10 +175,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -10,20 +10,18 @@ The servers and the browser are the module's; each test uses upstream subjects o
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import make_settings
 from tests.dbfile import rows
+from tests.live_server import chromium, serving
 from tests.processes import free_port
 from tests.test_login_factors_browser import Core
-from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.upstream_fixtures import ALICE, Upstream, sign_in_upstream, start_upstream, zitui_client
 from zitui.config import Settings
 from zitui.core.idps import IdpSettings
@@ -31,7 +29,6 @@ from zitui.core.ids import new_id
 from zitui.core.users import NewHumanUser
 from zitui.i18n import lookup
 from zitui.records import IdpLink, IdpType
-from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 
 PASSWORD = "Local-Pass-12!"
@@ -130,29 +127,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with start_upstream(ACCOUNTS, clients) as upstream:
         core = Core(settings)
         made = core.run(prepare(core, upstream))
-        server = make_server(settings, None)
-        sock = bind_socket(settings)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
         try:
-            yield Live(settings.issuer, settings, core, upstream, **made)
+            with serving(settings):
+                yield Live(settings.issuer, settings, core, upstream, **made)
         finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            sock.close()
             core.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def new_context(browser: Browser) -> BrowserContext:

@@ -23,8 +23,6 @@ and bounded (`MAX_EXAMPLES` per operation).
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.api_fixtures import API_SCOPES
 from tests.conftest import ADMIN_PASSWORD, make_settings
+from tests.live_server import serving
 from tests.oidc_fixtures import PASSWORD, World, authorize_params, build_world, query_of
 from tests.processes import free_port
 from zitui.config import Settings
@@ -49,7 +48,6 @@ from zitui.core.context import RequestMeta
 from zitui.core.services import Services, open_services
 from zitui.core.sessions import new_browser_cookie
 from zitui.records import User
-from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 from zitui.server.api.openapi import openapi_document
 from zitui.server.browser import cookie_name
@@ -128,19 +126,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     config = make_settings(tmp_path_factory.mktemp("api") / "data", listen=f"127.0.0.1:{PORT}")
     runner = asyncio.Runner()
     services, world = runner.run(_prepare(config))
-    server = make_server(config, None)
-    sock = bind_socket(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        while not server.started:
-            assert thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.02)
-        yield Live(config.issuer, config, runner, services, world)
+        with serving(config):
+            yield Live(config.issuer, config, runner, services, world)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         runner.run(services.close())
         runner.close()
 

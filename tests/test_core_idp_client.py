@@ -25,9 +25,10 @@ import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
-from playwright.sync_api import Browser, Page, Request, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
-from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.live_server import chromium
+from tests.test_server_browser import CHROMIUM
 from tests.upstream_fixtures import (
     ALICE,
     CALLBACK_PATH,
@@ -712,10 +713,8 @@ def upstream_clients() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -153,9 +153,7 @@ async def test_a_flow_belongs_to_its_browser_and_expires(
         await services.login.show(browser, flow_id)
 
 
-async def test_wrong_passwords_are_counted_on_the_flow(
-    services: Services, alice: User
-) -> None:
+async def test_wrong_passwords_are_counted_on_the_flow(services: Services, alice: User) -> None:
     browser = new_browser_cookie()
     started = await services.login.start(browser, auth_request_id="", request=META)
     flow_id = started.step.flow.id

@@ -4,23 +4,21 @@ light and dark mode, and the instance's login without them."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.branding_assets import CLEAN_SVG, png
 from tests.conftest import ADMIN_PASSWORD, make_settings
+from tests.live_server import chromium, serving
 from tests.processes import free_port
-from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_server_browser import CHROMIUM
 from zitui.config import Settings
 from zitui.core.context import RequestMeta
 from zitui.core.services import open_services
-from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
@@ -68,26 +66,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     port = free_port()
     settings = make_settings(tmp_path_factory.mktemp("data"), listen=f"127.0.0.1:{port}")
     acme_id = branded_instance(settings)
-    server = make_server(settings, None)
-    sock = bind_socket(settings)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield Live(f"http://127.0.0.1:{port}", acme_id)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(settings):
+        yield Live(f"http://127.0.0.1:{port}", acme_id)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def style(page: Page, selector: str, prop: str) -> str:

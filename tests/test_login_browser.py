@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 from tests.conftest import ADMIN_PASSWORD, make_settings
+from tests.live_server import chromium, serving
 from tests.processes import free_port
-from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
-from zitui.runner import bind_socket, make_server
+from tests.test_server_browser import CHROMIUM
 from zitui.server import paths
 from zitui.server.browser import PLAIN_NAME as BROWSER_COOKIE
 
@@ -26,26 +24,14 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     settings = make_settings(tmp_path_factory.mktemp("data"), listen=f"127.0.0.1:{port}")
     # The production server set-up (zitui.runner), on a socket bound the same way.
-    server = make_server(settings, None)
-    sock = bind_socket(settings)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(settings):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def new_page(context: BrowserContext) -> tuple[Page, list[str]]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -26,14 +24,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import make_settings
 from tests.dbfile import rows
+from tests.live_server import chromium, serving
 from tests.mail_fixtures import MailServer, mailed_code, use_smtp
 from tests.processes import free_port
 from tests.test_login_factors_browser import REDIRECT_URI, Application, Core
-from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.upstream_fixtures import (
     ALICE,
     Upstream,
@@ -49,7 +47,6 @@ from zitui.core.apps import NewOidcApp
 from zitui.core.idps import IdpSettings
 from zitui.core.users import NewHumanUser
 from zitui.records import AppType, AuthMethod, IdpOptions, IdpType
-from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 
 PASSWORD = "Local-Pass-12!"
@@ -229,30 +226,18 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with start_upstream(ACCOUNTS, [zitui_client("zitui", SECRET, url)]) as upstream:
         core = Core(settings)
         made = core.run(prepare(core, mail, upstream))
-        server = make_server(settings, None)
-        sock = bind_socket(settings)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
         try:
-            yield Live(settings.issuer, settings, core, mail, upstream, **made)
+            with serving(settings):
+                yield Live(settings.issuer, settings, core, mail, upstream, **made)
         finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            sock.close()
             core.close()
             mail.stop()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def new_context(browser: Browser) -> BrowserContext:

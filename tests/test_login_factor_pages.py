@@ -10,7 +10,6 @@ import base64
 import html
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from tests import oidc_fixtures as fx
 from tests import test_core_sms as sms_tests
 from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.dbfile import rows
+from tests.live_server import serving
 from tests.mail_fixtures import MailServer, free_port, text_of, use_smtp
 from tests.oidc_fixtures import Harness, World
 from tests.test_core_sms import SmsProvider, http_settings
@@ -45,7 +45,6 @@ from zitui.core.factors import FactorKind
 from zitui.core.services import open_services
 from zitui.core.users import NewHumanUser
 from zitui.records import User
-from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 
 clock, harness, world = fx.clock, fx.harness, fx.world
@@ -692,21 +691,8 @@ def live(tmp_path: Path) -> Iterator[Live]:
         throttle_ip_attempts=1000,
     )
     user_id, secret = asyncio.run(prepare(settings))
-    server = make_server(settings, None)
-    sock = bind_socket(settings)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    started = threading.Event()
-    deadline = time.monotonic() + 20
-    while not server.started:  # uvicorn offers no event to wait on
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        started.wait(0.02)
-    try:
+    with serving(settings):
         yield Live(f"http://127.0.0.1:{port}", settings.data_dir, user_id, secret)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 async def at_the_code_page(live: Live, browser: httpx2.AsyncClient) -> dict[str, str]:

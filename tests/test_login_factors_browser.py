@@ -27,14 +27,15 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.dbfile import rows
+from tests.live_server import chromium, serving
 from tests.mail_fixtures import MailServer, text_of, use_smtp
 from tests.processes import free_port
 from tests.sms_sink import SmsSink
-from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_server_browser import CHROMIUM
 from zitui.config import Settings
 from zitui.core.apps import NewOidcApp
 from zitui.core.context import Context, RequestMeta
@@ -42,7 +43,6 @@ from zitui.core.services import Services, open_services
 from zitui.core.sms import SmsSettings
 from zitui.core.users import NewHumanUser
 from zitui.records import AppType, AuthMethod
-from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
@@ -207,20 +207,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     mail.start()
     core = Core(settings)
     client_id, secret, strict_org_id = core.run(prepare(core, mail, sms))
-    server = make_server(settings, None)
-    sock = bind_socket(settings)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
     try:
-        yield Live(settings.issuer, settings, core, mail, sms, client_id, secret, strict_org_id)
+        with serving(settings):
+            yield Live(settings.issuer, settings, core, mail, sms, client_id, secret, strict_org_id)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         core.close()
         sms.stop()
         mail.stop()
@@ -228,10 +218,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def profile(browser: Browser) -> Iterator[BrowserContext]:

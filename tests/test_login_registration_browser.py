@@ -11,8 +11,6 @@ for a refused connection is all it shows.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests import test_login_browser
 from tests.conftest import ADMIN_PASSWORD, make_settings
+from tests.live_server import serving
 from tests.mail_fixtures import MailServer, mailed_code, use_smtp
 from tests.processes import free_port
 from tests.test_login_browser import focused_id, new_page
@@ -38,7 +37,6 @@ from zitui.core.context import RequestMeta
 from zitui.core.services import open_services
 from zitui.core.users import NewHumanUser
 from zitui.records import AppType, AuthMethod
-from zitui.runner import bind_socket, make_server
 from zitui.server import paths
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
@@ -103,20 +101,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     # In a thread of its own: playwright's sync API may hold this thread's event loop.
     with ThreadPoolExecutor(max_workers=1) as pool:
         client_id, secret, alice_id = pool.submit(asyncio.run, prepare(settings, mail)).result()
-    server = make_server(settings, None)
-    sock = bind_socket(settings)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
     try:
-        yield Live(f"http://127.0.0.1:{port}", client_id, secret, alice_id, mail)
+        with serving(settings):
+            yield Live(f"http://127.0.0.1:{port}", client_id, secret, alice_id, mail)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         mail.stop()
 
 

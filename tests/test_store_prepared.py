@@ -85,9 +85,7 @@ def test_constraint_errors_surface_as_sqlalchemy_errors(tmp_path):
 
 def test_statements_it_cannot_plan_are_left_to_sqlalchemy(tmp_path):
     engine = _engine(tmp_path)
-    expanding = sa.select(ACCESS.c.id).where(
-        ACCESS.c.id.in_(sa.bindparam("ids", expanding=True))
-    )
+    expanding = sa.select(ACCESS.c.id).where(ACCESS.c.id.in_(sa.bindparam("ids", expanding=True)))
     with engine.begin() as conn:
         assert Prepared(expanding).run(conn, {"ids": ["a", "b"]}) is None
 

@@ -19,9 +19,10 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.test_server_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.live_server import chromium
+from tests.test_server_browser import CHROMIUM
 from tests.upstream_fixtures import (
     ALICE,
     BOB,
@@ -115,10 +116,8 @@ def upstream_clients(callback: Callback) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
