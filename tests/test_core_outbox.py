@@ -4,9 +4,11 @@ SMTP server (aiosmtpd) or to `.eml` files, retried with backoff, failed and retr
 from __future__ import annotations
 
 import asyncio
+import random
+import re
 import stat
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -273,3 +275,24 @@ async def test_an_idle_sender_takes_no_write_lock(services: Services) -> None:
     idle = sender(services, store=counting)
     assert await idle.deliver_due() == 0
     assert counting.transactions == 0
+
+
+def test_a_mail_has_a_message_id_at_the_senders_domain_and_leaves_random_alone() -> None:
+    """The server's threads share the `random` module with whatever else runs in the process
+    (the property tests' generators watch it): building a mail must not move it, nor look the
+    host's name up in the DNS."""
+    before = random.getstate()
+    first, second = (
+        build_email(
+            sender="zitui@mail.example",
+            recipient="c@d.example",
+            subject="s",
+            text="t",
+            html="h",
+            at=datetime(2026, 12, 6, tzinfo=UTC),
+        )
+        for _ in range(2)
+    )
+    assert random.getstate() == before
+    assert re.fullmatch(r"<[0-9a-f]{32}@mail\.example>", str(first["Message-ID"]))
+    assert first["Message-ID"] != second["Message-ID"]

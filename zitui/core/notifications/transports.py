@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -43,10 +44,19 @@ def build_email(
     message["To"] = recipient
     message["Subject"] = subject
     message["Date"] = format_datetime(at)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["Message-ID"] = message_id_for(sender)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def message_id_for(sender: str) -> str:
+    """A Message-ID (RFC 5322 §3.6.4) at the sender's domain. Not `email.utils.make_msgid`:
+    it looks this host's name up in the DNS when given no domain, and it draws on the
+    `random` module's shared state, which the server's other threads (and the test suite's
+    property tests) would see move."""
+    domain = sender.rpartition("@")[2] or "localhost"
+    return f"<{secrets.token_hex(16)}@{domain}>"
 
 
 class SmtpTransport:
