@@ -11,8 +11,10 @@ from zitui.core.account import AccountParts, AccountService
 from zitui.core.apps import AppService
 from zitui.core.auth import AuthService
 from zitui.core.authz import Authorizer
+from zitui.core.backups import backup_before_migration
 from zitui.core.branding import BrandingService
 from zitui.core.clock import Clock, SystemClock
+from zitui.core.console_access import ConsoleAccess
 from zitui.core.context import Context
 from zitui.core.credentials import PasswordChecker
 from zitui.core.crypto.masterkey import MasterKey, load_master_key, refuse_exposed_key_file
@@ -44,6 +46,7 @@ from zitui.core.sessions import SessionService
 from zitui.core.setup import SetupResult, ensure_instance
 from zitui.core.sms import SmsService
 from zitui.core.smtp import SmtpService
+from zitui.core.ssh_keys import SshKeyService
 from zitui.core.throttle import ThrottleLimits
 from zitui.core.user_codes import CodeMailer
 from zitui.core.users import UserService
@@ -89,6 +92,8 @@ class Services:
     webauthn: WebAuthnService
     otp_factors: OtpFactors
     account: AccountService
+    ssh_keys: SshKeyService
+    console: ConsoleAccess
 
     def system_context(self, origin: str = "system") -> Context:
         return Context.system(self.clock, origin=origin)
@@ -177,6 +182,7 @@ def build_services(
         idle_timeout=timedelta(seconds=settings.session_idle_timeout_s),
         limits=ThrottleLimits.from_settings(settings),
     )
+    auth = AuthService(store, login, clock)
     sender = Sender(
         store,
         master_key,
@@ -203,7 +209,7 @@ def build_services(
         smtp=smtp,
         sms=sms,
         idps=idps,
-        auth=AuthService(store, login, clock),
+        auth=auth,
         events=EventService(store),
         sessions=sessions,
         keys=keys,
@@ -227,6 +233,8 @@ def build_services(
         webauthn=webauthn,
         otp_factors=otp_factors,
         account=account,
+        ssh_keys=SshKeyService(store, authz),
+        console=ConsoleAccess(store, auth, clock),
     )
 
 
@@ -256,6 +264,7 @@ async def open_services(
         master_key = load_master_key(settings.masterkey, key_file, may_create=state is None)
         if state is not None:
             master_key.verify_key_check(state)
+        await backup_before_migration(settings, store, now=clock.now())
         await migrate(store)
         services = build_services(settings, store, master_key, clock)
         result = SetupResult(created=False)

@@ -708,3 +708,20 @@ class UserIdpLinkRow(SQLModel, table=True):
     external_name: str = Field(default="", max_length=400)
     created_at: datetime = _ts()
     last_used_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class UserSshKeyRow(SQLModel, table=True):
+    """A user's SSH public key for the operator console: the key's algorithm and base64 blob
+    as OpenSSH writes them, its SHA-256 fingerprint (unique: one key, one user) and the
+    comment that came with it."""
+
+    __tablename__ = "user_ssh_keys"
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", ondelete="CASCADE", index=True, max_length=40)
+    algorithm: str = Field(max_length=60)
+    public_key: str = Field(sa_type=sa.Text)
+    fingerprint: str = Field(max_length=60, unique=True, index=True)
+    comment: str = Field(max_length=200)
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(default=None, nullable=True)

@@ -27,6 +27,7 @@ from zitui.store.repos.purge import PurgeRepository
 from zitui.store.repos.sessions import SessionRepository
 from zitui.store.repos.sms import SmsRepository
 from zitui.store.repos.smtp import SmtpRepository
+from zitui.store.repos.ssh_keys import SshKeyRepository
 from zitui.store.repos.throttles import ThrottleRepository
 from zitui.store.repos.tokens import AccessTokenRepository, RefreshTokenRepository
 from zitui.store.repos.used_assertions import UsedAssertionRepository
@@ -101,3 +102,4 @@ class Repositories:
     branding = _repository(BrandingRepository)
     custom_texts = _repository(CustomTextRepository)
     factors = _repository(FactorRepository)
+    ssh_keys = _repository(SshKeyRepository)
