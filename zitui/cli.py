@@ -91,7 +91,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="public URL and OIDC issuer; sets the instance domain on a first run",
     )
+    _add_backup_commands(commands, common)
     return parser
+
+
+def _add_backup_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    backup = commands.add_parser(
+        "backup",
+        parents=[common],
+        help="copy the store to a new file while zitui runs, and check the copy",
+        description="Copy the store (SQLite's online backup; pg_dump for PostgreSQL) into FILE "
+        "while servers keep running, then check the copy: integrity, schema revision and the "
+        "row counts of the main tables. FILE is written with mode 0600 and appears only once "
+        "checked. The master key is not in it: keep it (and the SSH host key) apart.",
+    )
+    backup.add_argument("file", metavar="FILE", type=Path, help="the new backup file")
+    restore = commands.add_parser(
+        "restore",
+        parents=[common],
+        help="restore a backup into an empty data directory",
+        description="Restore FILE into the data directory given by --data (new or empty; the "
+        "masterkey file and the SSH host key may be there). The backup's integrity is checked "
+        "first, then that the master key in place (ZITUI_MASTERKEY or DIR/masterkey) opens "
+        "it; either failing leaves the directory as it was.",
+    )
+    restore.add_argument("file", metavar="FILE", type=Path, help="a file made by zitui backup")
 
 
 def configure_logging(settings: Settings, *, to_stderr: bool, to_file: bool = True) -> None:
@@ -124,7 +148,7 @@ def _log_to_file(settings: Settings, root: logging.Logger, formatter: logging.Fo
 
 
 def _commands(args: argparse.Namespace) -> dict[str, Command]:
-    from zitui import runner
+    from zitui import backup_commands, runner
 
     def apply(settings: Settings) -> Coroutine[Any, Any, int]:
         return runner.apply(settings, args.blueprint, args.out)
@@ -138,6 +162,8 @@ def _commands(args: argparse.Namespace) -> dict[str, Command]:
         "tui": runner.run_tui,
         "apply": apply,
         "recover": recover,
+        "backup": lambda settings: backup_commands.backup(settings, args.file),
+        "restore": lambda settings: backup_commands.restore(settings, args.file),
     }
 
 
@@ -171,7 +197,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"zitui: {exc.message}", file=sys.stderr)
         return 2
     # `recover` only works on an existing data directory, and creates none for a mistyped one.
-    to_file = args.command != "recover" or settings.data_dir.is_dir()
+    # `restore` needs its data directory empty: it logs nowhere but the terminal.
+    to_file = args.command != "restore" and (
+        args.command not in ("recover", "backup") or settings.data_dir.is_dir()
+    )
     configure_logging(settings, to_stderr=args.command == "serve", to_file=to_file)
     if args.command == "serve" and settings.worker_count > 1:
         from zitui.workers import serve_with_workers

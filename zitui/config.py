@@ -79,6 +79,9 @@ class Settings:
     # many days after their last attempt; pending messages are never deleted.
     outbox_keep_sent_days: int = 30
     outbox_keep_failed_days: int = 90
+    # Automatic backups before a migration (`data/backups/pre-*.db`, SQLite only): how many
+    # are kept; 0 turns them off.
+    backups_keep: int = 5
 
     @property
     def listen_host(self) -> str:
@@ -170,7 +173,7 @@ def load_settings(
 
 
 def _check_limits(settings: Settings) -> None:
-    for name in ("hash_queue", "pending_auth_requests_per_address"):
+    for name in ("hash_queue", "pending_auth_requests_per_address", "backups_keep"):
         if getattr(settings, name) < 0:
             raise InvalidArgument("config.range", f"{name} must be 0 or more", field=name)
     for name in (
