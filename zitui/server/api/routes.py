@@ -11,12 +11,14 @@ from zitui.server.api import account as a
 from zitui.server.api import factors as f
 from zitui.server.api import links as li
 from zitui.server.api import models as m
+from zitui.server.api import ssh_keys as ssh
 from zitui.server.api.operations import Operation
 
 PREFIX = paths.AUTH_API
 ME = f"{PREFIX}/users/me"
 FACTORS = f"{ME}/auth_factors"
 PASSWORDLESS = f"{ME}/passwordless"
+SSH_KEYS = f"{ME}/ssh_keys"
 
 # Statuses of the changes that ask for a recent sign-in (401 reauth) or a state (412).
 REAUTH = (412,)
@@ -25,6 +27,7 @@ CODES = (404, 412, 429)
 U, PROFILE, EMAIL, PHONE = "User", "User Profile", "User Email", "User Phone"
 PASSWORD, FACTOR, TOKENS = "User Password", "User Authentication Factor", "User Tokens"
 SESSIONS, POLICIES, IDPS = "User Sessions", "Policies", "User Identity Providers"
+SSH = "User SSH Keys"
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", ME, "Get my user", U, a.get_my_user, m.GetMyUserResponse),
@@ -412,5 +415,38 @@ OPERATIONS: tuple[Operation, ...] = (
         f.revoke_all_my_refresh_tokens,
         m.Changed,
         request=m.Empty,
+    ),
+    Operation(
+        "GET",
+        SSH_KEYS,
+        "List my SSH keys",
+        SSH,
+        ssh.list_my_ssh_keys,
+        ssh.ListMySshKeysResponse,
+        zitadel=False,
+        description="The public keys that sign me in to the operator console over SSH.",
+    ),
+    Operation(
+        "POST",
+        SSH_KEYS,
+        "Add an SSH key",
+        SSH,
+        ssh.add_my_ssh_key,
+        ssh.AddMySshKeyResponse,
+        request=ssh.AddMySshKeyRequest,
+        errors=(409,),
+        zitadel=False,
+        description="One public key line as OpenSSH writes it (`ssh-ed25519 AAAA… comment`); "
+        "a key belongs to one user (409 `ssh_key.already_registered`).",
+    ),
+    Operation(
+        "DELETE",
+        f"{SSH_KEYS}/{{key_id}}",
+        "Remove one of my SSH keys",
+        SSH,
+        ssh.remove_my_ssh_key,
+        m.Changed,
+        errors=(404,),
+        zitadel=False,
     ),
 )
