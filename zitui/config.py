@@ -82,6 +82,11 @@ class Settings:
     # Automatic backups before a migration (`data/backups/pre-*.db`, SQLite only): how many
     # are kept; 0 turns them off.
     backups_keep: int = 5
+    # /metrics (zitui/server/metrics.py) is off the public listener unless a token is set:
+    # `metrics_listen` serves it on an address of its own, `metrics_token` on the main listener
+    # to `Authorization: Bearer <token>`; with neither, /metrics answers 404.
+    metrics_listen: str = ""
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def listen_host(self) -> str:
@@ -169,7 +174,29 @@ def load_settings(
             "config.workers", "workers must be 0 (one per CPU) or more", field="workers"
         )
     _check_limits(settings)
+    _check_metrics(settings)
     return settings
+
+
+# A bearer token someone could guess protects nothing.
+METRICS_TOKEN_MIN_LENGTH = 16
+
+
+def _check_metrics(settings: Settings) -> None:
+    if settings.metrics_listen:
+        split_listen(settings.metrics_listen)
+        if settings.metrics_listen == settings.listen:
+            raise InvalidArgument(
+                "config.metrics_listen",
+                "metrics_listen must differ from listen (unset it to serve /metrics there)",
+                field="metrics_listen",
+            )
+    if settings.metrics_token and len(settings.metrics_token) < METRICS_TOKEN_MIN_LENGTH:
+        raise InvalidArgument(
+            "config.metrics_token",
+            f"metrics_token must be at least {METRICS_TOKEN_MIN_LENGTH} characters",
+            field="metrics_token",
+        )
 
 
 def _check_limits(settings: Settings) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from zitui.core.context import Context
 from zitui.core.ids import new_id
+from zitui.core.sign_in_metrics import note_check
 from zitui.records import Event
 from zitui.store import Repositories
 
@@ -32,4 +33,5 @@ async def record(
         payload=payload or {},
     )
     await tx.events.append(event, request_ip=ctx.request.ip, user_agent=ctx.request.user_agent)
+    note_check(tx, event_type, event.payload)
     return event

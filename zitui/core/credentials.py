@@ -23,14 +23,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from zitui import metrics
 from zitui.core import validation
 from zitui.core.audit import record
 from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.crypto.passwords import PasswordHasher
 from zitui.core.policies import LockoutPolicy, LoginPolicy, PasswordAgePolicy, from_settings
+from zitui.core.sign_in_metrics import THROTTLED, UNKNOWN_USER
 from zitui.core.throttle import Reservation, Throttle, ThrottleLimits
-from zitui.errors import InvalidArgument, PreconditionFailed, Unauthenticated
+from zitui.errors import InvalidArgument, PreconditionFailed, RateLimited, Unauthenticated
 from zitui.records import Organization, OrgState, User, UserKind, UserState
 from zitui.store import Repositories, Store
 from zitui.store.repos.users import Credentials
@@ -167,12 +169,17 @@ class PasswordChecker:
         in a deactivated organisation) and a wrong password alike. The caller confirms a
         success with `confirm` in the transaction that starts its session.
         """
-        reservation = await self._throttle.reserve(name=login_name, ip=request.ip)
+        try:
+            reservation = await self._throttle.reserve(name=login_name, ip=request.ip)
+        except RateLimited:
+            metrics.count_sign_in_failure(THROTTLED)
+            raise
         found = await self._find(login_name, policy=policy, org_id=org_id)
         encoded = found.credentials.password_hash if found else None
         matched = await self._hasher.verify(encoded, password)
         if found is None:
             await self._record_unknown()
+            metrics.count_sign_in_failure(UNKNOWN_USER)
             raise bad_credentials()
         user = found.credentials.user
         checked = CheckedUser(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from zitui.core.context import Context
 from zitui.errors import NotFound, Unauthenticated
 from zitui.records import Instance
 from zitui.store import Store
+
+log = logging.getLogger("zitui.core")
+STORE_UNAVAILABLE = "store_unavailable"
+MIGRATIONS_PENDING = "migrations_pending"
 
 
 class InstanceService:
@@ -25,3 +31,16 @@ class InstanceService:
     async def check_ready(self) -> None:
         """Raise unless the store answers; for health checks."""
         await self._store.ping()
+
+    async def readiness(self) -> str | None:
+        """Why this process should not take traffic now, or None when it may: the store
+        must answer ("store_unavailable") and stand at this zitui's newest migration
+        ("migrations_pending", as while another process upgrades it, or after a downgrade)."""
+        try:
+            await self._store.ping()
+            current = await self._store.schema_is_current()
+        except Exception:
+            # Whatever the store raises, the answer is "not ready"; the reason goes to the log.
+            log.warning("readiness check failed", exc_info=True)
+            return STORE_UNAVAILABLE
+        return None if current else MIGRATIONS_PENDING

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from zitui.config import Settings
 from zitui.core.account import AccountParts, AccountService
+from zitui.core.activity import ActivityService
 from zitui.core.apps import AppService
 from zitui.core.auth import AuthService
 from zitui.core.authz import Authorizer
@@ -93,6 +94,7 @@ class Services:
     otp_factors: OtpFactors
     account: AccountService
     ssh_keys: SshKeyService
+    activity: ActivityService
     console: ConsoleAccess
 
     def system_context(self, origin: str = "system") -> Context:
@@ -234,6 +236,7 @@ def build_services(
         otp_factors=otp_factors,
         account=account,
         ssh_keys=SshKeyService(store, authz),
+        activity=ActivityService(store, authz, clock),
         console=ConsoleAccess(store, auth, clock),
     )
 

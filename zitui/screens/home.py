@@ -1,5 +1,6 @@
-"""The operator's home: which instance, who is signed in with which roles, the organisations,
-and the keys to every section of the console."""
+"""The operator's home: which instance, who is signed in with which roles, the sign-ins per
+minute and the outbox (for instance managers), the organisations, and the keys to every
+section of the console."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Sparkline, Static
 
+from zitui.core.activity import CHART_MINUTES, OutboxState
 from zitui.core.context import Context
 from zitui.core.permissions import Resource, permissions_of
 from zitui.core.services import Services
@@ -36,6 +38,8 @@ from zitui.screens.texts import TextsScreen
 from zitui.screens.users import UsersScreen
 
 PAGE_SIZE = 20
+# How often the sign-in chart and the outbox figures are read again, in seconds.
+ACTIVITY_REFRESH_S = 5.0
 MEMBER_AREAS = ("iam.member", "org.member", "project.member", "project.grant.member")
 _SCOPE_NAMES = {
     Scope.ORG: "organisation",
@@ -50,6 +54,18 @@ def describe_membership(membership: Membership, org_names: Mapping[str, str]) ->
         return f"{roles} on the instance"
     name = org_names.get(membership.scope_id, membership.scope_id)
     return f"{roles} on {_SCOPE_NAMES[membership.scope]} {name}"
+
+
+def describe_sign_ins(per_minute: list[int]) -> str:
+    now = per_minute[-1] if per_minute else 0
+    return (
+        f"Sign-ins: {now} this minute, {sum(per_minute)} in {len(per_minute)} min, "
+        f"peak {max(per_minute, default=0)}/min"
+    )
+
+
+def describe_outbox(outbox: OutboxState) -> str:
+    return f"Outbox: {outbox.pending} pending, {outbox.failed} failed"
 
 
 def describe_memberships(memberships: Iterable[Membership], org_names: Mapping[str, str]) -> str:
@@ -77,13 +93,23 @@ class HomeScreen(Screen[None]):
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    def __init__(self, services: Services, context: Context, *, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        services: Services,
+        context: Context,
+        *,
+        page_size: int = PAGE_SIZE,
+        refresh_s: float = ACTIVITY_REFRESH_S,
+    ) -> None:
         super().__init__()
         self.services = services
         self.context = context
         self.page_size = page_size
+        self.refresh_s = refresh_s
         self.instance: Instance | None = None
         self.left = False
+        # The activity is the instance's: only its managers see it.
+        self.shows_activity = context.can("iam.read", Resource.instance())
 
     def compose(self) -> ComposeResult:
         actor = self.context.actor
@@ -97,6 +123,11 @@ class HomeScreen(Screen[None]):
                 id="roles",
                 markup=False,
             )
+            if self.shows_activity:
+                with Horizontal(id="activity"):
+                    yield Static(describe_sign_ins([]), id="sign-ins-text", markup=False)
+                    yield Sparkline([0] * CHART_MINUTES, summary_function=max, id="sign-ins")
+                yield Static("Outbox …", id="outbox", markup=False)
         yield PagedTable(
             self.load_orgs, ORG_COLUMNS, ORG_NOUNS, id="orgs", page_size=self.page_size
         )
@@ -104,6 +135,9 @@ class HomeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.load_header()
+        if self.shows_activity:
+            self.load_activity()
+            self.set_interval(self.refresh_s, self.load_activity)
 
     def on_screen_suspend(self) -> None:
         self.left = True
@@ -125,6 +159,19 @@ class HomeScreen(Screen[None]):
         memberships = self.context.actor.memberships if self.context.actor else ()
         org_names = await self.find_org_names(memberships)
         self.query_one("#roles", Static).update(describe_memberships(memberships, org_names))
+
+    @work(group="activity", exclusive=True, exit_on_error=False)
+    async def load_activity(self) -> None:
+        """The sign-ins per minute of the last half hour and the outbox's unsent messages."""
+        try:
+            per_minute = await self.services.activity.sign_ins_per_minute(self.context)
+            outbox = await self.services.activity.outbox_state(self.context)
+        except Exception as error:
+            report(self, error)
+            return
+        self.query_one("#sign-ins", Sparkline).data = per_minute
+        self.query_one("#sign-ins-text", Static).update(describe_sign_ins(per_minute))
+        self.query_one("#outbox", Static).update(describe_outbox(outbox))
 
     async def find_org_names(self, memberships: Iterable[Membership]) -> dict[str, str]:
         names: dict[str, str] = {}

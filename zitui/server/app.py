@@ -22,8 +22,9 @@ from zitui.server.browser import BrowserCookieMiddleware
 from zitui.server.error_pages import exception_handlers
 from zitui.server.headers import SecurityHeadersMiddleware
 from zitui.server.login import routes as login_routes
+from zitui.server.metrics import RequestMetricsMiddleware, metrics_endpoint
 from zitui.server.oidc import routes as oidc_routes
-from zitui.server.pages import healthz, index
+from zitui.server.pages import healthz, index, readyz
 from zitui.server.state import AppState
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -55,12 +56,16 @@ def create_app(
             *oidc_routes(),
             Route(paths.HOME, index, methods=["GET"]),
             Route(paths.HEALTHZ, healthz, methods=["GET"]),
+            Route(paths.READYZ, readyz, methods=["GET"]),
+            Route(paths.METRICS, metrics_endpoint, methods=["GET"]),
             *login_routes(),
             *account_routes(),
             *api_routes(),
             Mount(paths.STATIC, StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            # Outermost: a request's time includes every other middleware's.
+            Middleware(RequestMetricsMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=secure),
             Middleware(
                 BrowserCookieMiddleware,

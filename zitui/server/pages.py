@@ -1,4 +1,4 @@
-"""The landing page and the health check."""
+"""The landing page and the health and readiness checks."""
 
 from __future__ import annotations
 
@@ -28,3 +28,13 @@ async def healthz(request: Request) -> Response:
         log.warning("health check failed", exc_info=True)
         return JSONResponse({"status": "unavailable"}, status_code=503, headers=NO_STORE)
     return JSONResponse({"status": "ok"}, headers=NO_STORE)
+
+
+async def readyz(request: Request) -> Response:
+    """200 when this process may take traffic; 503 with the reason when it may not."""
+    reason = await get_services(request).instance.readiness()
+    if reason is not None:
+        return JSONResponse(
+            {"status": "unavailable", "reason": reason}, status_code=503, headers=NO_STORE
+        )
+    return JSONResponse({"status": "ready"}, headers=NO_STORE)

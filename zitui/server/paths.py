@@ -7,6 +7,10 @@ from zitui.core.user_codes import PASSWORD_INIT_PATH, USER_INIT_PATH, VERIFY_EMA
 
 HOME = "/"
 HEALTHZ = "/healthz"
+# Ready for traffic: the store answers and its schema is this version's (zitui/server/pages.py).
+READYZ = "/readyz"
+# Prometheus text format, behind a token or on a listener of its own (zitui/server/metrics.py).
+METRICS = "/metrics"
 STATIC = "/static"
 STYLESHEET = f"{STATIC}/zitui.css"
 # The one script of the hosted pages: WebAuthn ceremonies (security keys and passkeys).

@@ -7,6 +7,7 @@ from typing import NoReturn
 
 from sqlalchemy import exc as sa_exc
 
+from zitui import metrics
 from zitui.errors import StoreUnavailable
 
 
@@ -24,7 +25,10 @@ def reraise(exc: BaseException) -> NoReturn:
 def translate_database_error(exc: sa_exc.DatabaseError | sqlite3.Error) -> StoreUnavailable:
     message = str(exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc)
     if "locked" in message or "busy" in message:
-        return StoreUnavailable(
+        error = StoreUnavailable(
             "store.locked", "the store is locked by another process; try again in a moment"
         )
-    return StoreUnavailable("store.unavailable", f"the store cannot be used: {message}")
+    else:
+        error = StoreUnavailable("store.unavailable", f"the store cannot be used: {message}")
+    metrics.count_store_error(error.code)
+    return error

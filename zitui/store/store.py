@@ -7,6 +7,7 @@ Two backends share the `Store` interface: PostgreSQL through SQLAlchemy's asynci
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -27,11 +28,17 @@ from zitui.store.engine import (
 from zitui.store.files import private_database_files
 from zitui.store.repos import Repositories
 from zitui.store.repos.base import Connection
+from zitui.store.revisions import head_revision
 
 T = TypeVar("T")
 
 # The connection of an enclosing `Store.atomic()` block, if any, for this task.
 _ambient: ContextVar[Connection | None] = ContextVar("zitui_ambient_tx", default=None)
+# The after-commit hooks of the transactions inside that block, run once the block commits.
+_ambient_hooks: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "zitui_ambient_hooks", default=None
+)
+log = logging.getLogger("zitui.store")
 
 
 class Store:
@@ -56,10 +63,16 @@ class Store:
         ambient = _ambient.get()
         if ambient is not None:
             async with ambient.begin_nested():
-                yield Repositories(ambient)
+                nested = Repositories(ambient)
+                yield nested
+            deferred = _ambient_hooks.get()
+            if deferred is not None:
+                deferred.extend(nested.take_after_commit())
             return
         async with self._write() as conn:
-            yield Repositories(conn)
+            repos = Repositories(conn)
+            yield repos
+        _run_hooks(repos.take_after_commit())
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Repositories]:
@@ -93,12 +106,16 @@ class Store:
         """
         if _ambient.get() is not None:
             raise RuntimeError("Store.atomic() blocks do not nest")
+        hooks: list[Callable[[], None]] = []
         async with self._write() as conn:
             token = _ambient.set(conn)
+            hooks_token = _ambient_hooks.set(hooks)
             try:
                 yield
             finally:
+                _ambient_hooks.reset(hooks_token)
                 _ambient.reset(token)
+        _run_hooks(hooks)
 
     def _write(self) -> Any:
         raise NotImplementedError
@@ -113,6 +130,12 @@ class Store:
     async def ping(self) -> None:
         async with self._read() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def schema_is_current(self) -> bool:
+        """Whether the database stands at this zitui's newest migration; one small read."""
+        async with self._read() as conn:
+            found = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        return found is not None and str(found) == head_revision()
 
     async def read_instance_state(self) -> str | None:
         """The master-key check of an existing instance, read before any migration runs."""
@@ -158,6 +181,15 @@ async def open_store(url: str, *, busy_timeout_ms: int = 5000) -> Store:
 async def migrate(store: Store) -> None:
     """Bring the schema to the newest revision."""
     await store.run_sync(migrations.upgrade_to_head, write=True)
+
+
+def _run_hooks(hooks: list[Callable[[], None]]) -> None:
+    """After a commit: a failing hook is logged, and the committed change stays a success."""
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:
+            log.exception("an after-commit hook failed")
 
 
 def _ensure_parent(path: Path) -> None:

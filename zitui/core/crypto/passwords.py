@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from zitui import metrics
 from zitui.errors import Overloaded
 
 # A hash takes ~16 ms with the default profile; a full queue drains well within a second.
@@ -80,10 +81,12 @@ class PasswordHasher:
                 retry_after=RETRY_AFTER_S,
             )
         self._waiting += 1
+        metrics.set_hash_queue(self._waiting)
         try:
             await self._slots.acquire()
         finally:
             self._waiting -= 1
+            metrics.set_hash_queue(self._waiting)
         try:
             yield
         finally:

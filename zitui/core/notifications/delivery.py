@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from zitui import metrics
 from zitui.config import Settings
 from zitui.core.background import Pause, every, in_background
 from zitui.core.clock import Clock
@@ -206,6 +207,7 @@ class Sender:
         until = self._clock.now() + self.delivery.backoff(entry.attempts)
         async with self._store.transaction() as tx:
             await tx.outbox.mark_waiting(entry.id, until=until, error=reason)
+        metrics.count_delivery_failure(entry.channel, "retry")
         log.warning(
             "%s to %s: attempt %d failed, pending: %s",
             entry.kind,
@@ -218,6 +220,7 @@ class Sender:
         entry = claimed.entry
         async with self._store.transaction() as tx:
             await tx.outbox.mark_failed(entry.id, at=self._clock.now(), error=reason)
+        metrics.count_delivery_failure(entry.channel, "failed")
         log.error(
             "%s to %s: failed: %s",
             entry.kind,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from zitui import metrics
 from zitui.core.oidc.errors import OAuthError, invalid_request
 from zitui.server import paths
 from zitui.server.oidc.common import (
@@ -27,7 +28,10 @@ from zitui.server.state import get_services
 async def token(request: Request) -> Response:
     """RFC 6749 §3.2."""
     services = get_services(request)
-    body = await services.tokens.token(context(request), await client_request(request, paths.TOKEN))
+    asked = await client_request(request, paths.TOKEN)
+    body = await services.tokens.token(context(request), asked)
+    # Only a grant type the service knows gets this far: the label set stays small.
+    metrics.count_token(asked.form.get("grant_type", ""))
     return json_response(body)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar, overload
 
 from zitui.store.repos.app_keys import AppKeyRepository
@@ -70,6 +71,19 @@ class Repositories:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._after_commit: list[Callable[[], None]] | None = None
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Call `hook` once this transaction has committed, never when it rolls back: for
+        what must not count a change that did not happen (metrics)."""
+        if self._after_commit is None:
+            self._after_commit = []
+        self._after_commit.append(hook)
+
+    def take_after_commit(self) -> list[Callable[[], None]]:
+        """The hooks registered so far, handed to the store that runs them."""
+        hooks, self._after_commit = self._after_commit or [], None
+        return hooks
 
     instances = _repository(InstanceRepository)
     orgs = _repository(OrgRepository)

@@ -126,6 +126,20 @@ class OutboxRepository(Repository):
         """Due now, with its attempts counted afresh."""
         await self._set(message_id, state=PENDING, attempts=0, next_attempt_at=at)
 
+    async def count_unsent(self) -> dict[str, int]:
+        """How many messages are pending (sending included) and failed; one read on the
+        state index, which never touches the sent messages."""
+        query = (
+            sa.select(OUTBOX.c.state, sa.func.count())
+            .where(OUTBOX.c.state.in_((PENDING, SENDING, FAILED)))
+            .group_by(OUTBOX.c.state)
+        )
+        counts = {PENDING: 0, FAILED: 0}
+        for state, count in (await self.conn.execute(query)).all():
+            key = FAILED if state == FAILED else PENDING
+            counts[key] += int(count)
+        return counts
+
     async def list_recent(self, *, limit: int) -> list[OutboxEntry]:
         query = sa.select(*_SUMMARY).order_by(OUTBOX.c.created_at.desc(), OUTBOX.c.id.desc())
         rows = (await self.conn.execute(query.limit(limit))).mappings().all()
