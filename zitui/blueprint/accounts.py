@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from zitui.blueprint.reading import BlueprintError, describe
 from zitui.blueprint.specs import MACHINE_KEYS, USER_KEYS, MachineSpec, OrgSpec, UserSpec
 from zitui.blueprint.state import ApplyState, at
+from zitui.core.ssh_keys import parse_public_key
 from zitui.core.users import NewHumanUser
 from zitui.records import Organization, Scope, User, UserKind
 
@@ -26,7 +27,24 @@ async def ensure_users(state: ApplyState, spec: OrgSpec) -> None:
                     state.ctx, org.id, _new_human(user)
                 )
                 state.created(f"user {spec.name}/{user.username}")
+            await _ensure_ssh_keys(state, f"{spec.name}/{user.username}", user, found)
         state.users[(spec.name.lower(), user.username.lower())] = found
+
+
+async def _ensure_ssh_keys(state: ApplyState, name: str, spec: UserSpec, user: User) -> None:
+    """Add the file's keys the user lacks; keys the file does not list are kept."""
+    if not spec.ssh_keys:
+        return
+    keys = state.services.ssh_keys
+    held = {k.fingerprint for k in await keys.list_keys(state.ctx, user.id)}
+    for index, line in enumerate(spec.ssh_keys):
+        parsed = parse_public_key(line)
+        if parsed.fingerprint in held:
+            continue
+        with at(f"{spec.path}.ssh_keys[{index}]"):
+            await keys.add_key(state.ctx, user.id, line)
+        held.add(parsed.fingerprint)
+        state.created(f"SSH key {parsed.fingerprint} of user {name}")
 
 
 def _new_human(user: UserSpec) -> NewHumanUser:

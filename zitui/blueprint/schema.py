@@ -45,6 +45,7 @@ from zitui.core import oidc_config, sms, validation
 from zitui.core.oidc import served
 from zitui.core.permissions import roles_for_scope
 from zitui.core.projects import role_key
+from zitui.core.ssh_keys import parse_public_key
 from zitui.errors import InvalidArgument
 from zitui.records import AppType, AuthMethod, PrivateLabeling, Scope, TokenType
 
@@ -220,7 +221,19 @@ def _user(t: Table) -> UserSpec:
         password=t.text("password", default=""),
         password_change_required=t.flag("password_change_required"),
         managers=_managers(t),
+        ssh_keys=_ssh_keys(t),
     )
+
+
+def _ssh_keys(t: Table) -> tuple[str, ...]:
+    """Each line a public key OpenSSH would accept (`ssh-ed25519 AAAA… comment`)."""
+    lines = t.texts("ssh_keys")
+    for index, line in enumerate(lines):
+        try:
+            parse_public_key(line)
+        except InvalidArgument as exc:
+            raise BlueprintError(f"{t.at('ssh_keys')}[{index}]", exc.message) from exc
+    return lines
 
 
 def _machine(t: Table) -> MachineSpec:

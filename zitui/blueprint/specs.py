@@ -45,6 +45,7 @@ USER_KEYS = (
     "password",
     "password_change_required",
     "managers",
+    "ssh_keys",
 )
 MACHINE_KEYS = ("username", "name", "managers", "pat", "secret", "key")
 CREDENTIAL_KEYS = ("expires",)
@@ -117,6 +118,8 @@ class UserSpec:
     password: str = field(repr=False)
     password_change_required: bool = False
     managers: tuple[str, ...] = ()
+    # OpenSSH public key lines for the operator console over SSH.
+    ssh_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
