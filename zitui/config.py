@@ -113,6 +113,11 @@ class Settings:
         return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
 
     @property
+    def metrics_exposed(self) -> bool:
+        """Whether a scraper may read /metrics (on its own address or with the token)."""
+        return bool(self.metrics_listen or self.metrics_token)
+
+    @property
     def hash_slots(self) -> int:
         return self.hash_concurrency or max(1, os.cpu_count() or 1)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
-from zitui.config import Settings
+from zitui.config import Settings, split_listen
 from zitui.core.services import Services, open_services
 from zitui.core.setup import SetupResult
 from zitui.errors import StoreUnavailable, ZituiError
@@ -36,7 +36,12 @@ class EmbeddedServer(uvicorn.Server):
 
 def bind_socket(settings: Settings) -> socket.socket:
     """Bind the listen address now, so a port in use is one clear error before anything runs."""
-    host, port = settings.listen_host, settings.listen_port
+    return bind_address(settings.listen)
+
+
+def bind_address(listen: str) -> socket.socket:
+    """Bind `listen` (HOST:PORT); a port in use is StoreUnavailable("listen.unavailable")."""
+    host, port = split_listen(listen)
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -47,7 +52,7 @@ def bind_socket(settings: Settings) -> socket.socket:
     except OSError as exc:
         reason = "the port is in use" if exc.errno == 98 else (exc.strerror or str(exc))
         raise StoreUnavailable(
-            "listen.unavailable", f"cannot listen on {settings.listen}: {reason}"
+            "listen.unavailable", f"cannot listen on {listen}: {reason}"
         ) from exc
     sock.listen(2048)
     sock.setblocking(False)
@@ -77,18 +82,28 @@ def first_run_line(setup: SetupResult) -> str:
     )
 
 
-async def serve(settings: Settings, sock: socket.socket | None = None) -> int:
+async def serve(
+    settings: Settings,
+    sock: socket.socket | None = None,
+    metrics_sock: socket.socket | None = None,
+) -> int:
     """The server alone; SIGTERM or SIGINT finish the open requests, then exit 0.
 
-    A worker of `zitui serve --workers` gets the socket its parent bound, and a store the
-    parent has already set up.
+    A worker of `zitui serve --workers` gets the sockets its parent bound (the metrics one
+    when `metrics_listen` is set), and a store the parent has already set up.
     """
+    from zitui.metrics_listener import bind_metrics_socket, serving_metrics
+
     worker = sock is not None
     sock = sock or bind_socket(settings)
     try:
+        if not worker:
+            metrics_sock = bind_metrics_socket(settings)
         services, setup = await open_services(settings)
     except BaseException:
         sock.close()
+        if metrics_sock is not None:
+            metrics_sock.close()
         raise
     try:
         if setup.generated_password and not worker:
@@ -98,11 +113,14 @@ async def serve(settings: Settings, sock: socket.socket | None = None) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, _request_exit, server)
         log.info("serving %s on %s", settings.issuer, settings.listen)
-        await server.serve(sockets=[sock])
+        async with serving_metrics(settings, services, metrics_sock):
+            await server.serve(sockets=[sock])
         return 0 if server.started else 1
     finally:
         await services.close()
         sock.close()
+        if metrics_sock is not None:
+            metrics_sock.close()
 
 
 def _request_exit(server: uvicorn.Server) -> None:
@@ -154,18 +172,25 @@ async def run_tui(settings: Settings) -> int:
 
 async def start(settings: Settings) -> int:
     """Server and TUI in one loop; quitting the TUI stops the server after its requests."""
+    from zitui.metrics_listener import bind_metrics_socket, serving_metrics
+
     sock = bind_socket(settings)
+    metrics_sock: socket.socket | None = None
     try:
+        metrics_sock = bind_metrics_socket(settings)
         opened = await _open_for_tui(settings)
         if isinstance(opened, ZituiError):
             return await _show_fatal(opened)
         services, setup = opened
         try:
-            return await _run_both(settings, services, setup, sock)
+            async with serving_metrics(settings, services, metrics_sock):
+                return await _run_both(settings, services, setup, sock)
         finally:
             await services.close()
     finally:
         sock.close()
+        if metrics_sock is not None:
+            metrics_sock.close()
 
 
 async def _run_both(

@@ -23,6 +23,7 @@ import socket
 import sys
 from types import FrameType
 
+from zitui import metrics
 from zitui.config import Settings
 from zitui.core.services import open_services
 from zitui.core.setup import SetupResult
@@ -32,10 +33,13 @@ log = logging.getLogger("zitui")
 
 
 def serve_with_workers(settings: Settings) -> int:
+    from zitui.metrics_listener import bind_metrics_socket
     from zitui.runner import bind_socket, first_run_line
 
+    metrics_sock: socket.socket | None = None
     try:
         sock = bind_socket(settings)
+        metrics_sock = bind_metrics_socket(settings)
         setup = asyncio.run(_prepare(settings))
     except ZituiError as exc:
         print(f"zitui: {exc.message}", file=sys.stderr)
@@ -45,16 +49,24 @@ def serve_with_workers(settings: Settings) -> int:
         return 130
     if setup.generated_password:
         print(first_run_line(setup), flush=True)
+    if settings.metrics_exposed:
+        # Before the fork: every worker writes its figures where a scrape of any reads them.
+        metrics.share_between_processes()
     # Nothing may run in other threads from here on: a fork copies only the calling thread.
     children: dict[int, int] = {}
     for index in range(settings.worker_count):
         pid = os.fork()
         if pid == 0:
-            os._exit(_worker(settings, sock))
+            os._exit(_worker(settings, sock, metrics_sock))
         children[pid] = index
     sock.close()
+    if metrics_sock is not None:
+        metrics_sock.close()
     log.info("serving %s on %s with %d workers", settings.issuer, settings.listen, len(children))
-    return _supervise(children)
+    try:
+        return _supervise(children)
+    finally:
+        metrics.stop_sharing()
 
 
 async def _prepare(settings: Settings) -> SetupResult:
@@ -63,7 +75,7 @@ async def _prepare(settings: Settings) -> SetupResult:
     return setup
 
 
-def _worker(settings: Settings, sock: socket.socket) -> int:
+def _worker(settings: Settings, sock: socket.socket, metrics_sock: socket.socket | None) -> int:
     import uvloop
 
     from zitui.runner import serve
@@ -72,7 +84,7 @@ def _worker(settings: Settings, sock: socket.socket) -> int:
         signal.signal(signum, signal.SIG_DFL)
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(serve(settings, sock))
+            return runner.run(serve(settings, sock, metrics_sock))
     except ZituiError as exc:
         print(f"zitui: worker {os.getpid()}: {exc.message}", file=sys.stderr)
         return 1

@@ -31,11 +31,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="metrics"', **NO_STORE}
 
 
-def exposed(settings: Settings) -> bool:
-    """Whether this process records figures for a scraper at all."""
-    return bool(settings.metrics_listen or settings.metrics_token)
-
-
 class RequestMetricsMiddleware:
     """Time every HTTP request under its route's template (`/oauth/v2/token`,
     `/ui/login/…/{id}`), never its raw path: unknown paths would make a series each."""
