@@ -20,6 +20,7 @@ from zitui.records import Page, User
 from zitui.screens.formats import when
 from zitui.screens.paged_table import Column, Nouns, PagedTable, page_of
 from zitui.screens.section import SectionScreen
+from zitui.screens.ssh_keys import SshKeysScreen
 
 KIND_LABELS = {
     FactorKind.TOTP: "Authenticator app (TOTP)",
@@ -48,6 +49,7 @@ class AuthenticatorsScreen(SectionScreen):
     BINDINGS = [
         Binding("d", "remove", "Remove selected"),
         Binding("r", "void_codes", "Void recovery codes"),
+        Binding("s", "ssh_keys", "SSH keys"),
     ]
 
     def __init__(self, services: Services, context: Context, user: User) -> None:
@@ -124,6 +126,9 @@ class AuthenticatorsScreen(SectionScreen):
             removed,
             action="Remove",
         )
+
+    def action_ssh_keys(self) -> None:
+        self.open(SshKeysScreen(self.services, self.context, self.user))
 
     def action_void_codes(self) -> None:
         async def void() -> int:
