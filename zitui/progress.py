@@ -19,7 +19,7 @@ class ProgressBar:
         self._unit = unit
         self._tty = stream.isatty()
         self._lock = threading.Lock()
-        self._shown = -1
+        self._shown = -PLAIN_STEP_PERCENT
         self._drawn = False
 
     def __call__(self, done: int, total: int) -> None:
