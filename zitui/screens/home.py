@@ -99,13 +99,13 @@ class HomeScreen(Screen[None]):
         context: Context,
         *,
         page_size: int = PAGE_SIZE,
-        refresh_s: float = ACTIVITY_REFRESH_S,
+        refresh_s: float | None = None,
     ) -> None:
         super().__init__()
         self.services = services
         self.context = context
         self.page_size = page_size
-        self.refresh_s = refresh_s
+        self.refresh_s = refresh_s or ACTIVITY_REFRESH_S
         self.instance: Instance | None = None
         self.left = False
         # The activity is the instance's: only its managers see it.
