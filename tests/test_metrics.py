@@ -6,6 +6,7 @@ import asyncio
 import base64
 import sqlite3
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,17 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+from tests import mail_fixtures
 from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.hosted_sign_in import password_sign_in
+from tests.mail_fixtures import MailServer, use_smtp
 from tests.server_fixtures import BROWSER_ACCEPT
+from tests.test_core_outbox import queue, sender
 from zitui import metrics
 from zitui.config import Settings, load_settings
 from zitui.core.audit import record
-from zitui.core.context import RequestMeta
+from zitui.core.clock import FixedClock
+from zitui.core.context import Context, RequestMeta
 from zitui.core.crypto.passwords import Argon2Profile, PasswordHasher
 from zitui.core.services import Services
 from zitui.errors import InvalidArgument
@@ -29,6 +34,7 @@ from zitui.server.app import create_app
 from zitui.store.failures import translate_database_error
 
 TOKEN = "scrape-token-0123456789abcdef"
+mail_server = mail_fixtures.mail_server
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -232,6 +238,23 @@ async def test_the_hash_queue_shows_the_hashes_waiting_for_a_slot() -> None:
         assert counter(name) == 1
     await waiting
     assert counter(name) == 0
+
+
+async def test_failed_deliveries_are_counted_by_channel_and_outcome(
+    services: Services, admin: Context, mail_server: MailServer, clock: FixedClock
+) -> None:
+    await use_smtp(services, admin, mail_server)  # its server is not started: unreachable
+    delivering = sender(services, max_attempts=2, retry_s=30, retry_max_s=30)
+    retry = {"channel": "email", "outcome": "retry"}
+    failed = {"channel": "email", "outcome": "failed"}
+    name = "zitui_notification_delivery_failures_total"
+    start = (counter(name, **retry), counter(name, **failed))
+    await queue(services)
+    assert await delivering.deliver_due() == 1
+    assert (counter(name, **retry), counter(name, **failed)) == (start[0] + 1, start[1])
+    clock.advance(timedelta(seconds=30))
+    assert await delivering.deliver_due() == 1
+    assert (counter(name, **retry), counter(name, **failed)) == (start[0] + 1, start[1] + 1)
 
 
 def test_store_errors_are_counted_by_code() -> None:
