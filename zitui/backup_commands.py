@@ -13,7 +13,8 @@ from zitui.progress import ProgressBar
 
 async def backup(settings: Settings, target: Path) -> int:
     """Take a checked online backup; progress on standard error, the result on standard out."""
-    bar = ProgressBar(sys.stderr, "zitui: backing up", unit="pages")
+    unit = "tables" if settings.database_url.startswith("postgresql") else "pages"
+    bar = ProgressBar(sys.stderr, "zitui: backing up", unit=unit)
     try:
         done = await take_backup(settings, target, progress=bar)
     finally:
