@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SOURCES := $(shell find zitui -type f -not -path '*/__pycache__/*') zitui.spec pyproject.toml
-DEBIAN_PACKAGES := chromium tmux postgresql
+SOURCES := $(shell find zitui -type f -not -path '*/__pycache__/*') zitui.spec pyproject.toml \
+	packaging/launcher.sh packaging/selfextract.py
+# python3-seccomp: tests/confine.py runs the binary under the unit's system-call filter.
+DEBIAN_PACKAGES := chromium tmux postgresql python3-seccomp
 
 .PHONY: run test binary system-deps lint bench clean
 
@@ -29,6 +31,8 @@ system-deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
+# dist/zitui is one file: PyInstaller's one-folder build (dist/zitui.d) packed by
+# packaging/selfextract.py, which zitui.spec runs last.
 dist/zitui: $(STAMP) $(SOURCES)
 	$(BIN)/pyinstaller --noconfirm --log-level WARN zitui.spec
 
@@ -49,7 +53,7 @@ test: $(STAMP) system-deps dist/zitui tests/rp/node_modules tests/upstream/node_
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check zitui tests bench tools
+	$(BIN)/ruff check zitui tests bench tools packaging
 	$(BIN)/mypy
 
 # wrk (Debian) drives the single-request measures of bench/oidc.py.

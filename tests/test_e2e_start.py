@@ -4,7 +4,6 @@ the administrator signs in and sees the default organisation, and quitting stops
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,47 +14,14 @@ import pytest
 
 from tests.conftest import ADMIN_PASSWORD
 from tests.processes import free_port, zitui_env
-
-
-class Terminal:
-    def __init__(self, socket_name: str) -> None:
-        self.socket_name = socket_name
-
-    def tmux(self, *args: str) -> str:
-        result = subprocess.run(
-            ["tmux", "-L", self.socket_name, *args],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        )
-        return result.stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "zitui")
-
-    def keys(self, *keys: str) -> None:
-        # One key group per write: a terminal app reading "\rtext\r" in one chunk may not
-        # see the carriage returns as Enter presses, as a typing person's terminal would.
-        for key in keys:
-            self.tmux("send-keys", "-t", "zitui", key)
-            time.sleep(0.2)
-
-    def wait_for(self, text: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+from tests.terminal import Terminal
 
 
 @pytest.fixture
 def terminal(tmp_path: Path) -> Iterator[Terminal]:
     term = Terminal(f"zitui-test-{tmp_path.name}")
     yield term
-    subprocess.run(["tmux", "-L", term.socket_name, "kill-server"], capture_output=True)
+    term.close()
 
 
 def _launch(terminal: Terminal, tmp_path: Path, port: int) -> Path:
