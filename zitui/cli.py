@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="public URL and OIDC issuer (env ZITUI_EXTERNAL_URL)",
     )
+    network.add_argument(
+        "--ssh",
+        dest="ssh_listen",
+        metavar="HOST:PORT",
+        help="serve the operator console over SSH there (env ZITUI_SSH_LISTEN, default off)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="zitui", description="A self-hosted identity provider with an operator TUI."
@@ -177,7 +183,12 @@ def _loop_factory(command: str) -> Callable[[], asyncio.AbstractEventLoop] | Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["_ssh-console"]:  # a console process of the SSH server (zitui/ssh/)
+        from zitui.ssh.console import main as console_main
+
+        return console_main(given[1:])
+    args = build_parser().parse_args(given)
     # SIGINT interrupts zitui however it was started. A script's background job inherits
     # SIGINT ignored, and asyncio.Runner turns SIGINT into a cancellation of the set-up only
     # when Python's default handler is in place; `serve` installs its own handler after.

@@ -87,6 +87,10 @@ class Settings:
     # to `Authorization: Bearer <token>`; with neither, /metrics answers 404.
     metrics_listen: str = ""
     metrics_token: str = field(default="", repr=False)
+    # The operator console over SSH (zitui/ssh/): HOST:PORT to listen on (off when empty), and
+    # how long a console may sit without input before its connection ends.
+    ssh_listen: str = ""
+    ssh_idle_timeout_s: int = 900
 
     @property
     def listen_host(self) -> str:
@@ -180,7 +184,22 @@ def load_settings(
         )
     _check_limits(settings)
     _check_metrics(settings)
+    _check_ssh(settings)
     return settings
+
+
+def _check_ssh(settings: Settings) -> None:
+    if not settings.ssh_listen:
+        return
+    split_listen(settings.ssh_listen)
+    if settings.ssh_listen == settings.listen:
+        raise InvalidArgument(
+            "config.ssh_listen", "ssh_listen must differ from listen", field="ssh_listen"
+        )
+    if settings.ssh_idle_timeout_s < 1:
+        raise InvalidArgument(
+            "config.range", "ssh_idle_timeout_s must be 1 or more", field="ssh_idle_timeout_s"
+        )
 
 
 # A bearer token someone could guess protects nothing.

@@ -93,6 +93,7 @@ async def serve(
     when `metrics_listen` is set), and a store the parent has already set up.
     """
     from zitui.metrics_listener import bind_metrics_socket, serving_metrics
+    from zitui.ssh.server import serving_ssh
 
     worker = sock is not None
     sock = sock or bind_socket(settings)
@@ -113,7 +114,10 @@ async def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, _request_exit, server)
         log.info("serving %s on %s", settings.issuer, settings.listen)
-        async with serving_metrics(settings, services, metrics_sock):
+        async with (
+            serving_metrics(settings, services, metrics_sock),
+            serving_ssh(settings, services, enabled=not worker),
+        ):
             await server.serve(sockets=[sock])
         return 0 if server.started else 1
     finally:
@@ -197,18 +201,20 @@ async def _run_both(
     settings: Settings, services: Services, setup: SetupResult, sock: socket.socket
 ) -> int:
     from zitui.screens.app import make_app
+    from zitui.ssh.server import serving_ssh
 
-    server = make_server(settings, services)
-    server_task = asyncio.create_task(server.serve(sockets=[sock]), name="zitui-server")
-    app = make_app(services, setup=setup)
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, app.exit)
-    try:
-        await app.run_async()
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-        server.should_exit = True
-        await server_task
+    async with serving_ssh(settings, services):
+        server = make_server(settings, services)
+        server_task = asyncio.create_task(server.serve(sockets=[sock]), name="zitui-server")
+        app = make_app(services, setup=setup)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, app.exit)
+        try:
+            await app.run_async()
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+            server.should_exit = True
+            await server_task
     return app.return_code or 0
 
 

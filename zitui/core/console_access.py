@@ -6,16 +6,24 @@ console's sign-in (`AuthService.login_operator`, the hosted login's password ste
 throttle and lockout). Either way only a user with a manager role gets a console: anyone else
 is refused after proving who they are, with an event that says so. Key sign-ins and their
 failures, refusals and the end of each session are events on the user.
+
+Each SSH session's console runs in a process of its own (zitui/ssh/), which learns who signed
+in from a hand-off token: one use, a minute to live, kept as a digest in `user_codes` under a
+purpose of its own per hand-off (so two sessions of one user do not replace each other's).
+Redeeming it loads the user and their memberships again, from the store.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from zitui.core.audit import record
 from zitui.core.auth import AuthService, OperatorLogin
 from zitui.core.clock import Clock
 from zitui.core.context import Actor, Context, RequestMeta
 from zitui.core.credentials import bad_credentials, refusal, user_context
-from zitui.errors import PermissionDenied
+from zitui.core.crypto import tokens
+from zitui.errors import PermissionDenied, Unauthenticated
 from zitui.records import User, UserKind
 from zitui.store import Repositories, Store
 
@@ -23,6 +31,10 @@ KEY_SIGN_IN = "user.human.ssh_key.check.succeeded"
 KEY_FAILED = "user.human.ssh_key.check.failed"
 REFUSED = "user.human.console.refused"
 ENDED = "user.human.console.ended"
+HANDOFF_LIFETIME = timedelta(minutes=1)
+# `user_codes.purpose` holds 20 characters: the prefix and 16 of the hand-off's id.
+HANDOFF_PURPOSE = "ssh:"
+HANDOFF_ID_LENGTH = 16
 
 
 def not_manager() -> PermissionDenied:
@@ -88,6 +100,58 @@ class ConsoleAccess:
                 await self._record_refusal(login_name, request)
             raise
 
+    async def hand_off(self, login: OperatorLogin) -> str:
+        """A one-time token that lets the console process act as the signed-in user."""
+        user = login.user
+        handoff_id = tokens.code(HANDOFF_ID_LENGTH, "abcdefghijkmnpqrstuvwxyz23456789")
+        secret = tokens.random_token()
+        now = self._clock.now()
+        async with self._store.transaction() as tx:
+            await tx.user_codes.put(
+                user.id,
+                HANDOFF_PURPOSE + handoff_id,
+                digest=tokens.digest(secret),
+                target=login.context.request.ip,
+                at=now,
+                expires_at=now + HANDOFF_LIFETIME,
+                message_id=None,
+            )
+        return f"{user.id}.{handoff_id}.{secret}"
+
+    async def redeem(self, token: str, request: RequestMeta) -> OperatorLogin:
+        """The sign-in a hand-off token stands for, once; Unauthenticated for an unknown,
+        used or expired token, or for a user who may not sign in or manage any more."""
+        user_id, _, rest = token.partition(".")
+        handoff_id, _, secret = rest.partition(".")
+        purpose = HANDOFF_PURPOSE + handoff_id
+        now = self._clock.now()
+        async with self._store.transaction() as tx:
+            stored = await tx.user_codes.find(user_id, purpose) if handoff_id else None
+            if (
+                stored is None
+                or len(handoff_id) != HANDOFF_ID_LENGTH
+                or not tokens.equal(stored.digest, tokens.digest(secret))
+                or stored.expires_at <= now
+                or not await tx.user_codes.delete(user_id, purpose)
+            ):
+                raise _handoff_refused()
+            user = await tx.users.find(user_id)
+            org = await tx.orgs.find(user.org_id) if user is not None else None
+            memberships = tuple(await tx.memberships.list_for_user(user_id))
+        if user is None or refusal(user, org) is not None:
+            raise _handoff_refused()
+        if not memberships:
+            raise not_manager()
+        actor = Actor(
+            user_id=user.id, org_id=user.org_id, login_name=user.login_name, memberships=memberships
+        )
+        context = Context(
+            clock=self._clock, actor=actor, request=request, auth_time=stored.created_at
+        )
+        return OperatorLogin(
+            context=context, user=user, password_change_required=user.password_change_required
+        )
+
     async def record_end(self, ctx: Context, *, reason: str) -> None:
         """The console session of `ctx`'s actor ended (`reason`: closed, idle, error)."""
         if ctx.actor is None:
@@ -104,6 +168,10 @@ class ConsoleAccess:
             if user is not None:
                 ctx = user_context(self._clock, user, request)
                 await _event(tx, ctx, user, REFUSED, method="password")
+
+
+def _handoff_refused() -> Unauthenticated:
+    return Unauthenticated("console.handoff_invalid", "this console hand-off is unknown or used")
 
 
 async def _user_of_key(tx: Repositories, login_name: str, fingerprint: str) -> User | None:

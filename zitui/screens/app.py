@@ -11,6 +11,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from zitui.core.auth import OperatorLogin
+from zitui.core.context import Context
 from zitui.core.services import Services
 from zitui.core.setup import SetupResult
 from zitui.errors import ZituiError
@@ -43,15 +45,23 @@ class ZituiApp(App[None]):
         *,
         setup: SetupResult | None = None,
         fatal: ZituiError | None = None,
+        signed_in: OperatorLogin | None = None,
+        leave_on_sign_out: bool = False,
     ) -> None:
         super().__init__()
         self.services = services
         self.setup = setup
+        self.signed_in_as = signed_in
+        self.leave_on_sign_out = leave_on_sign_out
         self.fatal = fatal if fatal is not None or services is not None else _NO_SERVICES
 
     def on_mount(self) -> None:
         if self.fatal is not None or self.services is None:
             self.push_screen(FatalScreen(self.fatal or _NO_SERVICES))
+            return
+        if self.signed_in_as is not None:
+            login = self.signed_in_as
+            self.push_screen(self._first_screen(login.context, login.password_change_required))
             return
         first_run = self.setup if self.setup and self.setup.generated_password else None
         login_name = first_run.admin_login_name if first_run else ""
@@ -73,15 +83,20 @@ class ZituiApp(App[None]):
 
     @on(SignedIn)
     def signed_in(self, message: SignedIn) -> None:
+        self.show(self._first_screen(message.context, message.password_change_required))
+
+    def _first_screen(self, context: Context, password_change_required: bool) -> Screen[Any]:
         assert self.services is not None
-        if message.password_change_required:
-            self.show(ChangePasswordScreen(self.services, message.context))
-        else:
-            self.show(HomeScreen(self.services, message.context))
+        if password_change_required:
+            return ChangePasswordScreen(self.services, context)
+        return HomeScreen(self.services, context)
 
     @on(SignedOut)
     def signed_out(self) -> None:
         assert self.services is not None
+        if self.leave_on_sign_out:  # a console over SSH belongs to the one who signed in
+            self.exit()
+            return
         self.show(LoginScreen(self.services))
 
     def show(self, screen: Screen[Any]) -> None:
@@ -103,6 +118,16 @@ def make_app(
     *,
     setup: SetupResult | None = None,
     fatal: ZituiError | None = None,
+    signed_in: OperatorLogin | None = None,
+    leave_on_sign_out: bool = False,
 ) -> ZituiApp:
-    """The console for the CLI and the tests; with `fatal`, it only explains why it cannot run."""
-    return ZituiApp(services, setup=setup, fatal=fatal)
+    """The console for the CLI and the tests; with `fatal`, it only explains why it cannot run.
+    With `signed_in` it starts as that operator (the console over SSH), and with
+    `leave_on_sign_out` signing out ends it instead of asking for another sign-in."""
+    return ZituiApp(
+        services,
+        setup=setup,
+        fatal=fatal,
+        signed_in=signed_in,
+        leave_on_sign_out=leave_on_sign_out,
+    )
