@@ -153,7 +153,10 @@ async def test_a_key_sign_in_reaches_the_home_screen(instance: Instance, tmp_pat
     conn = await connect(instance, "admin", client_keys=[instance.admin_key])
     async with conn:
         process = await open_console(conn)
-        screen = await read_until(process, b"Signed in as admin", b"IAM_OWNER on the instance")
+        host_key = f"host key {instance.console.fingerprint}".encode()
+        screen = await read_until(
+            process, b"Signed in as admin", b"IAM_OWNER on the instance", host_key
+        )
         assert b"\x1b[?1049h" in screen  # the console took the whole terminal
         process.stdin.write(b"\x0c")  # ctrl+l: sign out, which ends the console over SSH
         await read_to_end(process)

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static
 
+from zitui.config import Settings
 from zitui.core.activity import CHART_MINUTES, OutboxState
 from zitui.core.context import Context
 from zitui.core.permissions import Resource, permissions_of
@@ -36,6 +37,7 @@ from zitui.screens.projects import ProjectsScreen
 from zitui.screens.session import SignedOut
 from zitui.screens.texts import TextsScreen
 from zitui.screens.users import UsersScreen
+from zitui.ssh.host_key import host_key_fingerprint
 
 PAGE_SIZE = 20
 # How often the sign-in chart and the outbox figures are read again, in seconds.
@@ -66,6 +68,15 @@ def describe_sign_ins(per_minute: list[int]) -> str:
 
 def describe_outbox(outbox: OutboxState) -> str:
     return f"Outbox: {outbox.pending} pending, {outbox.failed} failed"
+
+
+def describe_ssh(settings: Settings) -> str:
+    """The SSH console's address and host key fingerprint, for operators to check on their
+    first connection; "" when the console is not served over SSH."""
+    if not settings.ssh_listen:
+        return ""
+    fingerprint = host_key_fingerprint(settings.data_dir) or "made at the first start"
+    return f"SSH console on {settings.ssh_listen} · host key {fingerprint}"
 
 
 def describe_memberships(memberships: Iterable[Membership], org_names: Mapping[str, str]) -> str:
@@ -123,6 +134,9 @@ class HomeScreen(Screen[None]):
                 id="roles",
                 markup=False,
             )
+            ssh = describe_ssh(self.services.settings)
+            if ssh:
+                yield Static(ssh, id="ssh", markup=False)
             if self.shows_activity:
                 with Horizontal(id="activity"):
                     yield Static(describe_sign_ins([]), id="sign-ins-text", markup=False)
