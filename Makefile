@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 SOURCES := $(shell find zitui -type f -not -path '*/__pycache__/*') zitui.spec pyproject.toml \
 	packaging/launcher.sh packaging/selfextract.py
 # python3-seccomp: tests/confine.py runs the binary under the unit's system-call filter.
-DEBIAN_PACKAGES := chromium tmux postgresql python3-seccomp
+DEBIAN_PACKAGES := chromium tmux postgresql python3-seccomp openssh-client
 
 .PHONY: run test binary system-deps lint bench clean
 
