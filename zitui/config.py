@@ -196,6 +196,12 @@ def _check_ssh(settings: Settings) -> None:
         raise InvalidArgument(
             "config.ssh_listen", "ssh_listen must differ from listen", field="ssh_listen"
         )
+    if settings.workers != 1:
+        raise InvalidArgument(
+            "config.ssh_workers",
+            "the SSH console runs in a single server process: leave out workers or ssh_listen",
+            field="ssh_listen",
+        )
     if settings.ssh_idle_timeout_s < 1:
         raise InvalidArgument(
             "config.range", "ssh_idle_timeout_s must be 1 or more", field="ssh_idle_timeout_s"

@@ -64,9 +64,15 @@ def main(argv: list[str]) -> int:
 
 def _take_terminal() -> None:
     """Make the pty on stdin this session's controlling terminal, so window changes reach
-    the console as SIGWINCH (the server started it as a session leader)."""
-    with contextlib.suppress(OSError):
+    the console as SIGWINCH. The server starts the console as a session leader; a one-file
+    binary runs it in a child of its boot loader instead, which needs a session of its own
+    first."""
+    try:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 async def run_console(settings: Settings, token: str, peer: str) -> int:
