@@ -90,9 +90,13 @@ async def connect(
 
 
 async def open_console(
-    conn: asyncssh.SSHClientConnection, size: tuple[int, int] = SIZE
+    conn: asyncssh.SSHClientConnection,
+    size: tuple[int, int] = SIZE,
+    env: dict[str, str] | None = None,
 ) -> asyncssh.SSHClientProcess[bytes]:
-    return await conn.create_process(term_type="xterm-256color", term_size=size, encoding=None)
+    return await conn.create_process(
+        term_type="xterm-256color", term_size=size, encoding=None, env=env or {}
+    )
 
 
 async def read_until(process: asyncssh.SSHClientProcess[bytes], *needles: bytes) -> bytes:
@@ -158,6 +162,8 @@ async def test_a_key_sign_in_reaches_the_home_screen(instance: Instance, tmp_pat
             process, b"Signed in as admin", b"IAM_OWNER on the instance", host_key
         )
         assert b"\x1b[?1049h" in screen  # the console took the whole terminal
+        assert b"\x1b[?1006h" in screen  # and asked for the mouse (SGR reports)
+        assert re.search(rb"\x1b\[[0-9;]*38;5;[0-9]+", screen)  # in TERM's 256 colours
         process.stdin.write(b"\x0c")  # ctrl+l: sign out, which ends the console over SSH
         await read_to_end(process)
         assert process.exit_status == 0
@@ -277,6 +283,14 @@ async def test_an_idle_connection_ends(tmp_path: Path) -> None:
     finally:
         await instance.console.close()
         await instance.services.close()
+
+
+async def test_true_colour_when_the_client_sends_colorterm(instance: Instance) -> None:
+    conn = await connect(instance, "admin", client_keys=[instance.admin_key])
+    async with conn:
+        process = await open_console(conn, env={"COLORTERM": "truecolor"})
+        screen = await read_until(process, b"Signed in as admin")
+    assert re.search(rb"\x1b\[[0-9;]*38;2;[0-9]+;[0-9]+;[0-9]+", screen)
 
 
 async def test_a_window_change_reaches_the_console(instance: Instance) -> None:
