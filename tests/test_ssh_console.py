@@ -185,6 +185,12 @@ async def test_an_unknown_key_or_a_key_under_another_name_gets_no_console(
     _, olga_key = await add_operator(instance, "olga", "Acme", ["ORG_OWNER"])
     with pytest.raises(asyncssh.PermissionDenied):
         await connect(instance, "admin", client_keys=[olga_key], kbdint_auth=False)
+    await instance.console.settle()
+    failed = await events_of(
+        instance.services, "user.human.ssh_key.check.failed", instance.admin.id
+    )
+    assert [e.payload["refused"] for e in failed] == ["not_registered", "not_registered"]
+    assert olga_key.get_fingerprint("sha256") in {e.payload["fingerprints"] for e in failed}
 
 
 async def test_password_and_totp_sign_in(instance: Instance) -> None:

@@ -15,6 +15,7 @@ Redeeming it loads the user and their memberships again, from the store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from zitui.core.audit import record
@@ -151,6 +152,26 @@ class ConsoleAccess:
         return OperatorLogin(
             context=context, user=user, password_change_required=user.password_change_required
         )
+
+    async def record_key_failure(
+        self, login_name: str, fingerprints: Sequence[str], request: RequestMeta
+    ) -> None:
+        """A connection offered keys for `login_name` that are not that user's, and never
+        signed in: one event on the user, when the name names one."""
+        async with self._store.transaction() as tx:
+            ids = await tx.users.ids_for_login(login_name.strip(), allow_email=False, phone="")
+            user = await tx.users.find(ids[0]) if len(ids) == 1 else None
+            if user is None or user.kind is not UserKind.HUMAN:
+                return
+            ctx = user_context(self._clock, user, request)
+            await _event(
+                tx,
+                ctx,
+                user,
+                KEY_FAILED,
+                refused="not_registered",
+                fingerprints=", ".join(sorted(set(fingerprints))[:10]),
+            )
 
     async def record_end(self, ctx: Context, *, reason: str) -> None:
         """The console session of `ctx`'s actor ended (`reason`: closed, idle, error)."""

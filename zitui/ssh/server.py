@@ -14,8 +14,8 @@ several apps in the server's loop would share them; a process per session keeps 
 operator's console (and a crash in it) away from the others and from the identity provider.
 The cost, measured: 1.4 s from opening the session to the home screen with its
 organisations, and 130 MB resident per console (the console imports Textual and opens the
-store for itself), for the few operators an instance has. The console learns who signed in through a one-time token sent over a pipe
-only it inherits.
+store for itself), for the few operators an instance has. The console learns who signed in
+through a one-time token sent over a pipe only it inherits.
 """
 
 from __future__ import annotations
@@ -58,9 +58,28 @@ class Runtime:
     # Audit records still being written (the end of a session), awaited on close.
     pending: set[asyncio.Task[None]] = field(default_factory=set)
 
+    # Set while no connection is open and no record is being written.
+    quiet: asyncio.Event = field(default_factory=asyncio.Event)
+
     def track(self, task: asyncio.Task[None]) -> None:
         self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.pending.discard(task)
+        self.check_quiet()
+
+    def opened(self, connection: ConsoleServer) -> None:
+        self.connections.add(connection)
+        self.quiet.clear()
+
+    def closed(self, connection: ConsoleServer) -> None:
+        self.connections.discard(connection)
+        self.check_quiet()
+
+    def check_quiet(self) -> None:
+        if not self.connections and not self.pending:
+            self.quiet.set()
 
 
 @dataclass
@@ -84,9 +103,9 @@ class SshConsole:
         await self.settle()
 
     async def settle(self) -> None:
-        """Wait for the audit records of ended sessions."""
-        while self.runtime.pending:
-            await asyncio.gather(*self.runtime.pending)
+        """Wait until every connection has ended and its records are written."""
+        self.runtime.check_quiet()
+        await self.runtime.quiet.wait()
 
 
 async def start_ssh_console(settings: Settings, services: Services) -> SshConsole:
@@ -130,6 +149,8 @@ class ConsoleServer(asyncssh.SSHServer):
         self.peer = ""
         self.username = ""
         self.key_fingerprint: str | None = None
+        self.refused_keys: list[str] = []
+        self.authenticated = False
         self.password = ""
         self.awaiting_code = False
         self.login: OperatorLogin | None = None
@@ -145,14 +166,18 @@ class ConsoleServer(asyncssh.SSHServer):
         self.conn = conn
         peer = conn.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else ""
-        self.runtime.connections.add(self)
+        self.runtime.opened(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.runtime.connections.discard(self)
+        if self.refused_keys and not self.authenticated:
+            console = self.runtime.services.console
+            failure = console.record_key_failure(self.username, self.refused_keys, self.meta)
+            self.runtime.track(asyncio.get_running_loop().create_task(failure))
         if self.idle is not None:
             self.idle.cancel()
         for session in list(self.sessions):
             session.finish("closed")
+        self.runtime.closed(self)
 
     def begin_auth(self, username: str) -> bool:
         self.username = username
@@ -166,6 +191,8 @@ class ConsoleServer(asyncssh.SSHServer):
         matches = await self.runtime.services.console.key_matches(username, fingerprint)
         if matches:
             self.key_fingerprint = fingerprint
+        else:
+            self.refused_keys.append(fingerprint)
         return matches
 
     def kbdint_auth_supported(self) -> bool:
@@ -212,6 +239,7 @@ class ConsoleServer(asyncssh.SSHServer):
         return True
 
     def auth_completed(self) -> None:
+        self.authenticated = True
         self.touch()
 
     def session_requested(self) -> ConsoleSession:
