@@ -4,6 +4,7 @@ the self and manager permissions, events, and the console's key sign-in (manager
 from __future__ import annotations
 
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import asyncssh
@@ -12,6 +13,7 @@ import pytest
 from tests import test_core_sessions as session_tests
 from tests.self_service import events_of
 from tests.test_core_sessions import add_human
+from zitui.core.clock import FixedClock
 from zitui.core.context import Context, RequestMeta
 from zitui.core.credentials import user_context
 from zitui.core.services import Services
@@ -164,3 +166,30 @@ async def test_a_locked_user_is_refused_with_the_key(
         )
     [event] = await events_of(services, "user.human.ssh_key.check.failed", alice.id)
     assert event.payload["refused"] == "locked"
+
+
+async def test_a_hand_off_token_works_once_and_within_its_minute(
+    services: Services, admin: Context, acme: Organization, alice: User, clock: FixedClock
+):
+    line = new_key_line()
+    await services.ssh_keys.add_key(admin, alice.id, line)
+    await services.memberships.add_member(admin, alice.id, Scope.ORG, acme.id, ["ORG_OWNER"])
+    login = await services.console.sign_in_with_key(
+        alice.login_name, parse_public_key(line).fingerprint, META
+    )
+
+    first, second = await services.console.hand_off(login), await services.console.hand_off(login)
+    redeemed = await services.console.redeem(first, META)
+    assert redeemed.user.id == alice.id and redeemed.context.actor is not None
+    assert login.context.actor is not None
+    assert redeemed.context.actor.memberships == login.context.actor.memberships
+    with pytest.raises(Unauthenticated):
+        await services.console.redeem(first, META)  # spent
+    forged = second[:-4] + ("AAAA" if not second.endswith("AAAA") else "BBBB")
+    with pytest.raises(Unauthenticated):
+        await services.console.redeem(forged, META)
+    clock.advance(timedelta(minutes=1))
+    with pytest.raises(Unauthenticated):
+        await services.console.redeem(second, META)  # expired
+    with pytest.raises(Unauthenticated):
+        await services.console.redeem("not-a-token", META)
