@@ -320,3 +320,26 @@ async def read_until_match(process: asyncssh.SSHClientProcess[bytes], pattern: b
                 break
             seen += chunk
     return seen
+
+
+async def test_a_user_without_a_manager_role_is_refused_after_the_password(
+    instance: Instance,
+) -> None:
+    ann, _ = await add_operator(instance, "ann", "Acme", [])
+    conn, _ = await asyncssh.create_connection(
+        lambda: Answers("Oper-Pass-1!"),
+        "127.0.0.1",
+        instance.port,
+        username="ann",
+        known_hosts=None,
+        agent_path=None,
+        client_keys=None,
+        config=[],
+    )
+    async with conn:
+        process = await open_console(conn)
+        said = await read_to_end(process)
+    assert said == b"\r\nzitui: only managers may use the operator console\r\n"
+    assert process.exit_status == 1
+    [refused] = await events_of(instance.services, "user.human.console.refused", ann.id)
+    assert refused.payload["method"] == "password"
