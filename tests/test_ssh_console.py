@@ -47,9 +47,11 @@ def line_of(key: asyncssh.SSHKey) -> str:
     return bytes(key.export_public_key("openssh")).decode().strip()
 
 
-async def open_instance(data_dir: Path, *, idle_timeout_s: int = 900) -> Instance:
+async def open_instance(
+    data_dir: Path, *, idle_timeout_s: int = 900, **settings_overrides: object
+) -> Instance:
     settings = replace(
-        make_settings(data_dir),
+        make_settings(data_dir, **settings_overrides),
         ssh_listen="127.0.0.1:0",
         ssh_idle_timeout_s=idle_timeout_s,
     )
@@ -122,6 +124,10 @@ class Answers(asyncssh.SSHClient):
     def __init__(self, password: str, code: str = "") -> None:
         self.answers = {"Password: ": password, "Code: ": code}
         self.prompts: list[str] = []
+        self.banners: list[str] = []
+
+    def auth_banner_received(self, msg: str, lang: str) -> None:
+        self.banners.append(msg)
 
     def kbdint_auth_requested(self) -> str:
         return ""
@@ -343,3 +349,31 @@ async def test_a_user_without_a_manager_role_is_refused_after_the_password(
     assert process.exit_status == 1
     [refused] = await events_of(instance.services, "user.human.console.refused", ann.id)
     assert refused.payload["method"] == "password"
+
+
+async def test_password_attempts_share_the_hosted_logins_throttle(tmp_path: Path) -> None:
+    instance = await open_instance(tmp_path / "data", throttle_name_attempts=2)
+    try:
+        clients = [Answers("wrong-password") for _ in range(3)]
+        for client in clients:
+            with pytest.raises(asyncssh.PermissionDenied):
+                await asyncssh.create_connection(
+                    lambda client=client: client,
+                    "127.0.0.1",
+                    instance.port,
+                    username="admin",
+                    known_hosts=None,
+                    agent_path=None,
+                    client_keys=None,
+                    config=[],
+                )
+        assert [c.banners for c in clients[:2]] == [[], []]
+        [banner] = clients[2].banners
+        assert banner.startswith("zitui: ") and "attempts" in banner
+        failed = await events_of(
+            instance.services, "user.human.password.check.failed", instance.admin.id
+        )
+        assert len(failed) == 2  # the third was refused before any password check
+    finally:
+        await instance.console.close()
+        await instance.services.close()
