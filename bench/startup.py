@@ -7,8 +7,8 @@ medians, and the CPU time a restart used up to its first healthy answer (less be
 elapsed time when other work shares the machine). The self-extracting dist/zitui is measured
 twice: with its build already unpacked in the cache (every start but the first), and with an
 empty cache (the first start of a new build, unpacking included). Other builds join with
-`--binary LABEL=PATH`.
-Usage: python bench/startup.py [--runs N] [--binary LABEL=PATH ...]
+`--binary LABEL=PATH`, self-extracting ones with an empty cache with `--cold-binary`.
+Usage: python bench/startup.py [--runs N] [--binary LABEL=PATH ...] [--cold-binary LABEL=PATH ...]
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _size_mb(binary: Path) -> float:
     return sum(f.stat().st_size for f in binary.parent.rglob("*") if f.is_file()) / 1e6
 
 
-def variants(extra: list[str]) -> list[Variant]:
+def variants(extra: list[str], extra_cold: list[str]) -> list[Variant]:
     found = [Variant("python -m zitui", None)]
     binary, folder = ROOT / "dist" / "zitui", ROOT / "dist" / "zitui.d" / "zitui"
     if binary.exists():
@@ -101,9 +101,10 @@ def variants(extra: list[str]) -> list[Variant]:
         found.append(Variant("dist/zitui, cold", binary, cold_cache=True))
     if folder.exists():
         found.append(Variant("dist/zitui.d", folder))
-    for item in extra:
-        label, _, path = item.partition("=")
-        found.append(Variant(label, Path(path).resolve()))
+    for items, cold in ((extra, False), (extra_cold, True)):
+        for item in items:
+            label, _, path = item.partition("=")
+            found.append(Variant(label, Path(path).resolve(), cold_cache=cold))
     return found
 
 
@@ -111,8 +112,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH")
+    parser.add_argument(
+        "--cold-binary",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="a self-extracting build, measured with an empty cache",
+    )
     args = parser.parse_args()
-    measured = variants(args.binary)
+    measured = variants(args.binary, args.cold_binary)
     with tempfile.TemporaryDirectory() as scratch:
         for index, variant in enumerate(measured):
             variant.cache = Path(scratch) / f"cache-{index}"

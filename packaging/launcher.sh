@@ -24,7 +24,7 @@ if [ ! -x "$build/zitui" ]; then
     if mv -T "$unpacking" "$build" 2>/dev/null; then
         # Keep this build and the one before it (a process of the old version may still
         # run from its folder), and remove older ones.
-        ls -1t "$cache" | grep -vx "@BUILD@" | tail -n +2 | while IFS= read -r old; do
+        ls -1t "$cache" | grep -vxF "@BUILD@" | tail -n +2 | while IFS= read -r old; do
             rm -rf "${cache:?}/$old"
         done
     else
