@@ -210,12 +210,14 @@ class ConsoleServer(asyncssh.SSHServer):
     ) -> bool | tuple[str, str, str, list[tuple[str, bool]]]:
         if len(responses) != 1:
             return False
-        code = responses[0] if self.awaiting_code else ""
-        password = self.password if self.awaiting_code else responses[0]
+        # The first answer is the password; a second one (when asked for) the code.
+        password, factor = (
+            (self.password, responses[0]) if self.awaiting_code else (responses[0], "")
+        )
         console = self.runtime.services.console
         try:
             self.login = await console.sign_in_with_password(
-                username, password, self.meta, code=code
+                username, password, self.meta, code=factor
             )
         except PreconditionFailed as exc:
             if exc.code == "auth.second_factor_required" and not self.awaiting_code:
