@@ -29,7 +29,7 @@ from tests.binary_fixtures import (
 )
 from tests.conftest import ADMIN_PASSWORD
 from tests.dbfile import counts
-from tests.processes import free_port
+from tests.processes import children, free_port
 from tests.terminal import Terminal
 from zitui import __version__
 
@@ -102,6 +102,18 @@ def test_binary_serves_healthz_from_a_fresh_directory(
         assert discovery["issuer"] == base
         assert httpx2.get(discovery["jwks_uri"]).json()["keys"]
     assert counts(data)["instances"] == 1
+
+
+def test_binary_serves_with_worker_processes(binary: Path, cache: Path, tmp_path: Path) -> None:
+    env = binary_env(tmp_path / "data", cache)
+    with served(binary, env, "--workers", "2") as server:
+        workers = children(server.process.pid)
+        keys = {
+            httpx2.get(f"{server.url}/oauth/v2/keys").json()["keys"][0]["kid"] for _ in range(8)
+        }
+    assert len(workers) == 2
+    # Every worker publishes the same signing key: they share the store, not memory.
+    assert len(keys) == 1
 
 
 def test_binary_carries_the_common_password_list(binary: Path, cache: Path, tmp_path: Path) -> None:
