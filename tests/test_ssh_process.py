@@ -1,6 +1,6 @@
 """`zitui serve --ssh` as an operator runs it: a key given in a blueprint, OpenSSH's `ssh`
 checking the host key the server made and showed in its log, the console over the session,
-and a clean stop."""
+and a clean stop; from the source tree and through the binary (dist/zitui)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from tests.binary_fixtures import binary_env, built_binary
 from tests.processes import free_port, reaped, run, spawn, wait_healthy, zitui_env
 
 SSH = shutil.which("ssh")
@@ -38,11 +39,13 @@ async def read_until(stream: asyncio.StreamReader, needle: bytes) -> bytes:
 
 
 @pytest.mark.skipif(SSH is None, reason="OpenSSH's ssh client is not installed")
-async def test_an_operator_reaches_the_console_with_openssh(tmp_path: Path) -> None:
+@pytest.mark.parametrize("through", ["source", "binary"])
+async def test_an_operator_reaches_the_console_with_openssh(tmp_path: Path, through: str) -> None:
     assert SSH is not None
     data = tmp_path / "data"
     http_port, ssh_port = free_port(), free_port()
-    env = zitui_env(data)
+    binary = built_binary() if through == "binary" else None
+    env = zitui_env(data) if binary is None else binary_env(data, tmp_path / "cache")
     key_file = tmp_path / "id_ed25519"
     key = write_key(key_file)
     public_line = bytes(key.export_public_key("openssh")).decode().strip()
@@ -60,9 +63,9 @@ ssh_keys = ["{public_line}"]
 """
     )
     args = ["serve", "--listen", f"127.0.0.1:{http_port}", "--ssh", f"127.0.0.1:{ssh_port}"]
-    with reaped(spawn(args, env)) as server:
+    with reaped(spawn(args, env, binary)) as server:
         wait_healthy(f"http://127.0.0.1:{http_port}", server)
-        applied = run(["apply", str(blueprint)], env)
+        applied = run(["apply", str(blueprint)], env, binary)
         assert applied.returncode == 0, applied.stderr
         host_key = (data / "ssh_host_ed25519_key.pub").read_text().split()
         known_hosts = tmp_path / "known_hosts"
