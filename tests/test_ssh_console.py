@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -377,3 +378,30 @@ async def test_password_attempts_share_the_hosted_logins_throttle(tmp_path: Path
     finally:
         await instance.console.close()
         await instance.services.close()
+
+
+async def test_a_dropped_connection_hangs_its_console_up_even_when_hang_ups_were_ignored(
+    tmp_path: Path,
+) -> None:
+    """A server started under `nohup` hands "ignore SIGHUP" down to its children: the console
+    sets the default action again, so the hang-up of its closed pty ends it (not the kill
+    that follows a grace time)."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    opened = await open_instance(tmp_path / "data")
+    try:
+        conn = await connect(opened, "admin", client_keys=[opened.admin_key])
+        async with conn:
+            process = await open_console(conn)
+            await read_until(process, b"Signed in as admin")
+            [connection] = opened.console.runtime.connections
+            [session] = connection.sessions
+            child = session.proc
+            assert child is not None
+        # Popen.wait is safe beside the session's own wait; it gives the same status.
+        async with asyncio.timeout(WAIT_S):
+            status = await asyncio.to_thread(child.wait)
+        assert status == -signal.SIGHUP
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+        await opened.console.close()
+        await opened.services.close()

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import sys
 import termios
 from dataclasses import asdict, fields
@@ -51,6 +52,10 @@ def main(argv: list[str]) -> int:
         print("zitui: _ssh-console is started by the SSH server only", file=sys.stderr)
         return 2
     settings, token, peer = read_handoff(int(argv[0]))
+    # A hang-up (the SSH channel closed, the pty's master with it) ends the console at once.
+    # An inherited "ignore" (a server started under nohup) would leave it spinning on a dead
+    # terminal, so the default action is set here, not assumed.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     _take_terminal()
     from zitui.cli import configure_logging
 

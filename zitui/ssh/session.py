@@ -244,9 +244,8 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
             os.close(self.master)
             self.master = None
         if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGHUP)
-            loop.run_in_executor(None, self.proc.wait)
+            # A hang-up first, a kill when the console has not ended within the grace time.
+            loop.run_in_executor(None, self._end_process)
         if self.login is not None:
             runtime = self.server.runtime
             runtime.track(
