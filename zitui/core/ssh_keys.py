@@ -107,11 +107,6 @@ def parse_public_key(line: str) -> PublicKey:
     )
 
 
-def fingerprint_of(key: asyncssh.SSHKey) -> str:
-    """The SHA-256 fingerprint of a key as OpenSSH shows it (`SHA256:…`)."""
-    return str(key.get_fingerprint("sha256"))
-
-
 def _rsa_bits(key: asyncssh.SSHKey) -> int:
     return int(getattr(key.pyca_key, "key_size", 0))
 

@@ -387,7 +387,7 @@ class FlowBase:
             case FlowStep.NOT_ALLOWED:
                 code_, message = flow.internal.get("refusal", list(REGISTRATION_CLOSED))
                 # Back to the page the flow came from, without the notice of a success.
-                back = (await default_redirect_path(flow)).partition("?")[0]
+                back = default_redirect_path(flow).partition("?")[0]
                 return NotAllowed(view, str(code_), str(message), back=back)
             case (
                 FlowStep.MFA_PROMPT
@@ -561,13 +561,13 @@ async def default_redirect(tx: Repositories, flow: StoredLoginFlow, org_id: str)
     page. A flow that serves an application goes back to it."""
     if flow.auth_request_id:
         return ""
-    back = await default_redirect_path(flow)
+    back = default_redirect_path(flow)
     if back:
         return back  # a page of this server that started the flow (the account pages)
     return (await login_policy(tx, org_id or None)).default_redirect_uri
 
 
-async def default_redirect_path(flow: StoredLoginFlow) -> str:
+def default_redirect_path(flow: StoredLoginFlow) -> str:
     """The page of this server a flow without an application came from, or ""."""
     back = flow.internal.get(RETURN_TO)
     if flow.auth_request_id or not isinstance(back, str):
